@@ -1,0 +1,39 @@
+# Two commands set everything up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BENCH_VENV := .bench-venv
+
+.PHONY: demo test bench lint venv venv-dev clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[cli,numpy,plot,interop]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(PY) examples/demo.py --out demo-output
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+
+bench: $(VENV)/.installed-dev
+	bash bench/setup_peers.sh
+	$(BENCH_VENV)/bin/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) demo-output
