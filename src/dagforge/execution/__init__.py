@@ -1,0 +1,1 @@
+"""The engine, its backends and the executor façades."""

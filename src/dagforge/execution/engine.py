@@ -1,0 +1,742 @@
+"""The engine: the one scheduler loop every executor, CLI command and server drives.
+
+A ``Run`` owns the mutable state of one execution of a DAG; the graph itself is never
+modified by a run (dynamic rules append through the run's own view). Invariants:
+
+- Every node follows the lifecycle of :mod:`dagforge.execution.states`; transitions go
+  through ``_set`` which refuses illegal ones with an error naming the node.
+- The ready queue is a heap keyed by ``(-priority, -upward_rank, index)`` (encoded as
+  a single int when no priorities are set, for speed). Admission order: global
+  concurrency, then exclusive nodes (run alone), then resources (``try_acquire``; the
+  loop never blocks on the pool).
+- Resource fairness: a node whose requirement does not fit *now* is parked in
+  ``_blocked`` and reserves what it asked for; later nodes are admitted only if they fit
+  in what is left after every earlier reservation. Large requests therefore cannot be
+  starved by a stream of small ones, while small ones still backfill around them.
+- Only the engine thread touches run state. Backends report completions as events,
+  which the engine applies in ``_complete``; an event whose attempt number is stale
+  (the node timed out or was abandoned) is ignored.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import Any
+
+from dagforge.errors import (
+    CancelledError,
+    GraphError,
+    MissingInputError,
+    NodeTimeoutError,
+    UnknownNodeError,
+)
+from dagforge.execution import states as S
+from dagforge.execution.backends.base import Backend
+from dagforge.execution.callbacks import ExecutionCallbacks
+from dagforge.execution.result import Attempt, ExecutionResult
+from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK, call_kind
+from dagforge.options import DEFAULT_OPTIONS
+from dagforge.scheduling.priority import upward_ranks
+from dagforge.task import Task
+
+_TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
+
+
+class Run:
+    """One execution of a DAG on a backend."""
+
+    def __init__(
+        self,
+        dag: Any,
+        tasks: Mapping[str, Any] | None,
+        backend: Backend,
+        *,
+        max_concurrency: int | None = None,
+        fail_fast: bool = True,
+        callbacks: ExecutionCallbacks | None = None,
+        pool: Any = None,
+        requirements: Mapping[str, Any] | None = None,
+        costs: Mapping[str, float] | None = None,
+        rank_costs: Mapping[str, float] | None = None,
+        use_ranks: bool = True,
+        tracing: bool = False,
+        profiling: bool = False,
+        run_inputs: Mapping[str, Any] | None = None,
+        serializer: Any = None,
+        selected: set[int] | None = None,
+        preset: Mapping[int, Any] | None = None,
+    ):
+        dag.validate()
+        self.dag = dag
+        self.backend = backend
+        self.callbacks = callbacks
+        self.fail_fast = fail_fast
+        self.pool = pool
+        self.tracing = tracing
+        self.profiling = profiling
+        self.run_inputs = dict(run_inputs or {})
+        self.serializer = serializer or getattr(dag, "serializer", None)
+        self.state = S.RUN_CREATED
+        names = dag._names
+        n = len(names)
+        self.n = n
+        self.names = names
+        self.succ = dag._succ
+        self.pred = dag._pred
+        self.opts = dag._opts
+        self._check_run_inputs()
+        self._resolve_callables(tasks)
+        self._resolve_requirements(requirements)
+        cap = backend.capacity
+        self.max_conc = min(max_concurrency, cap) if max_concurrency else cap
+        if self.max_conc < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        # Per-node run state (flat arrays; see module docstring).
+        self.status = bytearray(n)
+        self.pending = [len(p) for p in self.pred]
+        self.values: list[Any] = [None] * n
+        self.starts = [0.0] * n
+        self.ends = [0.0] * n
+        self.workers = [-1] * n
+        self.attempt = [0] * n if n < 10_000_000 else None
+        self.errors: dict[int, tuple[BaseException, str]] = {}
+        self.reasons: dict[int, str] = {}
+        self.attempts: dict[int, list[Attempt]] = {}
+        self.metrics: dict[int, Any] = {}
+        self.dead: dict[int, int] = {}
+        self.order: list[int] = []
+        self.in_flight = 0
+        self.exclusive_running = False
+        self.stopping = False
+        self.interrupted = False
+        self.timers: list[tuple[float, int, int, int]] = []
+        self.blocked: list[Any] = []
+        self.held: dict[int, Any] = {}
+        self.conditions = dag._conditions
+        self._build_keys(costs, rank_costs, use_ranks)
+        self.heap: list[Any] = []
+        self.selected = selected
+        self.preset = preset or {}
+
+    # -- preparation --------------------------------------------------------------------
+
+    def _check_run_inputs(self) -> None:
+        needed = self.dag.run_inputs
+        missing = sorted(needed - self.run_inputs.keys())
+        if missing:
+            users = [
+                name
+                for name, t in zip(self.names, self.dag._tasks, strict=True)
+                if isinstance(t, Task) and any(i in missing for i in t.inputs)
+            ]
+            raise MissingInputError(users[0] if users else "?", missing)
+
+    def _resolve_callables(self, tasks: Mapping[str, Any] | None) -> None:
+        dag = self.dag
+        n = self.n
+        given = dict(tasks or {})
+        unknown = [k for k in given if k not in dag._index]
+        if unknown:
+            raise UnknownNodeError(
+                f"tasks given for unknown node(s) {sorted(unknown)[:10]}; the DAG's nodes are "
+                f"{dag.nodes[:10]}{' ...' if n > 10 else ''}"
+            )
+        fns: list[Any] = [None] * n
+        kinds = bytearray(n)
+        kind_cache: dict[int, int] = {}
+        missing = []
+        attached = dag._tasks
+        for i in range(n):
+            t = given.get(self.names[i]) if given else None
+            if t is None:
+                t = attached[i]
+            if t is None:
+                missing.append(self.names[i])
+                continue
+            if isinstance(t, Task):
+                fns[i] = t
+                kinds[i] = K_TASK
+                continue
+            if not callable(t):
+                raise GraphError(f"the task of node {self.names[i]!r} is not callable: {t!r}")
+            fns[i] = t
+            key = id(t)
+            kind = kind_cache.get(key)
+            if kind is None:
+                kind = kind_cache[key] = call_kind(t)
+            kinds[i] = kind
+        if missing:
+            raise GraphError(
+                f"node(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} have no task; pass "
+                f"callables with execute({{name: fn}}) or attach them with add_node(name, fn)"
+            )
+        self.fns = fns
+        self.kinds = kinds
+        # Task nodes take keyword inputs; bind compute() and the config once.
+        bindings = dag._bindings
+        self.bindings = bindings
+        self.task_calls: dict[int, tuple[Callable[..., Any], tuple[str, ...], list[str]]] = {}
+        for i in range(n):
+            if kinds[i] == K_TASK:
+                t = fns[i]
+                bound = {b[2] for b in bindings.get(i, ())}
+                external = [inp for inp in t.inputs if inp not in bound]
+                self.task_calls[i] = (t.compute, tuple(t.outputs), external)
+
+    def _resolve_requirements(self, requirements: Mapping[str, Any] | None) -> None:
+        from_opts = any(o.resources for o in self.opts) if self.opts else False
+        self.reqs: list[Any] | None = None
+        if not requirements and not from_opts:
+            return
+        from dagforge.resources import ResourceRequirements
+
+        reqs: list[Any] = [None] * self.n
+        for i, o in enumerate(self.opts):
+            if o.resources:
+                reqs[i] = ResourceRequirements.coerce(o.resources)
+        for name, req in (requirements or {}).items():
+            i = self.dag._lookup(name, "requirements for node")
+            reqs[i] = ResourceRequirements.coerce(req)
+        if self.pool is None:
+            return  # no pool: requirements are recorded but nothing limits them
+        for i, req in enumerate(reqs):
+            if req is not None:
+                self.pool.check(req, node=self.names[i])  # rejected before anything runs
+        self.reqs = reqs
+
+    def _build_keys(self, costs, rank_costs, use_ranks) -> None:
+        opts = self.opts
+        prios = [o.priority for o in opts] if any(o is not DEFAULT_OPTIONS for o in opts) else None
+        has_prio = prios is not None and any(prios)
+        order = self.dag._topo
+        unit = (
+            not costs
+            and not rank_costs
+            and not any(o.cost is not None for o in opts)
+            and not any(
+                isinstance(t, Task)
+                and type(t).estimate_instructions is not Task.estimate_instructions
+                for t in self.fns
+            )
+        )
+        ranks: list[float] | None = None
+        if use_ranks and self.n:
+            if unit:
+                ranks = upward_ranks(self.succ, [1] * self.n, order)
+            else:
+                merged = dict(costs or {})
+                merged.update(rank_costs or {})
+                ranks = upward_ranks(self.succ, self.dag.node_costs(merged), order)
+        self.int_keys = not has_prio and (ranks is None or unit)
+        if self.int_keys:
+            n = self.n
+            if ranks is None:
+                self.keys = None
+            else:
+                top = int(max(ranks)) if ranks else 0
+                self.keys = [(top - int(r)) * n + i for i, r in enumerate(ranks)]
+        else:
+            p = prios or [0] * self.n
+            r = ranks or [0.0] * self.n
+            self.keys = [(-p[i], -r[i], i) for i in range(self.n)]
+
+    # -- lifecycle helpers ---------------------------------------------------------------
+
+    def _set(self, i: int, new: int) -> None:
+        old = self.status[i]
+        if not S.ALLOWED[old][new]:
+            raise S.illegal(self.names[i], old, new)
+        self.status[i] = new
+
+    def _push(self, i: int) -> None:
+        self._set(i, S.READY)
+        keys = self.keys
+        heapq.heappush(self.heap, i if keys is None else keys[i])
+
+    def _idx(self, key: Any) -> int:
+        if self.keys is None:
+            return key
+        if self.int_keys:
+            return key % self.n
+        return key[2]
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        S.check_run_transition(self.state, S.RUN_RUNNING)
+        self.state = S.RUN_RUNNING
+        self.wall_start = time.time()
+        self.t0 = perf_counter()
+        self.backend.start()
+        cb = self.callbacks
+        if cb is not None and cb.on_run_start is not None:
+            cb.on_run_start(self.dag)
+        selected = self.selected
+        if selected is not None:
+            for i in range(self.n):
+                if i not in selected:
+                    self._skip(i, "not selected: outside targets= or inside exclude=")
+        for i in range(self.n):
+            if not self.pending[i] and self.status[i] == S.PENDING:
+                self._push(i)
+        for i, value in self.preset.items():
+            self._preset(i, value)
+
+    def _preset(self, i: int, value: Any) -> None:
+        """Mark a node succeeded from a cache/checkpoint without running it."""
+        if self.status[i] == S.READY:
+            self.heap.remove(i if self.keys is None else self.keys[i])
+            heapq.heapify(self.heap)
+            self._set(i, S.RUNNING)
+        else:
+            self.status[i] = S.RUNNING
+        self.in_flight += 1
+        self._complete((i, self.attempt[i], True, value, None, None, 0.0, 0.0, -1, None))
+        self.reasons[i] = "restored from cache"
+
+    def finished(self) -> bool:
+        return (
+            not self.in_flight
+            and not self.timers
+            and (self.stopping or (not self.heap and not self.blocked))
+        )
+
+    def run(self) -> ExecutionResult:
+        """Drive the run on the calling thread until every node settled."""
+        self.begin()
+        backend = self.backend
+        try:
+            while True:
+                self.dispatch()
+                if self.finished():
+                    break
+                events = backend.wait(self._wait_timeout())
+                for ev in events:
+                    self._complete(ev)
+                if self.timers:
+                    self._fire_timers()
+        except KeyboardInterrupt:
+            self.interrupt("interrupted by KeyboardInterrupt")
+        finally:
+            backend.shutdown(wait=not self.interrupted)
+        return self.finish()
+
+    async def run_async(self) -> ExecutionResult:
+        """The same loop for asyncio: awaits completions instead of blocking."""
+        import asyncio
+
+        self.begin()
+        backend = self.backend
+        try:
+            while True:
+                self.dispatch()
+                if self.finished():
+                    break
+                events = await backend.wait_async(self._wait_timeout())
+                for ev in events:
+                    self._complete(ev)
+                if self.timers:
+                    self._fire_timers()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.interrupt("the run was cancelled")
+            raise
+        finally:
+            backend.shutdown(wait=not self.interrupted)
+        return self.finish()
+
+    def _wait_timeout(self) -> float | None:
+        if self.timers:
+            return max(0.0, self.timers[0][0] - perf_counter())
+        if not self.in_flight:
+            return 0.005  # parked on a pool someone else holds: poll it
+        return None
+
+    def dispatch(self) -> None:
+        """Start every ready node that admission allows, best key first."""
+        if self.stopping:
+            return
+        heap = self.heap
+        reqs = self.reqs
+        pool = self.pool if reqs is not None else None
+        shadow = None
+        if pool is not None and self.blocked:
+            shadow = self._dispatch_blocked()
+            if shadow is None:
+                return
+        opts = self.opts
+        keys = self.keys
+        int_keys = self.int_keys
+        n = self.n
+        sync = self.backend.synchronous
+        launch = self._launch
+        heappop = heapq.heappop
+        while heap and not self.stopping:
+            if self.in_flight >= self.max_conc and not sync:
+                return
+            if self.exclusive_running:
+                return
+            key = heap[0]
+            i = key if keys is None else (key % n if int_keys else key[2])
+            o = opts[i]
+            if o is not DEFAULT_OPTIONS:
+                if o.exclusive and self.in_flight:
+                    return  # an exclusive node waits for the workers to drain
+                if pool is not None and reqs[i] is not None:
+                    heappop(heap)
+                    req = reqs[i]
+                    if shadow is None:
+                        shadow = pool.available
+                    if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
+                        _subtract(shadow, req)
+                        self._acquired(i, req)
+                        launch(i)
+                    else:
+                        _subtract(shadow, req)  # reserve it: later nodes may not take it
+                        self.blocked.append(key)
+                        if len(self.blocked) > 256:
+                            return
+                    continue
+            heappop(heap)
+            launch(i)
+
+    def _dispatch_blocked(self) -> dict | None:
+        """Retry parked nodes in key order; return what is left for the rest."""
+        pool = self.pool
+        shadow = pool.available
+        still = []
+        for key in self.blocked:
+            i = self._idx(key)
+            req = self.reqs[i]
+            if self.stopping or self.exclusive_running or self.in_flight >= self.max_conc:
+                still.append(key)
+                continue
+            if self.opts[i].exclusive and self.in_flight:
+                still.append(key)
+                _subtract(shadow, req)
+                continue
+            if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
+                _subtract(shadow, req)
+                self._acquired(i, req)
+                self._launch(i)
+            else:
+                _subtract(shadow, req)
+                still.append(key)
+        self.blocked = still
+        if self.in_flight >= self.max_conc and not self.backend.synchronous:
+            return None
+        return shadow
+
+    def _acquired(self, i: int, req: Any) -> None:
+        self.held[i] = req
+        cb = self.callbacks
+        if cb is not None and cb.on_resource_acquired is not None:
+            cb.on_resource_acquired(self.names[i], req)
+
+    def _release(self, i: int) -> None:
+        req = self.held.pop(i, None)
+        if req is None:
+            return
+        self.pool.release(req, node_name=self.names[i])
+        cb = self.callbacks
+        if cb is not None and cb.on_resource_released is not None:
+            cb.on_resource_released(self.names[i], req)
+
+    def _launch(self, i: int) -> None:
+        self._set(i, S.RUNNING)
+        self.in_flight += 1
+        o = self.opts[i]
+        if o.exclusive:
+            self.exclusive_running = True
+        self.order.append(i)
+        cb = self.callbacks
+        if cb is not None and cb.on_node_start is not None:
+            cb.on_node_start(self.names[i])
+        kind = self.kinds[i]
+        values = self.values
+        args: Any = ()
+        kwargs: Any = None
+        if kind == K_POS:
+            args = [values[p] for p in self.pred[i]]
+            fn = self.fns[i]
+            outputs = None
+        elif kind == K_NOARGS:
+            fn = self.fns[i]
+            outputs = None
+        else:
+            fn, outputs, external = self.task_calls[i]
+            kwargs = {
+                inp: values[p][out]
+                for p, out, inp in self.bindings.get(i, ())
+                if values[p] is not None
+            }
+            for inp in external:
+                kwargs[inp] = self.run_inputs[inp]
+            kwargs["cfg"] = self.dag.config
+        attempt = self.attempt[i] + 1
+        self.attempt[i] = attempt
+        ser = None
+        if self.profiling:
+            ser = o.serializer or self.serializer or "pickle"
+        job = (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser)
+        if o.timeout is not None and not self.backend.synchronous:
+            heapq.heappush(self.timers, (perf_counter() + o.timeout, _TIMER_TIMEOUT, i, attempt))
+        if self.backend.synchronous:
+            self._complete(self.backend.submit(job))
+        else:
+            self.backend.submit(job)
+
+    def _complete(self, ev: tuple) -> None:
+        i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
+        if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
+            return  # a late event from an abandoned attempt
+        self.in_flight -= 1
+        o = self.opts[i]
+        if o.exclusive:
+            self.exclusive_running = False
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = wid
+        if self.held:
+            self._release(i)
+        if metrics is not None:
+            self.metrics[i] = metrics
+        if o.retries or o.timeout is not None:
+            self._record_attempt(i, attempt, ok, err, t_start, t_end, wid)
+        cb = self.callbacks
+        if ok:
+            self._set(i, S.SUCCEEDED)
+            self.values[i] = value
+            if cb is not None and cb.on_node_complete is not None:
+                cb.on_node_complete(self.names[i], value)
+            self._release_children(i, value)
+        else:
+            self._failed(i, attempt, err, tb, S.FAILED)
+
+    def _release_children(self, i: int, value: Any) -> None:
+        pending = self.pending
+        status = self.status
+        conditions = self.conditions
+        for c in self.succ[i]:
+            if conditions:
+                cond = conditions.get((i, c))
+                if cond is not None and not self._holds(i, c, cond, value):
+                    self.dead[c] = self.dead.get(c, 0) + 1
+            p = pending[c] - 1
+            pending[c] = p
+            if not p and status[c] == S.PENDING:
+                if self.dead and self.dead.get(c, 0) == len(self.pred[c]):
+                    self._skip_by_condition(c)
+                else:
+                    self._push(c)
+
+    def _holds(self, i: int, c: int, cond: Callable[[Any], bool], value: Any) -> bool:
+        try:
+            return bool(cond(value))
+        except Exception as exc:
+            raise GraphError(
+                f"the condition on edge {self.names[i]!r} -> {self.names[c]!r} raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _skip_by_condition(self, start: int) -> None:
+        stack = [start]
+        while stack:
+            c = stack.pop()
+            parents = ", ".join(repr(self.names[p]) for p in self.pred[c])
+            self._skip(c, f"not reached: every incoming edge (from {parents}) was switched off")
+            for g in self.succ[c]:
+                self.dead[g] = self.dead.get(g, 0) + 1
+                self.pending[g] -= 1
+                if not self.pending[g] and self.status[g] == S.PENDING:
+                    if self.dead[g] == len(self.pred[g]):
+                        stack.append(g)
+                    else:
+                        self._push(g)
+
+    def _record_attempt(self, i, attempt, ok, err, t_start, t_end, wid) -> None:
+        status = (
+            "succeeded" if ok else ("timed_out" if isinstance(err, NodeTimeoutError) else "failed")
+        )
+        wname = self.backend.worker_names[wid] if 0 <= wid < len(self.backend.worker_names) else "?"
+        self.attempts.setdefault(i, []).append(
+            Attempt(attempt, t_start - self.t0, t_end - self.t0, wname, status, err)
+        )
+
+    def _failed(self, i: int, attempt: int, err: BaseException, tb: str | None, state: int) -> None:
+        o = self.opts[i]
+        if attempt <= o.retries and isinstance(err, o.retry_on) and not self.stopping:
+            self._set(i, S.RETRY_WAIT)
+            delay = o.retry_delay * (o.retry_backoff ** (attempt - 1))
+            if o.retry_jitter and delay:
+                delay *= 1.0 + random.uniform(-o.retry_jitter, o.retry_jitter)
+            heapq.heappush(self.timers, (perf_counter() + delay, _TIMER_RETRY, i, attempt))
+            cb = self.callbacks
+            if cb is not None and cb.on_node_retry is not None:
+                cb.on_node_retry(self.names[i], attempt, err)
+            return
+        self._set(i, state)
+        self.errors[i] = (err, tb or "")
+        cb = self.callbacks
+        if cb is not None and cb.on_node_error is not None:
+            cb.on_node_error(self.names[i], err)
+        name = self.names[i]
+        if self.fail_fast:
+            self._stop(f"the run stopped after {name!r} failed (fail_fast=True)")
+        else:
+            self._skip_descendants(i, f"upstream node {name!r} failed")
+
+    def _skip(self, i: int, reason: str) -> None:
+        self._set(i, S.SKIPPED)
+        self.reasons[i] = reason
+        cb = self.callbacks
+        if cb is not None and cb.on_node_skipped is not None:
+            cb.on_node_skipped(self.names[i], reason)
+
+    def _skip_descendants(self, i: int, reason: str) -> None:
+        stack = list(self.succ[i])
+        status = self.status
+        while stack:
+            c = stack.pop()
+            if status[c] in (S.PENDING, S.READY):
+                self._skip(c, reason)
+                stack.extend(self.succ[c])
+
+    def _stop(self, reason: str, state: int = S.SKIPPED) -> None:
+        """Stop dispatching; every node not started is skipped (or cancelled)."""
+        self.stopping = True
+        self.heap.clear()
+        self.blocked.clear()
+        for i in range(self.n):
+            st = self.status[i]
+            if st in (S.PENDING, S.READY, S.RETRY_WAIT):
+                if state == S.SKIPPED:
+                    self._skip(i, reason)
+                else:
+                    self._set(i, S.CANCELLED)
+                    self.reasons[i] = reason
+        self.timers = [t for t in self.timers if t[1] == _TIMER_TIMEOUT]
+        heapq.heapify(self.timers)
+
+    def _fire_timers(self) -> None:
+        now = perf_counter()
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            _, kind, i, attempt = heapq.heappop(timers)
+            if attempt != self.attempt[i]:
+                continue
+            if kind == _TIMER_RETRY:
+                if self.status[i] == S.RETRY_WAIT:
+                    self._push(i)
+            elif self.status[i] == S.RUNNING:
+                self._timed_out(i, attempt, now)
+
+    def _timed_out(self, i: int, attempt: int, now: float) -> None:
+        o = self.opts[i]
+        self.backend.abandon(i, attempt)
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran longer than its timeout of {o.timeout}s "
+            f"(attempt {attempt}); on the {self.backend.name} backend it was "
+            + ("killed" if self.backend.name == "processes" else "abandoned")
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        start = now - o.timeout
+        self.starts[i] = start
+        self.ends[i] = now
+        if self.held:
+            self._release(i)
+        self._record_attempt(i, attempt, False, err, start, now, -1)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
+
+    def interrupt(self, reason: str) -> None:
+        """Cancel: nothing new starts; running nodes are abandoned; all say cancelled."""
+        self.interrupted = True
+        for i in range(self.n):
+            if self.status[i] == S.RUNNING:
+                self.backend.abandon(i, self.attempt[i])
+                self._set(i, S.CANCELLED)
+                self.reasons[i] = reason + " while it was running"
+                self.errors[i] = (CancelledError(f"node {self.names[i]!r} was cancelled"), "")
+                if self.held:
+                    self._release(i)
+        self.in_flight = 0
+        self._stop(reason, S.CANCELLED)
+
+    def finish(self) -> ExecutionResult:
+        t1 = perf_counter()
+        if self.interrupted:
+            final = S.RUN_CANCELLED
+        elif self.errors or (self.status.count(S.SKIPPED) and self.fail_fast and self.stopping):
+            final = S.RUN_FAILED
+        else:
+            final = S.RUN_SUCCEEDED
+        S.check_run_transition(self.state, final)
+        self.state = final
+        edge_bytes = self._edge_bytes() if self.profiling else None
+        result = ExecutionResult(
+            names=self.names,
+            index=self.dag._index,
+            status=self.status,
+            values=self.values,
+            starts=self.starts,
+            ends=self.ends,
+            workers=self.workers,
+            worker_names=list(self.backend.worker_names),
+            errors=self.errors,
+            reasons=self.reasons,
+            attempts=self.attempts,
+            metrics=self.metrics,
+            leaves=[i for i in range(self.n) if not self.succ[i]],
+            t0=self.t0,
+            t1=t1,
+            wall_start=self.wall_start,
+            run_status=final,
+            backend=self.backend.name,
+            edge_bytes=edge_bytes,
+            order=self.order,
+            tracing=self.tracing,
+            interrupted=self.interrupted,
+            dag=self.dag,
+        )
+        cb = self.callbacks
+        if cb is not None and cb.on_run_complete is not None:
+            cb.on_run_complete(result)
+        return result
+
+    def _edge_bytes(self) -> dict[tuple[str, str], int]:
+        """Bytes that crossed each edge: the sizes of the outputs the edge routes."""
+        out: dict[tuple[str, str], int] = {}
+        names = self.names
+        routed: dict[tuple[int, int], list[str]] = {}
+        for v, binding in self.bindings.items():
+            for u, o, _ in binding:
+                routed.setdefault((u, v), []).append(o)
+        bytes_in: dict[int, int] = {}
+        for u in range(self.n):
+            m = self.metrics.get(u)
+            if m is None:
+                continue
+            for v in self.succ[u]:
+                if self.status[v] == S.SKIPPED and self.status[u] == S.SUCCEEDED and v in self.dead:
+                    size = 0
+                elif (u, v) in routed:
+                    size = sum(m.output_bytes.get(o, 0) for o in routed[(u, v)])
+                else:
+                    size = m.bytes_out
+                out[(names[u], names[v])] = size
+                bytes_in[v] = bytes_in.get(v, 0) + size
+        for v, total in bytes_in.items():
+            m = self.metrics.get(v)
+            if m is not None:
+                m.bytes_in = total
+        return out
+
+
+def _subtract(shadow: dict, req: Any) -> None:
+    for k, amount in req.resources.items():
+        shadow[k] = shadow.get(k, 0) - amount

@@ -1,0 +1,208 @@
+"""The public executor façades over the one engine.
+
+``Executor`` runs any DAG on any backend. ``ResourceAwareExecutor`` and
+``AsyncResourceAwareExecutor`` keep dagron's signatures (pool and requirements first)
+and are the same engine with a pool attached; the async one awaits completions on the
+running event loop instead of blocking a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dagforge.execution.backends import make_backend
+from dagforge.execution.callbacks import ExecutionCallbacks
+from dagforge.execution.engine import Run
+from dagforge.execution.result import ExecutionResult
+
+
+class Executor:
+    """Run a DAG: ``Executor(dag, backend="threads", max_workers=4).execute({...})``.
+
+    Parameters:
+        backend: ``"inline"`` (default, deterministic), ``"threads"``, ``"processes"``,
+            ``"asyncio"``, ``"dask"`` or a ``Backend`` instance.
+        max_workers: size of the backend's worker pool.
+        max_concurrency: cap on nodes running at once (defaults to the workers).
+        fail_fast: on a failure, stop dispatching and skip every node not started
+            (True); or skip only the failed node's descendants (False).
+        callbacks: an :class:`ExecutionCallbacks`.
+        costs: per-node cost estimates (seconds) used to rank ready nodes.
+        priority: ``"auto"``/``"critical_path"`` ranks ready nodes by upward rank after
+            user priority; ``"fifo"`` uses insertion order only.
+        profile: ``True`` measures bytes and (de)serialization per node (for
+            :class:`~dagforge.profiling.Profile`); a saved ``Profile`` instead guides
+            the ranking with its measured times.
+        resource_pool / requirements: admission against a :class:`ResourcePool`.
+        enable_tracing: keep what ``result.trace`` needs.
+    """
+
+    def __init__(
+        self,
+        dag: Any,
+        *,
+        backend: Any = "inline",
+        max_workers: int | None = None,
+        max_concurrency: int | None = None,
+        fail_fast: bool = True,
+        callbacks: ExecutionCallbacks | None = None,
+        costs: Mapping[str, float] | None = None,
+        priority: str = "auto",
+        profile: Any = None,
+        resource_pool: Any = None,
+        requirements: Mapping[str, Any] | None = None,
+        enable_tracing: bool = False,
+        serializer: Any = None,
+        address: str | None = None,
+    ):
+        if priority not in ("auto", "critical_path", "fifo"):
+            raise ValueError(
+                f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}"
+            )
+        self.dag = dag
+        self.backend = backend
+        self.max_workers = max_workers
+        self.max_concurrency = max_concurrency
+        self.fail_fast = fail_fast
+        self.callbacks = callbacks
+        self.costs = dict(costs) if costs else None
+        self.priority = priority
+        self.profiling = profile is True
+        self.guide_profile = profile if profile not in (None, True, False) else None
+        self.resource_pool = resource_pool
+        self.requirements = requirements
+        self.enable_tracing = enable_tracing
+        self.serializer = serializer
+        self.address = address
+
+    def _rank_costs(self) -> dict[str, float] | None:
+        p = self.guide_profile
+        if p is None:
+            return None
+        from dagforge.profiling import rank_costs_from_profile
+
+        return rank_costs_from_profile(p)
+
+    def _selection(
+        self, targets: Iterable[str] | None, exclude: Iterable[str] | None
+    ) -> set[int] | None:
+        if targets is None and exclude is None:
+            return None
+        dag = self.dag
+        dag.validate()
+        if targets is not None:
+            keep: set[int] = set()
+            for t in targets:
+                i = dag._lookup(t, "target")
+                keep.add(i)
+                keep.update(dag._index[a] for a in dag.ancestors(t))
+        else:
+            keep = set(range(len(dag)))
+        for x in exclude or ():
+            i = dag._lookup(x, "excluded node")
+            keep.discard(i)
+            keep.difference_update(dag._index[d] for d in dag.descendants(x))
+        return keep
+
+    def _run(self, tasks, run_inputs, targets, exclude) -> Run:
+        backend = make_backend(self.backend, max_workers=self.max_workers, address=self.address)
+        return Run(
+            self.dag,
+            tasks,
+            backend,
+            max_concurrency=self.max_concurrency,
+            fail_fast=self.fail_fast,
+            callbacks=self.callbacks,
+            pool=self.resource_pool,
+            requirements=self.requirements,
+            costs=self.costs,
+            rank_costs=self._rank_costs(),
+            use_ranks=self.priority != "fifo",
+            tracing=self.enable_tracing,
+            profiling=self.profiling,
+            run_inputs=run_inputs,
+            serializer=self.serializer,
+            selected=self._selection(targets, exclude),
+        )
+
+    def execute(
+        self,
+        tasks: Mapping[str, Any] | None = None,
+        *,
+        run_inputs: Mapping[str, Any] | None = None,
+        targets: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+    ) -> ExecutionResult:
+        """Run the DAG once and return its :class:`ExecutionResult`.
+
+        ``tasks`` maps node names to callables (or Tasks) and overrides what the DAG
+        carries; ``targets`` runs only those nodes and what they need; ``exclude``
+        leaves nodes (and what depends on them) out.
+        """
+        run = self._run(tasks, run_inputs, targets, exclude)
+        if run.backend.name == "asyncio":
+            import asyncio
+
+            return asyncio.run(run.run_async())
+        return run.run()
+
+    async def execute_async(
+        self,
+        tasks: Mapping[str, Any] | None = None,
+        *,
+        run_inputs: Mapping[str, Any] | None = None,
+        targets: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+    ) -> ExecutionResult:
+        """Like :meth:`execute`, awaiting completions on the running loop."""
+        run = self._run(tasks, run_inputs, targets, exclude)
+        return await run.run_async()
+
+
+class ResourceAwareExecutor(Executor):
+    """dagron's resource-aware executor: nodes start only when their resources fit."""
+
+    def __init__(
+        self,
+        dag: Any,
+        resource_pool: Any,
+        requirements: Mapping[str, Any] | None = None,
+        costs: Mapping[str, float] | None = None,
+        callbacks: ExecutionCallbacks | None = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
+        *,
+        backend: Any = "threads",
+        **kwargs: Any,
+    ):
+        super().__init__(
+            dag,
+            backend=backend,
+            costs=costs,
+            callbacks=callbacks,
+            fail_fast=fail_fast,
+            enable_tracing=enable_tracing,
+            resource_pool=resource_pool,
+            requirements=requirements,
+            **kwargs,
+        )
+
+
+class AsyncResourceAwareExecutor(ResourceAwareExecutor):
+    """The async twin: ``await executor.execute(tasks)``; coroutines run on the loop."""
+
+    def __init__(self, *args: Any, backend: Any = "asyncio", **kwargs: Any):
+        super().__init__(*args, backend=backend, **kwargs)
+
+    async def execute(  # type: ignore[override]
+        self,
+        tasks: Mapping[str, Any] | None = None,
+        *,
+        run_inputs: Mapping[str, Any] | None = None,
+        targets: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+    ) -> ExecutionResult:
+        return await self.execute_async(
+            tasks, run_inputs=run_inputs, targets=targets, exclude=exclude
+        )

@@ -1,0 +1,148 @@
+"""What runs on a worker: call one node and report how it went.
+
+``run_job`` is the single function every backend executes (inline, on a thread, in a
+child process, on a Dask worker), so timing, output checking and profiling
+measurements mean the same thing everywhere. It never raises for a task's own error:
+the error travels back inside the event. ``KeyboardInterrupt``/``SystemExit`` do
+propagate, so Ctrl-C reaches the engine.
+
+A job is a tuple ``(idx, attempt, kind, fn, args, kwargs, name, outputs, serializer)``;
+an event is ``(idx, attempt, ok, value, error, traceback, t_start, t_end, worker, metrics)``.
+Tuples, not objects: the hot path allocates nothing it does not need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import types
+from time import perf_counter
+from typing import Any
+
+from dagforge.errors import TaskOutputError
+
+# Call kinds.
+K_NOARGS, K_POS, K_TASK = 0, 1, 2
+
+_CO_VARARGS = inspect.CO_VARARGS
+
+
+def call_kind(fn: Any) -> int:
+    """K_NOARGS for a callable declaring no parameters, else K_POS (parents positionally)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and type(fn) is types.FunctionType:
+        if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _CO_VARARGS:
+            return K_POS
+        return K_NOARGS
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without signatures: assume positional
+        return K_POS
+    return K_POS if any(p.kind is not p.VAR_KEYWORD for p in params) else K_NOARGS
+
+
+class NodeMetrics:
+    """Profiling measurements of one node, taken on the worker that ran it."""
+
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "compute_ms",
+        "deserialize_ms",
+        "output_bytes",
+        "serialize_ms",
+    )
+
+    def __init__(
+        self,
+        compute_ms: float,
+        serialize_ms: float = 0.0,
+        deserialize_ms: float = 0.0,
+        bytes_out: int = 0,
+        output_bytes: dict[str, int] | None = None,
+        bytes_in: int = 0,
+    ):
+        self.compute_ms = compute_ms
+        self.serialize_ms = serialize_ms
+        self.deserialize_ms = deserialize_ms
+        self.bytes_in = bytes_in
+        self.bytes_out = bytes_out
+        self.output_bytes = output_bytes or {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<NodeMetrics compute={self.compute_ms:.3f}ms out={self.bytes_out}B "
+            f"ser={self.serialize_ms:.3f}ms de={self.deserialize_ms:.3f}ms>"
+        )
+
+
+def check_task_outputs(name: str, outputs: tuple[str, ...], value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        if not isinstance(value, dict):
+            raise TaskOutputError(
+                f"node {name!r}: compute() must return a dict of its outputs {list(outputs)}, "
+                f"got {type(value).__name__}"
+            )
+        value = dict(value)
+    if len(value) != len(outputs) or any(k not in value for k in outputs):
+        missing = [k for k in outputs if k not in value]
+        extra = [k for k in value if k not in outputs]
+        parts = []
+        if missing:
+            parts.append(f"missing declared output(s) {missing}")
+        if extra:
+            parts.append(f"undeclared output(s) {extra}")
+        raise TaskOutputError(f"node {name!r}: compute() returned {'; '.join(parts)}")
+    return value
+
+
+def measure_value(
+    name: str, kind: int, value: Any, serializer: Any
+) -> tuple[float, float, int, dict]:
+    """Serialize and deserialize each output once: (ser_ms, de_ms, total_bytes, per-output bytes)."""
+    from dagforge.serializers import get_serializer, measure
+
+    ser = get_serializer(serializer or "pickle")
+    items = value.items() if kind == K_TASK else (("value", value),)
+    s_ms = d_ms = 0.0
+    sizes: dict[str, int] = {}
+    for key, v in items:
+        m = measure(v, ser, context=f"node {name!r} output {key!r}")
+        s_ms += m.serialize_ms
+        d_ms += m.deserialize_ms
+        sizes[key] = m.nbytes
+    return s_ms, d_ms, sum(sizes.values()), sizes
+
+
+def run_job(job: tuple, worker: Any) -> tuple:
+    """Run one job on the current thread and return its completion event."""
+    idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
+    t0 = perf_counter()
+    try:
+        if kind == K_POS:
+            value = fn(*args)
+        elif kind == K_NOARGS:
+            value = fn()
+        else:
+            value = fn(**kwargs)
+        if type(value) is types.CoroutineType:
+            value = asyncio.run(value)
+        if kind == K_TASK:
+            value = check_task_outputs(name, outputs, value)
+    except Exception as exc:
+        return (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), worker, None)
+    t1 = perf_counter()
+    metrics = None
+    if serializer is not None:
+        try:
+            s_ms, d_ms, total, sizes = measure_value(name, kind, value, serializer)
+        except Exception as exc:
+            return (idx, attempt, False, None, exc, _format(exc), t0, t1, worker, None)
+        metrics = NodeMetrics((t1 - t0) * 1000.0, s_ms, d_ms, total, sizes)
+    return (idx, attempt, True, value, None, None, t0, t1, worker, metrics)
+
+
+def _format(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

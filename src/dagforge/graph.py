@@ -1,0 +1,566 @@
+"""``DAG``: named nodes, edges with output-to-input routing, and graph queries.
+
+Invariants:
+- Nodes are small integers internally (insertion order); names live at the edge of the
+  API. Adjacency is a list of int lists per node, predecessors kept in edge insertion
+  order (that order is the positional order of a plain callable's arguments).
+- Structure is append-only: nodes and edges are added, never removed, so indices stay
+  valid for the whole life of a DAG (dynamic rules rely on this).
+- ``validate()`` (run implicitly before execution, by ``build()`` and by the
+  ``DAG(tasks=, edges=)`` constructor) checks cycles and Task-Standard routing and caches
+  the topological order; any mutation drops the cache.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from dagforge.config import Config
+from dagforge.errors import (
+    AmbiguousInputError,
+    ConfigError,
+    CycleError,
+    DuplicateNodeError,
+    EdgeRoutingError,
+    GraphError,
+    MissingInputError,
+    UnknownNodeError,
+)
+from dagforge.options import DEFAULT_OPTIONS, NodeOptions
+from dagforge.task import Task
+
+# An edge's routing: None (auto: every output of the source the target declares as an
+# input), a dict {output: input} (rename), or a tuple of field names (restrict).
+Route = None | dict[str, str] | tuple[str, ...]
+
+
+class DAG:
+    """A directed acyclic graph of named nodes.
+
+    ``DAG(tasks={name: Task}, edges=[(a, b), ...], config=Config(...))`` wires Task
+    Standard nodes; ``DAG.builder()`` or ``DAG()`` + ``add_node``/``add_edge`` build a
+    structure to run with a dict of plain callables.
+    """
+
+    def __init__(
+        self,
+        tasks: Mapping[str, Any] | None = None,
+        edges: Iterable[Sequence[Any]] | None = None,
+        config: Config | Mapping[str, Any] | None = None,
+        *,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        inputs: Iterable[str] = (),
+        serializer: Any = None,
+        name: str | None = None,
+    ):
+        self.name = name
+        self.config = config if isinstance(config, Config) else Config(config or {})
+        self.serializer = serializer
+        self.run_inputs: frozenset[str] = frozenset(inputs)
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._succ: list[list[int]] = []
+        self._pred: list[list[int]] = []
+        self._tasks: list[Any] = []
+        self._opts: list[NodeOptions] = []
+        self._routes: dict[tuple[int, int], Route] = {}
+        self._conditions: dict[tuple[int, int], Callable[[Any], bool]] = {}
+        self._n_edges = 0
+        self._topo: list[int] | None = None
+        # For Task nodes: idx -> [(parent, output, input), ...], filled by validate().
+        self._bindings: dict[int, list[tuple[int, str, str]]] = {}
+        options = dict(options or {})
+        for node_name, node_task in (tasks or {}).items():
+            self.add_node(node_name, node_task, **dict(options.pop(node_name, {})))
+        if options:
+            unknown = sorted(options)
+            raise UnknownNodeError(f"options given for unknown node(s) {unknown}")
+        for edge in edges or ():
+            self._add_edge_spec(edge)
+        if tasks is not None or edges is not None:
+            self.validate()
+
+    # -- construction ---------------------------------------------------------------
+
+    @staticmethod
+    def builder(**dag_kwargs: Any) -> DAGBuilder:
+        """A fluent builder: ``DAG.builder().add_node("x").add_edge("x", "y").build()``."""
+        return DAGBuilder(DAG(**dag_kwargs))
+
+    def add_node(self, name: str, task: Any = None, /, **options: Any) -> DAG:
+        """Add a node, optionally with its task (a ``Task`` or a callable) and options."""
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"node names must be non-empty strings, got {name!r}")
+        if name in self._index:
+            raise DuplicateNodeError(f"node {name!r} already exists in the DAG")
+        declared = task.declared_options() if isinstance(task, Task) else {}
+        opts = DEFAULT_OPTIONS
+        if declared or options:
+            merged = {**declared, **options}
+            opts = NodeOptions.from_mapping(merged, node=name)
+        self._index[name] = len(self._names)
+        self._names.append(name)
+        self._succ.append([])
+        self._pred.append([])
+        self._tasks.append(task)
+        self._opts.append(opts)
+        self._topo = None
+        return self
+
+    def add_edge(
+        self,
+        source: str,
+        target: str,
+        route: Route | list[str] = None,
+        *,
+        when: Callable[[Any], bool] | None = None,
+    ) -> DAG:
+        """Add ``source -> target``; ``route`` renames ({out: in}) or restricts ([fields]).
+
+        ``when`` makes the edge conditional: it receives the source's value and, when
+        it returns false, the target (and what only it leads to) is skipped.
+        """
+        u = self._lookup(source, "edge source")
+        v = self._lookup(target, "edge target")
+        if u == v:
+            raise CycleError([source, source])
+        if v in self._succ[u]:
+            raise GraphError(f"edge {source!r} -> {target!r} already exists")
+        self._succ[u].append(v)
+        self._pred[v].append(u)
+        self._n_edges += 1
+        if route is not None:
+            self._routes[(u, v)] = dict(route) if isinstance(route, Mapping) else tuple(route)
+        if when is not None:
+            self._conditions[(u, v)] = when
+        self._topo = None
+        return self
+
+    def _add_edge_spec(self, edge: Sequence[Any]) -> None:
+        if not isinstance(edge, (tuple, list)) or len(edge) not in (2, 3):
+            raise EdgeRoutingError(
+                f"an edge is (source, target) or (source, target, route), got {edge!r}"
+            )
+        self.add_edge(*edge)
+
+    def set_options(self, name: str, **options: Any) -> None:
+        """Change a node's options (``priority``, ``exclusive``, ``resources``, ...)."""
+        idx = self._lookup(name, "node")
+        self._opts[idx] = self._opts[idx].merged(options, node=name)
+
+    def set_task(self, name: str, task: Any) -> None:
+        """Attach or replace the task of an existing node."""
+        self._tasks[self._lookup(name, "node")] = task
+        self._topo = None
+
+    def _lookup(self, name: str, what: str) -> int:
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            hint = _closest(name, self._names)
+            raise UnknownNodeError(
+                f"{what} {name!r} is not a node of this DAG"
+                + (f"; did you mean {hint!r}?" if hint else "")
+            ) from None
+
+    # -- validation -----------------------------------------------------------------
+
+    def validate(self) -> DAG:
+        """Check for cycles and Task-Standard routing errors; cache the topological order."""
+        if self._topo is not None:
+            return self
+        order = self._kahn()
+        self._check_routing()
+        self._topo = order
+        return self
+
+    def _kahn(self) -> list[int]:
+        n = len(self._names)
+        pred = self._pred
+        indeg = [len(p) for p in pred]
+        queue = deque(i for i in range(n) if not indeg[i])
+        order: list[int] = []
+        append = order.append
+        succ = self._succ
+        while queue:
+            u = queue.popleft()
+            append(u)
+            for v in succ[u]:
+                indeg[v] -= 1
+                if not indeg[v]:
+                    queue.append(v)
+        if len(order) != n:
+            raise CycleError(self._find_cycle(indeg))
+        return order
+
+    def _find_cycle(self, indeg: list[int]) -> list[str]:
+        # Every node left with indegree > 0 has a predecessor also left; walking
+        # predecessors must revisit a node, and the revisited stretch is a cycle.
+        start = next(i for i, d in enumerate(indeg) if d > 0)
+        seen: dict[int, int] = {}
+        walk: list[int] = []
+        u = start
+        while u not in seen:
+            seen[u] = len(walk)
+            walk.append(u)
+            u = next(p for p in self._pred[u] if indeg[p] > 0)
+        cycle = walk[seen[u] :]
+        cycle.reverse()  # we walked backwards along edges
+        names = [self._names[i] for i in cycle]
+        return [*names, names[0]]
+
+    def _check_routing(self) -> None:
+        bindings: dict[int, list[tuple[int, str, str]]] = {}
+        tasks = self._tasks
+        for v, task in enumerate(tasks):
+            if not isinstance(task, Task):
+                continue
+            name = self._names[v]
+            missing_cfg = [k for k in task.config_deps if k not in self.config]
+            if missing_cfg:
+                raise ConfigError(
+                    f"node {name!r} depends on config key(s) {missing_cfg} that the DAG's "
+                    f"config does not set; known: {sorted(self.config)}"
+                )
+            wanted = set(task.inputs)
+            providers: dict[str, list[tuple[int, str]]] = {}
+            for u in self._pred[v]:
+                parent = tasks[u]
+                if not isinstance(parent, Task):
+                    continue
+                for out, inp in self._edge_pairs(u, v, parent, task):
+                    providers.setdefault(inp, []).append((u, out))
+            binding = []
+            for inp in task.inputs:
+                found = providers.get(inp, [])
+                if len(found) > 1:
+                    raise AmbiguousInputError(name, inp, [self._names[u] for u, _ in found])
+                if found:
+                    binding.append((found[0][0], found[0][1], inp))
+            unprovided = [i for i in task.inputs if i not in providers]
+            missing = [i for i in unprovided if i not in self.run_inputs]
+            if missing:
+                raise MissingInputError(name, missing)
+            extra = set(providers) - wanted
+            if extra:  # only possible with explicit routes naming non-inputs
+                raise EdgeRoutingError(
+                    f"edges into {name!r} route {sorted(extra)}, which it does not declare "
+                    f"as inputs {list(task.inputs)}"
+                )
+            bindings[v] = binding
+        self._bindings = bindings
+
+    def _edge_pairs(self, u: int, v: int, parent: Task, child: Task) -> list[tuple[str, str]]:
+        src, dst = self._names[u], self._names[v]
+        route = self._routes.get((u, v))
+        outs, ins = parent.outputs, child.inputs
+        if route is None:
+            pairs = [(o, o) for o in outs if o in ins]
+            if not pairs:
+                raise EdgeRoutingError(
+                    f"edge {src!r} -> {dst!r} routes nothing: {src!r} outputs {list(outs)} "
+                    f"and {dst!r} takes {list(ins)}; rename with ({src!r}, {dst!r}, "
+                    f"{{'output': 'input'}})"
+                )
+            return pairs
+        if isinstance(route, dict):
+            pairs = list(route.items())
+        else:
+            pairs = [(f, f) for f in route]
+        if not pairs:
+            raise EdgeRoutingError(f"edge {src!r} -> {dst!r} has an empty route")
+        for out, inp in pairs:
+            if out not in outs:
+                raise EdgeRoutingError(
+                    f"edge {src!r} -> {dst!r} routes {out!r}, which {src!r} does not output "
+                    f"(outputs: {list(outs)})"
+                )
+            if inp not in ins:
+                raise EdgeRoutingError(
+                    f"edge {src!r} -> {dst!r} routes into {inp!r}, which {dst!r} does not take "
+                    f"(inputs: {list(ins)})"
+                )
+        return pairs
+
+    # -- queries --------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node names in insertion order."""
+        return list(self._names)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Edges as (source, target) name pairs, grouped by source in insertion order."""
+        names = self._names
+        return [(names[u], names[v]) for u, vs in enumerate(self._succ) for v in vs]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<DAG{label} nodes={len(self._names)} edges={self._n_edges}>"
+
+    @property
+    def edge_count(self) -> int:
+        return self._n_edges
+
+    def task(self, name: str) -> Any:
+        """The task attached to ``name`` (a ``Task``, a callable, or None)."""
+        return self._tasks[self._lookup(name, "node")]
+
+    def options(self, name: str) -> NodeOptions:
+        return self._opts[self._lookup(name, "node")]
+
+    def predecessors(self, name: str) -> list[str]:
+        return [self._names[u] for u in self._pred[self._lookup(name, "node")]]
+
+    def successors(self, name: str) -> list[str]:
+        return [self._names[v] for v in self._succ[self._lookup(name, "node")]]
+
+    def ancestors(self, name: str) -> set[str]:
+        return {self._names[i] for i in self._reach(self._lookup(name, "node"), self._pred)}
+
+    def descendants(self, name: str) -> set[str]:
+        return {self._names[i] for i in self._reach(self._lookup(name, "node"), self._succ)}
+
+    @staticmethod
+    def _reach(start: int, adj: list[list[int]]) -> set[int]:
+        seen: set[int] = set()
+        stack = list(adj[start])
+        while stack:
+            u = stack.pop()
+            if u not in seen:
+                seen.add(u)
+                stack.extend(adj[u])
+        return seen
+
+    def roots(self) -> list[str]:
+        return [n for n, p in zip(self._names, self._pred, strict=True) if not p]
+
+    def leaves(self) -> list[str]:
+        return [n for n, s in zip(self._names, self._succ, strict=True) if not s]
+
+    def topological_order(self) -> list[str]:
+        """A deterministic topological order (Kahn's algorithm, FIFO by insertion)."""
+        self.validate()
+        names = self._names
+        return [names[i] for i in self._topo]  # type: ignore[union-attr]
+
+    def subgraph(self, nodes: Iterable[str]) -> DAG:
+        """A new DAG of ``nodes`` and the edges among them (tasks and options kept)."""
+        keep = [self._lookup(n, "node") for n in nodes]
+        keep_set = set(keep)
+        sub = DAG(config=self.config, serializer=self.serializer, name=self.name)
+        sub.run_inputs = self.run_inputs
+        for i in sorted(keep_set):
+            sub.add_node(self._names[i], self._tasks[i])
+            sub._opts[-1] = self._opts[i]
+        for u in sorted(keep_set):
+            for v in self._succ[u]:
+                if v in keep_set:
+                    sub.add_edge(self._names[u], self._names[v], self._routes.get((u, v)))
+                    if (u, v) in self._conditions:
+                        sub._conditions[
+                            (sub._index[self._names[u]], sub._index[self._names[v]])
+                        ] = self._conditions[(u, v)]
+        return sub
+
+    def critical_path(self, costs: Mapping[str, float] | None = None) -> tuple[list[str], float]:
+        """The longest path by node cost: ``(nodes, total)``.
+
+        Costs come from ``costs``, else each node's ``cost`` option, else its task's
+        ``estimate_instructions(cfg)``, else 1.
+        """
+        self.validate()
+        weight = self.node_costs(costs)
+        best = [0.0] * len(self._names)
+        nxt = [-1] * len(self._names)
+        for u in reversed(self._topo):  # type: ignore[arg-type]
+            tail, pick = 0.0, -1
+            for v in self._succ[u]:
+                if best[v] > tail or pick < 0:
+                    tail, pick = best[v], v
+            best[u] = weight[u] + tail
+            nxt[u] = pick
+        if not best:
+            return [], 0.0
+        start = max(range(len(best)), key=lambda i: (best[i], -i))
+        path = []
+        u = start
+        while u >= 0:
+            path.append(self._names[u])
+            u = nxt[u]
+        return path, best[start]
+
+    def node_costs(
+        self, costs: Mapping[str, float] | None = None, default: float = 1.0
+    ) -> list[float]:
+        """Per-node cost (index order) from ``costs``, options or ``estimate_instructions``."""
+        out = []
+        cfg = self.config
+        for i, name in enumerate(self._names):
+            if costs is not None and name in costs:
+                out.append(float(costs[name]))
+                continue
+            opt = self._opts[i].cost
+            if opt is not None:
+                out.append(float(opt))
+                continue
+            task = self._tasks[i]
+            est = task.estimate_instructions(cfg) if isinstance(task, Task) else 0
+            out.append(float(est) if est else default)
+        return out
+
+    # -- export -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description of the structure and options."""
+        return {
+            "name": self.name,
+            "nodes": self.nodes,
+            "edges": [{"source": s, "target": t} for s, t in self.edges],
+            "configuration": self.config.to_dict(),
+        }
+
+    def to_mermaid(
+        self, *, direction: str = "TD", statuses: Mapping[str, str] | None = None
+    ) -> str:
+        """Mermaid flowchart text (no dependency needed)."""
+        ids = {n: f"n{i}" for i, n in enumerate(self._names)}
+        lines = [f"flowchart {direction}"]
+        for n in self._names:
+            lines.append(f'    {ids[n]}["{_escape(n)}"]')
+        for s, t in self.edges:
+            lines.append(f"    {ids[s]} --> {ids[t]}")
+        if statuses:
+            palette = {
+                "succeeded": "#b7e4c7",
+                "failed": "#f4a3a3",
+                "skipped": "#e0e0e0",
+                "cancelled": "#ffd6a5",
+                "timed_out": "#f4a3a3",
+            }
+            for n, st in statuses.items():
+                if n in ids and st in palette:
+                    lines.append(f"    style {ids[n]} fill:{palette[st]}")
+        return "\n".join(lines) + "\n"
+
+    def to_dot(self, *, edge_labels: Mapping[tuple[str, str], str] | None = None) -> str:
+        """Graphviz DOT text (no dependency needed)."""
+        lines = [f"digraph {_dot_id(self.name or 'dag')} {{", "    rankdir=TB;"]
+        for n in self._names:
+            lines.append(f"    {_dot_id(n)};")
+        for s, t in self.edges:
+            label = (edge_labels or {}).get((s, t))
+            attr = f' [label="{_escape(label)}"]' if label else ""
+            lines.append(f"    {_dot_id(s)} -> {_dot_id(t)}{attr};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph`` (needs the ``interop`` extra)."""
+        import networkx as nx
+
+        g = nx.DiGraph(name=self.name or "dag")
+        g.add_nodes_from(self._names)
+        g.add_edges_from(self.edges)
+        return g
+
+    # -- running (thin wrappers over the engine) ----------------------------------------
+
+    def execute(self, tasks: Mapping[str, Any] | None = None, /, **run_inputs: Any) -> Any:
+        """Run the DAG inline and return an ``ExecutionResult``.
+
+        ``run_inputs`` provide the Task inputs no edge provides (declared with
+        ``DAG(..., inputs=[...])``).
+        """
+        from dagforge.execution.executor import Executor
+
+        return Executor(self).execute(tasks, run_inputs=run_inputs)
+
+
+class DAGBuilder:
+    """Fluent construction; ``build()`` validates and returns the DAG."""
+
+    __slots__ = ("_dag",)
+
+    def __init__(self, dag: DAG):
+        self._dag = dag
+
+    def add_node(self, name: str, task: Any = None, /, **options: Any) -> DAGBuilder:
+        self._dag.add_node(name, task, **options)
+        return self
+
+    def add_nodes(self, names: Iterable[str]) -> DAGBuilder:
+        for name in names:
+            self._dag.add_node(name)
+        return self
+
+    def add_edge(
+        self, source: str, target: str, route: Route | list[str] = None, **kw: Any
+    ) -> DAGBuilder:
+        self._dag.add_edge(source, target, route, **kw)
+        return self
+
+    def build(self) -> DAG:
+        return self._dag.validate()
+
+
+def dag(
+    tasks: Iterable[Task],
+    config: Config | Mapping[str, Any] | None = None,
+    *,
+    inputs: Iterable[str] = (),
+    **dag_kwargs: Any,
+) -> DAG:
+    """Build a DAG from tasks, inferring edges by matching output names to input names."""
+    task_list = list(tasks)
+    named: dict[str, Task] = {}
+    for t in task_list:
+        if not isinstance(t, Task):
+            raise GraphError(f"dag() takes Task objects (use @task), got {t!r}")
+        if t.name in named:
+            raise DuplicateNodeError(f"two tasks are named {t.name!r}; give them distinct names")
+        named[t.name] = t
+    producers: dict[str, list[str]] = {}
+    for name, t in named.items():
+        for out in t.outputs:
+            producers.setdefault(out, []).append(name)
+    edges: list[tuple[str, str, list[str]]] = []
+    for name, t in named.items():
+        by_parent: dict[str, list[str]] = {}
+        for inp in t.inputs:
+            found = [p for p in producers.get(inp, []) if p != name]
+            if len(found) > 1:
+                raise AmbiguousInputError(name, inp, found)
+            if found:
+                by_parent.setdefault(found[0], []).append(inp)
+        edges.extend((p, name, fields) for p, fields in by_parent.items())
+    return DAG(tasks=named, edges=edges, config=config, inputs=inputs, **dag_kwargs)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace('"', "'")
+
+
+def _dot_id(name: str) -> str:
+    return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _closest(name: Any, names: list[str]) -> str | None:
+    if not isinstance(name, str) or len(names) > 10_000:
+        return None
+    import difflib
+
+    found = difflib.get_close_matches(name, names, n=1)
+    return found[0] if found else None

@@ -1,0 +1,1 @@
+"""Scheduling policies (priority keys, upward rank) and the makespan simulator."""
