@@ -7,7 +7,7 @@ The public API is exactly ``__all__``. Names are imported on first use so that
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -75,17 +75,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from dagforge.config import Config
-    from dagforge.execution.callbacks import ExecutionCallbacks
-    from dagforge.execution.executor import (
-        AsyncResourceAwareExecutor,
-        Executor,
-        ResourceAwareExecutor,
-    )
-    from dagforge.execution.result import ExecutionResult, NodeResult
-    from dagforge.graph import DAG, DAGBuilder, dag
-    from dagforge.options import NodeOptions
-    from dagforge.task import Task, task

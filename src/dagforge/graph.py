@@ -265,10 +265,7 @@ class DAG:
                     f"{{'output': 'input'}})"
                 )
             return pairs
-        if isinstance(route, dict):
-            pairs = list(route.items())
-        else:
-            pairs = [(f, f) for f in route]
+        pairs = list(route.items()) if isinstance(route, dict) else [(f, f) for f in route]
         if not pairs:
             raise EdgeRoutingError(f"edge {src!r} -> {dst!r} has an empty route")
         for out, inp in pairs:

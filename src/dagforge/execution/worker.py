@@ -99,7 +99,7 @@ def check_task_outputs(name: str, outputs: tuple[str, ...], value: Any) -> dict[
 def measure_value(
     name: str, kind: int, value: Any, serializer: Any
 ) -> tuple[float, float, int, dict]:
-    """Serialize and deserialize each output once: (ser_ms, de_ms, total_bytes, per-output bytes)."""
+    """Serialize and deserialize each output once: (ser ms, de ms, bytes, bytes per output)."""
     from dagforge.serializers import get_serializer, measure
 
     ser = get_serializer(serializer or "pickle")
