@@ -1,0 +1,231 @@
+"""The ``processes`` backend: one job at a time per worker process, over pipes.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies, the
+whole pool breaks and every pending future fails, so we could not tell which node killed
+it. Here each worker has its own pipe and its own job, so a death (``os._exit``,
+SIGKILL, a segfault) fails exactly that node with ``WorkerLostError``; the worker is
+replaced and the run goes on. A node past its ``timeout`` is killed the same way.
+
+Jobs and results travel with cloudpickle, so lambdas and closures work. A result that
+cannot be pickled back fails its node with a clear error instead of hanging.
+
+Concurrency hazards: only the engine thread calls this backend; the child processes
+share nothing with it but their pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from dagforge.errors import SerializationError, WorkerLostError
+from dagforge.execution.backends.base import Backend
+
+
+def _child(read_fd: int, write_fd: int, wid: int) -> None:
+    """Entry point of a worker process (``python -c`` with two inherited pipe fds)."""
+    _worker_main(Connection(read_fd, writable=False), Connection(write_fd, readable=False), wid)
+
+
+def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
+    import cloudpickle
+
+    from dagforge.execution.worker import run_job
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        job = cloudpickle.loads(data)
+        event = run_job(job, wid)
+        try:
+            payload = cloudpickle.dumps(event)
+        except Exception as exc:
+            idx, attempt = event[0], event[1]
+            err = SerializationError(
+                f"node {job[6]!r}: its result could not be sent back from the worker "
+                f"process: {type(exc).__name__}: {exc}"
+            )
+            payload = cloudpickle.dumps(
+                (idx, attempt, False, None, err, "", event[6], event[7], wid, None)
+            )
+        except BaseException:
+            return
+        out.send_bytes(payload)
+
+
+class _Worker:
+    __slots__ = ("wid", "process", "conn", "inbox", "job")
+
+    def __init__(self, wid: int, process: Any, conn: Connection, inbox: Connection):
+        self.wid = wid
+        self.process = process
+        self.conn = conn  # we write jobs here
+        self.inbox = inbox  # events come back here; EOF means the process died
+        self.job: tuple | None = None
+
+
+class ProcessBackend(Backend):
+    """Runs nodes in ``max_workers`` child processes (spawned, not forked)."""
+
+    name = "processes"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__()
+        self.max_workers = max_workers or (os.cpu_count() or 1)
+        self._workers: list[_Worker] = []
+        self._idle: list[_Worker] = []
+        self._backlog: list[tuple] = []
+        self._by_job: dict[tuple[int, int], _Worker] = {}
+
+    @property
+    def capacity(self) -> int:
+        return self.max_workers
+
+    def start(self) -> None:
+        if not self._workers:
+            for _ in range(self.max_workers):
+                self._spawn()
+
+    def _spawn(self) -> _Worker:
+        wid = len(self.worker_names)
+        self.worker_names.append(f"process-{wid}")
+        # Workers are fresh interpreters started with ``-c``: unlike multiprocessing's
+        # spawn they do not re-import the caller's __main__, so scripts without a
+        # ``if __name__ == "__main__"`` guard work too.
+        job_r, job_w = os.pipe()
+        ev_r, ev_w = os.pipe()
+        code = (
+            "from dagforge.execution.backends.processes import _child; "
+            f"_child({job_r}, {ev_w}, {wid})"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], pass_fds=(job_r, ev_w), stdin=subprocess.DEVNULL
+        )
+        os.close(job_r)
+        os.close(ev_w)
+        w = _Worker(wid, proc, Connection(job_w, readable=False), Connection(ev_r, writable=False))
+        self._workers.append(w)
+        self._idle.append(w)
+        return w
+
+    def submit(self, job: tuple) -> None:
+        import cloudpickle
+
+        if not self._idle:
+            self._backlog.append(job)
+            return
+        w = self._idle.pop()
+        w.job = job
+        self._by_job[(job[0], job[1])] = w
+        try:
+            w.conn.send_bytes(cloudpickle.dumps(job))
+        except Exception as exc:  # the job itself cannot be pickled
+            self._by_job.pop((job[0], job[1]), None)
+            w.job = None
+            self._idle.append(w)
+            raise SerializationError(
+                f"node {job[6]!r} cannot be sent to a worker process: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def wait(self, timeout: float | None) -> list[tuple]:
+        import cloudpickle
+
+        busy = [w for w in self._workers if w.job is not None]
+        if not busy:
+            if timeout:
+                time.sleep(timeout)  # only a retry timer is pending
+            return []
+        inboxes = {w.inbox: w for w in busy}
+        events = []
+        for conn in wait(list(inboxes), timeout):
+            w = inboxes[conn]  # type: ignore[index]
+            if w.job is None:
+                continue
+            try:
+                event = cloudpickle.loads(w.inbox.recv_bytes())
+            except (EOFError, OSError):
+                events.append(self._lost(w))
+                continue
+            self._free(w)
+            events.append(event)
+        return events
+
+    def _free(self, w: _Worker) -> None:
+        if w.job is not None:
+            self._by_job.pop((w.job[0], w.job[1]), None)
+        w.job = None
+        self._idle.append(w)
+        if self._backlog:
+            self.submit(self._backlog.pop(0))
+
+    def _lost(self, w: _Worker) -> tuple:
+        """The worker died mid-job: fail that job and replace the worker."""
+        from time import perf_counter
+
+        job = w.job
+        assert job is not None
+        try:
+            code = w.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            w.process.kill()
+            code = w.process.wait(timeout=2)
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        err = WorkerLostError(
+            f"the worker process running node {job[6]!r} died ({how}); the node failed and "
+            f"the worker was replaced"
+        )
+        self._retire(w)
+        self._spawn()
+        if self._backlog:
+            self.submit(self._backlog.pop(0))
+        now = perf_counter()
+        return (job[0], job[1], False, None, err, "", now, now, w.wid, None)
+
+    def _retire(self, w: _Worker) -> None:
+        if w.job is not None:
+            self._by_job.pop((w.job[0], w.job[1]), None)
+        w.job = None
+        if w in self._workers:
+            self._workers.remove(w)
+        if w in self._idle:
+            self._idle.remove(w)
+        for conn in (w.conn, w.inbox):
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def abandon(self, idx: int, attempt: int) -> None:
+        """Kill the process running that job (a timeout) and start a fresh one."""
+        w = self._by_job.pop((idx, attempt), None)
+        if w is None:
+            self._backlog = [j for j in self._backlog if (j[0], j[1]) != (idx, attempt)]
+            return
+        w.process.kill()
+        w.process.wait(timeout=5)
+        self._retire(w)
+        self._spawn()
+        if self._backlog:
+            self.submit(self._backlog.pop(0))
+
+    def shutdown(self, wait: bool = True) -> None:
+        for w in list(self._workers):
+            busy = w.job is not None
+            self._retire(w)  # closing the job pipe ends an idle worker's loop
+            try:
+                w.process.wait(timeout=2 if wait and not busy else 0.05)
+            except subprocess.TimeoutExpired:
+                w.process.kill()
+                w.process.wait(timeout=2)
+        self._workers.clear()
+        self._idle.clear()
+        self._backlog.clear()
+        self._by_job.clear()
