@@ -71,6 +71,7 @@ class DAG:
         self._topo: list[int] | None = None
         # For Task nodes: idx -> [(parent, output, input), ...], filled by validate().
         self._bindings: dict[int, list[tuple[int, str, str]]] = {}
+        self._rules: list[Any] = []
         options = dict(options or {})
         for node_name, node_task in (tasks or {}).items():
             self.add_node(node_name, node_task, **dict(options.pop(node_name, {})))
@@ -144,6 +145,58 @@ class DAG:
                 f"an edge is (source, target) or (source, target, route), got {edge!r}"
             )
         self.add_edge(*edge)
+
+    def add_rule(self, rule: Any) -> DAG:
+        """Attach a dynamic :class:`~dagforge.dynamic.Rule` evaluated while the DAG runs."""
+        from dagforge.dynamic import Rule
+
+        if not isinstance(rule, Rule):
+            raise GraphError(f"add_rule() takes a dagforge.Rule, got {rule!r}")
+        self._rules.append(rule)
+        return self
+
+    @property
+    def rules(self) -> list[Any]:
+        return list(self._rules)
+
+    def map(
+        self,
+        source: str,
+        fn: Callable[[Any], Any],
+        *,
+        name: str | None = None,
+        reduce: Callable[..., Any] | None = None,
+        reduce_name: str | None = None,
+        **options: Any,
+    ) -> DAG:
+        """Fan out at run time: one node per item of the list ``source`` returns.
+
+        Nodes are named ``name[k]`` and tagged ``name``; with ``reduce``, a node
+        ``reduce_name`` (default ``name.reduce``) receives all mapped values in order.
+        """
+        from dagforge.dynamic import map_rule
+
+        self._lookup(source, "map source")
+        return self.add_rule(
+            map_rule(source, fn, name=name, reduce=reduce, reduce_name=reduce_name, **options)
+        )
+
+    def copy(self) -> DAG:
+        """An independent copy sharing tasks and options (records are immutable)."""
+        new = DAG.__new__(DAG)
+        new.__dict__.update(self.__dict__)
+        new._names = list(self._names)
+        new._index = dict(self._index)
+        new._succ = [list(x) for x in self._succ]
+        new._pred = [list(x) for x in self._pred]
+        new._tasks = list(self._tasks)
+        new._opts = list(self._opts)
+        new._routes = dict(self._routes)
+        new._conditions = dict(self._conditions)
+        new._bindings = dict(self._bindings)
+        new._rules = list(self._rules)
+        new._topo = list(self._topo) if self._topo is not None else None
+        return new
 
     def set_options(self, name: str, **options: Any) -> None:
         """Change a node's options (``priority``, ``exclusive``, ``resources``, ...)."""

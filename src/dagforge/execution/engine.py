@@ -71,6 +71,10 @@ class Run:
         preset: Mapping[int, Any] | None = None,
     ):
         dag.validate()
+        self.rules: list[Any] = list(dag._rules)
+        if self.rules:
+            dag = dag.copy()  # the run grows its own copy; the user's DAG stays as written
+        self.fatal: BaseException | None = None
         self.dag = dag
         self.backend = backend
         self.callbacks = callbacks
@@ -102,7 +106,7 @@ class Run:
         self.starts = [0.0] * n
         self.ends = [0.0] * n
         self.workers = [-1] * n
-        self.attempt = [0] * n if n < 10_000_000 else None
+        self.attempt = [0] * n
         self.errors: dict[int, tuple[BaseException, str]] = {}
         self.reasons: dict[int, str] = {}
         self.attempts: dict[int, list[Attempt]] = {}
@@ -231,7 +235,9 @@ class Run:
                 merged = dict(costs or {})
                 merged.update(rank_costs or {})
                 ranks = upward_ranks(self.succ, self.dag.node_costs(merged), order)
-        self.int_keys = not has_prio and (ranks is None or unit)
+        self.int_keys = not has_prio and (ranks is None or unit) and not self.rules
+        if self.rules and ranks is None:
+            ranks = [0.0] * self.n
         if self.int_keys:
             n = self.n
             if ranks is None:
@@ -285,6 +291,8 @@ class Run:
                 self._push(i)
         for i, value in self.preset.items():
             self._preset(i, value)
+        if self.rules:
+            self._apply_rules()
 
     def _preset(self, i: int, value: Any) -> None:
         """Mark a node succeeded from a cache/checkpoint without running it."""
@@ -323,7 +331,14 @@ class Run:
             self.interrupt("interrupted by KeyboardInterrupt")
         finally:
             backend.shutdown(wait=not self.interrupted)
-        return self.finish()
+        return self._finish_or_raise()
+
+    def _finish_or_raise(self) -> ExecutionResult:
+        result = self.finish()
+        if self.fatal is not None:
+            self.fatal.result = result  # type: ignore[attr-defined]
+            raise self.fatal
+        return result
 
     async def run_async(self) -> ExecutionResult:
         """The same loop for asyncio: awaits completions instead of blocking."""
@@ -346,7 +361,7 @@ class Run:
             raise
         finally:
             backend.shutdown(wait=not self.interrupted)
-        return self.finish()
+        return self._finish_or_raise()
 
     def _wait_timeout(self) -> float | None:
         if self.timers:
@@ -515,6 +530,105 @@ class Run:
             self._release_children(i, value)
         else:
             self._failed(i, attempt, err, tb, S.FAILED)
+        if self.rules:
+            self._apply_rules()
+
+    # -- dynamic rules -----------------------------------------------------------------------
+
+    def _apply_rules(self) -> None:
+        """Apply every rule whose predicate holds, until none does (rules may enable rules)."""
+        from dagforge.dynamic import GraphBuilder, GraphView
+
+        progressed = True
+        while progressed and self.rules and not self.stopping:
+            progressed = False
+            for r in list(self.rules):
+                try:
+                    if not r.predicate(GraphView(self)):
+                        continue
+                    builder = GraphBuilder(self, r)
+                    r.body(builder)
+                    self._append(r, builder)
+                except Exception as exc:
+                    self._fatal(r, exc)
+                    return
+                self.rules.remove(r)
+                self.rules.extend(builder.rules)
+                progressed = True
+
+    def _fatal(self, r: Any, exc: Exception) -> None:
+        from dagforge.errors import DynamicGraphError
+
+        if not isinstance(exc, DynamicGraphError):
+            wrapped = DynamicGraphError(
+                f"rule {r.name!r} raised {type(exc).__name__}: {exc}; nothing it added was kept"
+            )
+            wrapped.__cause__ = exc
+            exc = wrapped
+        self.fatal = exc
+        self._stop(f"the run stopped: {exc}")
+
+    def _append(self, r: Any, b: Any) -> None:
+        """Apply a body's additions all at once (validated first: nothing half-added)."""
+        from dagforge.errors import DynamicGraphError
+        from dagforge.options import NodeOptions
+
+        if not b.nodes:
+            return
+        try:
+            for name, fn, options in b.nodes:
+                if options:
+                    NodeOptions.from_mapping(options, node=name)
+                if not callable(fn):
+                    raise DynamicGraphError(f"node {name!r}: its task is not callable: {fn!r}")
+        except DynamicGraphError:
+            raise
+        except Exception as exc:
+            raise DynamicGraphError(f"rule {r.name!r}: {exc}") from exc
+        dag = self.dag
+        first = len(self.names)
+        for name, fn, options in b.nodes:
+            dag.add_node(name, fn, **options)
+        for src, dst in b.edges:
+            dag.add_edge(src, dst)
+        new = range(first, len(self.names))
+        if self.reqs is not None:
+            from dagforge.resources import ResourceRequirements
+
+            for i in new:
+                req = self.opts[i].resources
+                req = ResourceRequirements.coerce(req) if req else None
+                if req is not None:
+                    self.pool.check(req, node=self.names[i])
+                self.reqs.append(req)
+        for i in new:
+            self.n += 1
+            self.status.append(S.PENDING)
+            self.pending.append(len(self.pred[i]))
+            self.values.append(None)
+            self.starts.append(0.0)
+            self.ends.append(0.0)
+            self.workers.append(-1)
+            self.attempt.append(0)
+            fn = dag._tasks[i]
+            self.fns.append(fn)
+            self.kinds.append(call_kind(fn))
+            self.keys.append((-self.opts[i].priority, 0.0, i))
+        for i in new:
+            failed_parent = None
+            for p in self.pred[i]:
+                st = self.status[p]
+                if st == S.SUCCEEDED:
+                    self.pending[i] -= 1
+                elif st in S.TERMINAL:
+                    failed_parent = self.names[p]
+            if self.status[i] != S.PENDING:
+                continue
+            if failed_parent is not None:
+                self._skip(i, f"upstream node {failed_parent!r} did not succeed")
+                self._skip_descendants(i, f"upstream node {failed_parent!r} did not succeed")
+            elif not self.pending[i]:
+                self._push(i)
 
     def _release_children(self, i: int, value: Any) -> None:
         pending = self.pending
@@ -671,6 +785,8 @@ class Run:
         t1 = perf_counter()
         if self.interrupted:
             final = S.RUN_CANCELLED
+        elif self.fatal is not None:
+            final = S.RUN_FAILED
         elif self.errors or (self.status.count(S.SKIPPED) and self.fail_fast and self.stopping):
             final = S.RUN_FAILED
         else:

@@ -1,0 +1,221 @@
+"""Dynamic DAGs: append-only rules that grow the graph while it runs (adage's model).
+
+A :class:`Rule` is a ``(predicate, body)`` pair. After the run starts and after every
+completion, the engine asks each pending rule's predicate whether the graph now holds
+enough information; if so it runs the body once and retires the rule.
+
+Invariants (what keeps a growing graph a DAG whose past never changes):
+- a predicate sees a read-only :class:`GraphView`;
+- a body sees an append-only :class:`GraphBuilder`: it may add nodes, edges *from any
+  node to a node added by this same body*, and further rules — nothing else;
+- a body's additions are validated as a whole and applied all at once: a body that
+  breaks a rule adds nothing, and the run ends with :class:`DynamicGraphError` naming
+  the rule and the offending edge or node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dagforge.errors import DynamicGraphError
+from dagforge.execution import states as S
+
+
+class Rule:
+    """``Rule(predicate, body, tags=("map",))``: when ``predicate(view)``, run ``body(builder)``.
+
+    ``tags`` declares which node tags the body may still add: while the rule is
+    pending, ``view.settled(tag)`` is False for each of them.
+    """
+
+    __slots__ = ("predicate", "body", "name", "tags")
+
+    def __init__(
+        self,
+        predicate: Callable[[GraphView], bool],
+        body: Callable[[GraphBuilder], Any],
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+    ):
+        self.predicate = predicate
+        self.body = body
+        self.name = name or getattr(body, "__name__", None) or "rule"
+        self.tags = frozenset(tags)
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.name!r} tags={sorted(self.tags)}>"
+
+
+def rule(
+    predicate: Callable[[GraphView], bool], *, name: str | None = None, tags: Iterable[str] = ()
+) -> Callable[[Callable[[GraphBuilder], Any]], Rule]:
+    """Decorator form: ``@rule(lambda v: v.succeeded("a"))`` over a body function."""
+
+    def wrap(body: Callable[[GraphBuilder], Any]) -> Rule:
+        return Rule(predicate, body, name=name or body.__name__, tags=tags)
+
+    return wrap
+
+
+class GraphView:
+    """What a predicate may read: nodes, states, values, tags, pending rules."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Any):
+        self._run = run
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self._run.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._run.dag._index
+
+    def status(self, name: str) -> str:
+        return S.NAMES[self._run.status[self._run.dag._lookup(name, "node")]]
+
+    def succeeded(self, *names: str) -> bool:
+        return all(n in self and self.status(n) == "succeeded" for n in names)
+
+    def done(self, *names: str) -> bool:
+        """True when every named node reached a terminal state."""
+        run = self._run
+        return all(n in self and run.status[run.dag._index[n]] in S.TERMINAL for n in names)
+
+    def value(self, name: str) -> Any:
+        run = self._run
+        i = run.dag._lookup(name, "node")
+        if run.status[i] != S.SUCCEEDED:
+            raise DynamicGraphError(
+                f"node {name!r} has no value yet (status {S.NAMES[run.status[i]]!r}); check "
+                f"view.succeeded({name!r}) in the predicate first"
+            )
+        return run.values[i]
+
+    def by_tag(self, tag: str) -> list[str]:
+        run = self._run
+        return [run.names[i] for i, o in enumerate(run.opts) if tag in o.tags]
+
+    def settled(self, tag: str) -> bool:
+        """True when no pending rule declares it may still add nodes tagged ``tag``."""
+        return not any(tag in r.tags for r in self._run.rules)
+
+    def all_done(self, tag: str) -> bool:
+        """The tag is settled and every node carrying it is finished."""
+        return self.settled(tag) and self.done(*self.by_tag(tag))
+
+
+class GraphBuilder:
+    """What a body may do: append nodes, edges into those new nodes, and rules."""
+
+    __slots__ = ("_run", "_rule", "nodes", "edges", "rules", "_new")
+
+    def __init__(self, run: Any, rule: Rule):
+        self._run = run
+        self._rule = rule
+        self.nodes: list[tuple[str, Any, dict[str, Any]]] = []
+        self.edges: list[tuple[str, str]] = []
+        self.rules: list[Rule] = []
+        self._new: set[str] = set()
+
+    @property
+    def view(self) -> GraphView:
+        return GraphView(self._run)
+
+    def add_node(
+        self, name: str, fn: Any, *, after: Iterable[str] = (), **options: Any
+    ) -> GraphBuilder:
+        """Add a node running ``fn`` (parents' values positionally, in ``after`` order)."""
+        if name in self._run.dag._index or name in self._new:
+            raise DynamicGraphError(
+                f"rule {self._rule.name!r} adds node {name!r}, but a node of that name already "
+                f"exists; rules may only add new names"
+            )
+        self._new.add(name)
+        self.nodes.append((name, fn, options))
+        for parent in after:
+            self.add_edge(parent, name)
+        return self
+
+    def add_edge(self, source: str, target: str) -> GraphBuilder:
+        """Add ``source -> target``; ``target`` must be a node this body added."""
+        if target not in self._new:
+            where = "an existing node" if target in self._run.dag._index else "an unknown node"
+            raise DynamicGraphError(
+                f"rule {self._rule.name!r} adds edge {source!r} -> {target!r} into {where}; "
+                f"rules may only add edges from existing nodes to nodes they add themselves"
+            )
+        if source not in self._run.dag._index and source not in self._new:
+            raise DynamicGraphError(
+                f"rule {self._rule.name!r} adds edge {source!r} -> {target!r} from unknown node "
+                f"{source!r}"
+            )
+        self.edges.append((source, target))
+        return self
+
+    def add_rule(self, rule: Rule) -> GraphBuilder:
+        self.rules.append(rule)
+        return self
+
+    def remove_node(self, name: str) -> None:
+        raise DynamicGraphError(
+            f"rule {self._rule.name!r} tried to remove node {name!r}; dynamic graphs are "
+            f"append-only"
+        )
+
+
+class MapItem:
+    """The callable of one map node: applies ``fn`` to item ``k`` of the parent's list."""
+
+    __slots__ = ("fn", "k")
+
+    def __init__(self, fn: Callable[[Any], Any], k: int):
+        self.fn = fn
+        self.k = k
+
+    def __call__(self, items: Any) -> Any:
+        return self.fn(items[self.k])
+
+
+def map_rule(
+    source: str,
+    fn: Callable[[Any], Any],
+    *,
+    name: str | None = None,
+    reduce: Callable[..., Any] | None = None,
+    reduce_name: str | None = None,
+    **options: Any,
+) -> Rule:
+    """A rule that maps ``fn`` over the list ``source`` returns, then reduces it.
+
+    One node ``name[k]`` per item (tagged ``name``); with ``reduce``, one node
+    ``reduce_name`` that receives every mapped value positionally, in item order.
+    """
+    base = name or getattr(fn, "__name__", "map")
+    red_name = reduce_name or f"{base}.reduce"
+
+    def predicate(view: GraphView) -> bool:
+        return view.succeeded(source)
+
+    def body(b: GraphBuilder) -> None:
+        items = b.view.value(source)
+        try:
+            count = len(items)
+        except TypeError:
+            raise DynamicGraphError(
+                f"map over {source!r} needs a sized sequence; {source!r} returned "
+                f"{type(items).__name__}"
+            ) from None
+        tags = set(options.pop("tags", ())) | {base}
+        names = [f"{base}[{k}]" for k in range(count)]
+        for k, node in enumerate(names):
+            b.add_node(node, MapItem(fn, k), after=[source], tags=tags, **options)
+        if reduce is not None:
+            b.add_node(red_name, reduce, after=names)
+            if not names:  # an empty map still reduces (over nothing), after the source
+                b.add_edge(source, red_name)
+
+    return Rule(predicate, body, name=f"map {base} over {source}", tags=(base,))
