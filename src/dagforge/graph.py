@@ -528,6 +528,22 @@ class DAG:
 
     # -- running (thin wrappers over the engine) ----------------------------------------
 
+    def run(self, seed: int | None = None, **executor_kwargs: Any) -> Any:
+        """Run once with profiling on and return a :class:`~dagforge.profiling.Profile`.
+
+        ``seed`` seeds ``random`` (and numpy's global generator when importable) first,
+        so two runs with the same seed route identical data.
+        """
+        from dagforge.profiling import run_profile
+
+        return run_profile(self, seed=seed, runs=1, **executor_kwargs)
+
+    def profile(self, runs: int = 5, seed: int | None = None, **executor_kwargs: Any) -> Any:
+        """Run ``runs`` times and return a profile with median/min/max timings per node."""
+        from dagforge.profiling import run_profile
+
+        return run_profile(self, seed=seed, runs=runs, **executor_kwargs)
+
     def execute(self, tasks: Mapping[str, Any] | None = None, /, **run_inputs: Any) -> Any:
         """Run the DAG inline and return an ``ExecutionResult``.
 

@@ -785,9 +785,7 @@ class Run:
         t1 = perf_counter()
         if self.interrupted:
             final = S.RUN_CANCELLED
-        elif self.fatal is not None:
-            final = S.RUN_FAILED
-        elif self.errors or (self.status.count(S.SKIPPED) and self.fail_fast and self.stopping):
+        elif self.fatal is not None or self.errors:
             final = S.RUN_FAILED
         else:
             final = S.RUN_SUCCEEDED
