@@ -483,8 +483,9 @@ class Run:
             outputs = None
         else:
             fn, outputs, external = self.task_calls[i]
+            select = self.backend.select
             kwargs = {
-                inp: values[p][out]
+                inp: select(values[p], out)
                 for p, out, inp in self.bindings.get(i, ())
                 if values[p] is not None
             }

@@ -41,6 +41,11 @@ class Backend:
 
         return await asyncio.get_running_loop().run_in_executor(None, self.wait, timeout)
 
+    @staticmethod
+    def select(value: Any, output: str) -> Any:
+        """One output of a Task node's value; remote backends return a remote handle."""
+        return value[output]
+
     def abandon(self, idx: int, attempt: int) -> None:
         """Give up on a running job (timeout, interrupt); free its slot if possible."""
 
