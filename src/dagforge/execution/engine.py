@@ -397,24 +397,23 @@ class Run:
             key = heap[0]
             i = key if keys is None else (key % n if int_keys else key[2])
             o = opts[i]
-            if o is not DEFAULT_OPTIONS:
-                if o.exclusive and self.in_flight:
-                    return  # an exclusive node waits for the workers to drain
-                if pool is not None and reqs[i] is not None:
-                    heappop(heap)
-                    req = reqs[i]
-                    if shadow is None:
-                        shadow = pool.available
-                    if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
-                        _subtract(shadow, req)
-                        self._acquired(i, req)
-                        launch(i)
-                    else:
-                        _subtract(shadow, req)  # reserve it: later nodes may not take it
-                        self.blocked.append(key)
-                        if len(self.blocked) > 256:
-                            return
-                    continue
+            if o is not DEFAULT_OPTIONS and o.exclusive and self.in_flight:
+                return  # an exclusive node waits for the workers to drain
+            if pool is not None and reqs[i] is not None:
+                heappop(heap)
+                req = reqs[i]
+                if shadow is None:
+                    shadow = pool.available
+                if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
+                    _subtract(shadow, req)
+                    self._acquired(i, req)
+                    launch(i)
+                else:
+                    _subtract(shadow, req)  # reserve it: later nodes may not take it
+                    self.blocked.append(key)
+                    if len(self.blocked) > 256:
+                        return
+                continue
             heappop(heap)
             launch(i)
 
