@@ -195,6 +195,8 @@ class Run:
         from_opts = any(o.resources for o in self.opts) if self.opts else False
         self.reqs: list[Any] | None = None
         if not requirements and not from_opts:
+            if self.pool is not None and self.rules:
+                self.reqs = [None] * self.n  # rules may add nodes that need the pool
             return
         from dagforge.resources import ResourceRequirements
 
