@@ -69,6 +69,7 @@ class Run:
         serializer: Any = None,
         selected: set[int] | None = None,
         preset: Mapping[int, Any] | None = None,
+        cache: Any = None,
     ):
         dag.validate()
         self.rules: list[Any] = list(dag._rules)
@@ -125,6 +126,9 @@ class Run:
         self.heap: list[Any] = []
         self.selected = selected
         self.preset = preset or {}
+        self.cache = cache
+        self.cache_keys: dict[int, str] = {}
+        self.cached = 0
 
     # -- preparation --------------------------------------------------------------------
 
@@ -495,6 +499,8 @@ class Run:
             kwargs["cfg"] = self.dag.config
         attempt = self.attempt[i] + 1
         self.attempt[i] = attempt
+        if self.cache is not None and o.cache and self._from_cache(i, attempt, fn, args, kwargs):
+            return
         ser = None
         if self.profiling:
             ser = o.serializer or self.serializer or "pickle"
@@ -527,6 +533,10 @@ class Run:
         if ok:
             self._set(i, S.SUCCEEDED)
             self.values[i] = value
+            if self.cache_keys:
+                key = self.cache_keys.pop(i, None)
+                if key is not None:
+                    self.cache.put(key, value)
             if cb is not None and cb.on_node_complete is not None:
                 cb.on_node_complete(self.names[i], value)
             self._release_children(i, value)
@@ -534,6 +544,25 @@ class Run:
             self._failed(i, attempt, err, tb, S.FAILED)
         if self.rules:
             self._apply_rules()
+
+    def _from_cache(self, i: int, attempt: int, fn: Any, args: Any, kwargs: Any) -> bool:
+        """Complete node ``i`` from the result cache if its content key is there."""
+        task = self.fns[i]
+        cfg = self.dag.config
+        deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
+        inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
+        key = self.cache.key(task, deps, list(args), inputs)
+        if key is None:
+            return False
+        value = self.cache.get(key)
+        if not self.cache.is_hit(value):
+            self.cache_keys[i] = key
+            return False
+        now = perf_counter()
+        self.reasons[i] = "restored from the result cache"
+        self.cached += 1
+        self._complete((i, attempt, True, value, None, None, now, now, -1, None))
+        return True
 
     # -- dynamic rules -----------------------------------------------------------------------
 

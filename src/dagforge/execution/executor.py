@@ -36,6 +36,10 @@ class Executor:
             the ranking with its measured times.
         resource_pool / requirements: admission against a :class:`ResourcePool`.
         enable_tracing: keep what ``result.trace`` needs.
+        cache: ``True`` (``./.dagforge-cache``) or a directory: skip nodes whose code,
+            config_deps values and inputs are unchanged (content-addressed).
+        checkpoint: a directory; a run that failed half-way, re-run with it, resumes
+            without re-running what succeeded (the same content cache).
     """
 
     def __init__(
@@ -55,6 +59,8 @@ class Executor:
         enable_tracing: bool = False,
         serializer: Any = None,
         address: str | None = None,
+        cache: Any = None,
+        checkpoint: Any = None,
     ):
         if priority not in ("auto", "critical_path", "fifo"):
             raise ValueError(
@@ -75,6 +81,12 @@ class Executor:
         self.enable_tracing = enable_tracing
         self.serializer = serializer
         self.address = address
+        self.cache_dir = (
+            checkpoint
+            if checkpoint is not None
+            else (None if cache in (None, False) else (None if cache is True else cache))
+        )
+        self.use_cache = bool(cache) or checkpoint is not None
 
     def _rank_costs(self) -> dict[str, float] | None:
         p = self.guide_profile
@@ -124,7 +136,15 @@ class Executor:
             run_inputs=run_inputs,
             serializer=self.serializer,
             selected=self._selection(targets, exclude),
+            cache=self._cache(),
         )
+
+    def _cache(self) -> Any:
+        if not self.use_cache:
+            return None
+        from dagforge.execution.cache import ResultCache
+
+        return ResultCache(self.cache_dir)
 
     def execute(
         self,

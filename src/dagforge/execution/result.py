@@ -202,6 +202,11 @@ class ExecutionResult:
         return self._count(S.CANCELLED)
 
     @property
+    def restored(self) -> int:
+        """Nodes completed from the result cache / checkpoint instead of running."""
+        return sum(1 for r in self._reasons.values() if r == "restored from the result cache")
+
+    @property
     def timed_out(self) -> int:
         return self._count(S.TIMED_OUT)
 
