@@ -1,0 +1,162 @@
+"""``LocalDirStore``: keys as nested directories under one root — the embedded default."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dagforge.errors import StoreError
+from dagforge.store.base import Store, _deadline, validate_key_part
+
+__all__ = ["LocalDirStore"]
+
+_VALUE = ".value"
+_EXPIRES = ".expires"
+
+
+class LocalDirStore(Store):
+    """Each key is a directory under ``path``; its bytes are the file ``.value`` in it.
+
+    ``run/node/output`` is stored as ``<path>/run/node/output/.value``, so a key and a
+    longer key under it (``a/b`` and ``a/b/c``) never collide. Writes go to a temporary
+    file in the same directory and are moved into place with :func:`os.replace`, so a
+    reader sees the old bytes or the new ones, never a torn file; ``fsync=True`` also
+    flushes them to disk before the move (slower, survives power loss).
+
+    A ttl is written to a sidecar file ``.expires`` (wall-clock epoch seconds). Reads
+    treat an expired key as missing and remove it; :meth:`cleanup_expired` walks the
+    whole tree and removes every expired key — call it periodically (the platform's
+    housekeeping does).
+    """
+
+    shared = False
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False):
+        self.path = Path(path).expanduser().resolve()
+        self.fsync = fsync
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store directory {str(self.path)!r}: {exc}") from exc
+        self.url = self.path.as_uri()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "path": str(self.path)}
+
+    # --- files ------------------------------------------------------------------------
+
+    def _dir(self, key: str) -> Path:
+        return self.path.joinpath(*key.split("/"))
+
+    def _write(self, target: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                if self.fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _expired(d: Path, now: float) -> bool:
+        try:
+            return float((d / _EXPIRES).read_text()) <= now
+        except (OSError, ValueError):  # no sidecar (or an unreadable one): no expiry
+            return False
+
+    def _alive(self, d: Path) -> bool:
+        return (d / _VALUE).is_file() and not self._expired(d, time.time())
+
+    def _remove(self, d: Path) -> None:
+        (d / _VALUE).unlink(missing_ok=True)
+        (d / _EXPIRES).unlink(missing_ok=True)
+        while d != self.path:  # prune now-empty directories up to the root
+            try:
+                d.rmdir()
+            except OSError:
+                break
+            d = d.parent
+
+    def _failed(self, action: str, key: str, exc: OSError) -> StoreError:
+        return StoreError(f"{self!r} cannot {action} key {key!r}: {exc}")
+
+    # --- the contract -------------------------------------------------------------------
+
+    def _put(self, key: str, data: bytes, ttl: float | None) -> None:
+        d = self._dir(key)
+        for attempt in range(3):  # a concurrent delete may prune the directory under us
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                if ttl is None:
+                    (d / _EXPIRES).unlink(missing_ok=True)
+                else:
+                    self._write(d / _EXPIRES, repr(_deadline(ttl)).encode())
+                self._write(d / _VALUE, data)
+                return
+            except FileNotFoundError as exc:
+                if attempt == 2:
+                    raise self._failed("write", key, exc) from exc
+            except OSError as exc:
+                raise self._failed("write", key, exc) from exc
+
+    def _get(self, key: str) -> bytes | None:
+        d = self._dir(key)
+        if self._expired(d, time.time()):
+            self._remove(d)
+            return None
+        try:
+            return (d / _VALUE).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._failed("read", key, exc) from exc
+
+    def _exists(self, key: str) -> bool:
+        return self._alive(self._dir(key))
+
+    def _delete(self, key: str) -> bool:
+        d = self._dir(key)
+        existed = self._alive(d)
+        self._remove(d)
+        return existed
+
+    def _keys(self, prefix: str) -> list[str]:
+        *dirs, _ = prefix.split("/")
+        try:  # a prefix whose complete parts are not valid key parts matches no key
+            for part in dirs:
+                validate_key_part(part)
+        except StoreError:
+            return []
+        now = time.time()
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.path.joinpath(*dirs)):
+            dirnames[:] = [n for n in dirnames if not n.startswith(".")]
+            if _VALUE in filenames:
+                d = Path(dirpath)
+                key = d.relative_to(self.path).as_posix()
+                if key.startswith(prefix) and not self._expired(d, now):
+                    found.append(key)
+        return found
+
+    def _expire(self, key: str, seconds: float) -> bool:
+        d = self._dir(key)
+        if not self._alive(d):
+            return False
+        self._write(d / _EXPIRES, repr(_deadline(seconds)).encode())
+        return True
+
+    def _cleanup_expired(self) -> int:
+        now, removed = time.time(), 0
+        for dirpath, _dirnames, filenames in os.walk(self.path, topdown=False):
+            d = Path(dirpath)
+            if _EXPIRES in filenames and self._expired(d, now):
+                removed += _VALUE in filenames
+                self._remove(d)
+        return removed
