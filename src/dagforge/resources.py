@@ -1,0 +1,473 @@
+"""The resource model: named, countable resources that nodes acquire before they run.
+
+A :class:`ResourcePool` holds the capacity of each named resource (``"gpu"``, ``"cpu"``,
+``"memory_mb"`` or anything else). A node states what it needs as
+:class:`ResourceRequirements`; the engine acquires them before dispatching the node and
+releases them when it finishes, so the pool is never oversubscribed. Every successful
+acquire and release is recorded as a :class:`ResourceSnapshot` in the pool's
+:class:`ResourceTimeline`, which answers ``peak_utilization()`` after a run.
+
+The API is the one the dagron documentation describes (``seeds/002_*``); see
+``docs/resources.md``.
+
+Amounts are plain numbers (``int`` or ``float``). Comparisons allow a tiny relative
+tolerance so that, say, ``0.1 + 0.2`` units fit a capacity of ``0.3``; allocations that
+come within that tolerance of empty or full are snapped to exactly ``0`` or exactly the
+capacity, so ``allocated`` never drifts outside ``[0, capacity]``.
+
+Lock discipline
+---------------
+* Each pool has **one** lock, wrapped in a :class:`threading.Condition`. Every read or
+  change of the pool's allocation happens while holding it; blocking :meth:`ResourcePool.acquire`
+  waits on the condition and every release wakes all waiters.
+* The timeline has **its own** lock, held only for the few lines that touch its list.
+  The pool records snapshots *while holding the pool lock* (so the timeline's order is the
+  order of the allocation changes). The lock order is therefore always
+  pool lock -> timeline lock, never the other way round: the timeline never calls into
+  a pool, so no deadlock is possible.
+* No lock is held while user code runs; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+from dagforge.errors import ResourceError
+
+__all__ = [
+    "ResourcePool",
+    "ResourceRequirements",
+    "ResourceSnapshot",
+    "ResourceTimeline",
+]
+
+#: Relative tolerance for comparing amounts (scaled by ``max(1, |reference|)``).
+_REL_EPS = 1e-9
+
+
+def _tol(reference: float) -> float:
+    return _REL_EPS * max(1.0, abs(reference))
+
+
+def _fmt(amount: float) -> str:
+    """An amount for messages: ``2``, ``0.5``, ``16000`` (not ``1.6e+04``)."""
+    if isinstance(amount, float) and amount.is_integer():
+        return str(int(amount))
+    return str(amount) if isinstance(amount, int) else f"{amount:.6g}"
+
+
+def _amounts(mapping: Any, kind: str, what: str) -> dict[str, float]:
+    """Validate a ``{name: amount}`` mapping; ``kind``/``what`` name it in messages."""
+    if not isinstance(mapping, Mapping):
+        raise ResourceError(
+            f"{kind} must be a dict of resource name -> {what}, got "
+            f"{type(mapping).__name__} {mapping!r}"
+        )
+    out: dict[str, float] = {}
+    for name, amount in mapping.items():
+        if not isinstance(name, str) or not name:
+            raise ResourceError(f"resource names must be non-empty strings, got {name!r}")
+        if isinstance(amount, bool) or not isinstance(amount, Real):
+            raise ResourceError(
+                f"{what} of resource {name!r} must be a number, got {type(amount).__name__} "
+                f"{amount!r}"
+            )
+        if not isinstance(amount, int | float):  # e.g. Fraction, numpy scalars
+            amount = float(amount)
+        if not math.isfinite(amount) or amount < 0:
+            raise ResourceError(
+                f"{what} of resource {name!r} must be a non-negative finite number, got {amount!r}"
+            )
+        out[name] = amount
+    return out
+
+
+class ResourceRequirements:
+    """What one node needs: a map of resource name -> amount (non-negative).
+
+    Immutable: ``.resources`` returns a copy. Zero amounts are dropped (needing nothing
+    of a resource is not needing it), so ``ResourceRequirements({"gpu": 0})`` equals
+    ``ResourceRequirements({})`` and fits any pool.
+    """
+
+    __slots__ = ("_hash", "_resources")
+
+    _resources: dict[str, float]
+    _hash: int
+
+    def __init__(self, resources: Mapping[str, float] | None = None):
+        amounts = _amounts({} if resources is None else resources, "resources", "amount")
+        self._resources = {name: amount for name, amount in amounts.items() if amount}
+        self._hash = hash(frozenset(self._resources.items()))
+
+    # --- convenience constructors -------------------------------------------------------
+
+    @classmethod
+    def gpu(cls, n: float) -> ResourceRequirements:
+        """A requirement for ``n`` GPUs (resource ``"gpu"``)."""
+        return cls({"gpu": n})
+
+    @classmethod
+    def cpu(cls, n: float) -> ResourceRequirements:
+        """A requirement for ``n`` CPU cores (resource ``"cpu"``)."""
+        return cls({"cpu": n})
+
+    @classmethod
+    def memory(cls, mb: float) -> ResourceRequirements:
+        """A requirement for ``mb`` megabytes of memory (resource ``"memory_mb"``)."""
+        return cls({"memory_mb": mb})
+
+    @classmethod
+    def coerce(cls, obj: ResourceRequirements | Mapping[str, float] | None) -> ResourceRequirements:
+        """Accept ``None`` (no requirements), a dict, or a ``ResourceRequirements``."""
+        if isinstance(obj, ResourceRequirements):
+            return obj
+        if obj is None:
+            return cls()
+        if isinstance(obj, Mapping):
+            return cls(obj)
+        raise ResourceError(
+            "resource requirements must be None, a dict of resource name -> amount or a "
+            f"ResourceRequirements, got {type(obj).__name__} {obj!r}"
+        )
+
+    # --- queries ---------------------------------------------------------------------
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """A copy of the resource name -> amount map (zero amounts omitted)."""
+        return dict(self._resources)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is required."""
+        return not self._resources
+
+    def fits(self, available: Mapping[str, float]) -> bool:
+        """True if ``available`` covers every amount; a resource missing there counts as 0."""
+        for name, need in self._resources.items():
+            have = available.get(name, 0)
+            if need > have + _tol(have):
+                return False
+        return True
+
+    def __add__(self, other: object) -> ResourceRequirements:
+        if not isinstance(other, ResourceRequirements):
+            return NotImplemented
+        combined = dict(self._resources)
+        for name, amount in other._resources.items():
+            combined[name] = combined.get(name, 0) + amount
+        return ResourceRequirements(combined)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResourceRequirements):
+            return NotImplemented
+        return self._resources == other._resources
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"ResourceRequirements(resources={self._resources!r})"
+
+    # __slots__ without __dict__: pickle through the constructor.
+    def __reduce__(self) -> tuple[type, tuple[dict[str, float]]]:
+        return (ResourceRequirements, (self._resources,))
+
+
+_EVENTS = ("acquire", "release")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSnapshot:
+    """The pool's allocation right after one acquire or release.
+
+    ``timestamp`` is a Unix time (``time.time()``); ``allocated`` and ``available`` map
+    every resource of the pool to an amount; ``node_name`` is the node that acquired or
+    released (``None`` if not given); ``event`` is ``"acquire"`` or ``"release"``.
+    """
+
+    timestamp: float
+    allocated: dict[str, float]
+    available: dict[str, float]
+    node_name: str | None
+    event: str
+
+    def __post_init__(self) -> None:
+        if self.event not in _EVENTS:
+            raise ResourceError(
+                f"snapshot event must be 'acquire' or 'release', got {self.event!r}"
+            )
+
+
+class ResourceTimeline:
+    """A thread-safe, chronological record of :class:`ResourceSnapshot` objects.
+
+    A pool passes its capacities in, so utilisation is ``allocated / capacity``. For a
+    resource the timeline has no capacity for (a standalone timeline, or a hand-recorded
+    snapshot naming another resource), the capacity is taken from the snapshot itself as
+    ``allocated + available``.
+    """
+
+    __slots__ = ("_capacities", "_lock", "_snapshots")
+
+    def __init__(self, capacities: Mapping[str, float] | None = None):
+        self._capacities = dict(capacities or {})
+        self._lock = threading.Lock()
+        self._snapshots: list[ResourceSnapshot] = []
+
+    def record(self, snapshot: ResourceSnapshot) -> None:
+        """Append ``snapshot`` (the pool does this on every acquire and release)."""
+        if not isinstance(snapshot, ResourceSnapshot):
+            raise ResourceError(
+                f"a timeline records ResourceSnapshot objects, got {type(snapshot).__name__}"
+            )
+        with self._lock:
+            self._snapshots.append(snapshot)
+
+    @property
+    def snapshots(self) -> list[ResourceSnapshot]:
+        """A copy of all recorded snapshots, oldest first."""
+        with self._lock:
+            return list(self._snapshots)
+
+    def clear(self) -> None:
+        """Forget every recorded snapshot."""
+        with self._lock:
+            self._snapshots.clear()
+
+    def peak_utilization(self) -> dict[str, float]:
+        """Peak ``allocated / capacity`` of each resource over the whole timeline.
+
+        Every resource of the pool appears; one never allocated (or with capacity 0)
+        reports ``0.0``. With snapshots recorded by a pool the values lie in 0.0-1.0.
+        """
+        peak = dict.fromkeys(self._capacities, 0.0)
+        for snap in self.snapshots:
+            for name, amount in snap.allocated.items():
+                capacity = self._capacities.get(name)
+                if capacity is None:
+                    capacity = amount + snap.available.get(name, 0)
+                fraction = amount / capacity if capacity > 0 else 0.0
+                peak[name] = max(peak.get(name, 0.0), fraction)
+        return peak
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._snapshots)
+
+    def __repr__(self) -> str:
+        return f"ResourceTimeline({len(self)} snapshots)"
+
+
+class ResourcePool:
+    """A thread-safe pool of named resources with fixed capacities.
+
+    ``try_acquire`` never blocks; ``acquire`` waits (optionally with a timeout) until a
+    ``release`` makes room. Blocking waiters are woken together and are not served in
+    FIFO order: fairness between nodes is the engine's job, not the pool's.
+
+    ``record_timeline=False`` skips building snapshots (for hot benchmarks); the timeline
+    then stays empty.
+    """
+
+    __slots__ = ("_allocated", "_capacities", "_cond", "_record", "_timeline", "_waiters")
+
+    def __init__(self, capacities: Mapping[str, float], *, record_timeline: bool = True):
+        self._capacities = _amounts(capacities, "capacities", "capacity")
+        self._allocated: dict[str, float] = dict.fromkeys(self._capacities, 0)
+        self._cond = threading.Condition(threading.Lock())
+        self._record = record_timeline
+        self._timeline = ResourceTimeline(self._capacities)
+        self._waiters = 0  # threads blocked in acquire(); read by tests and repr
+
+    # --- views -------------------------------------------------------------------------
+
+    @property
+    def capacities(self) -> dict[str, float]:
+        """Total capacity of each resource (a copy)."""
+        return dict(self._capacities)
+
+    @property
+    def allocated(self) -> dict[str, float]:
+        """Currently allocated amount of each resource (a copy)."""
+        with self._cond:
+            return dict(self._allocated)
+
+    @property
+    def available(self) -> dict[str, float]:
+        """Currently unallocated amount of each resource (a copy)."""
+        with self._cond:
+            return self._available_locked()
+
+    @property
+    def timeline(self) -> ResourceTimeline:
+        """The timeline of acquire/release snapshots (the live object, not a copy)."""
+        return self._timeline
+
+    # --- checks ------------------------------------------------------------------------
+
+    def can_satisfy(self, requirements: ResourceRequirements | Mapping[str, float] | None) -> bool:
+        """True if the *total* capacity covers ``requirements`` (current allocation ignored).
+
+        A requirement naming a resource the pool does not have is never satisfiable.
+        """
+        req = ResourceRequirements.coerce(requirements)
+        known = all(name in self._capacities for name in req._resources)
+        return known and req.fits(self._capacities)
+
+    def check(
+        self,
+        requirements: ResourceRequirements | Mapping[str, float] | None,
+        node: str | None = None,
+    ) -> None:
+        """Raise :class:`ResourceError` if ``requirements`` can never be satisfied.
+
+        The message names the node, and each offending resource with the amount asked
+        and the pool's capacity (or the pool's resources, when it has no such resource).
+        """
+        req = ResourceRequirements.coerce(requirements)
+        if self.can_satisfy(req):
+            return
+        problems = []
+        for name, need in req._resources.items():
+            if name not in self._capacities:
+                known = ", ".join(repr(n) for n in self._capacities) or "none"
+                problems.append(
+                    f"{name}={_fmt(need)} but the pool has no resource {name!r} (pool "
+                    f"resources: {known}; add {name!r} to the pool's capacities or drop it "
+                    "from the requirement)"
+                )
+            elif need > self._capacities[name] + _tol(self._capacities[name]):
+                problems.append(
+                    f"{name}={_fmt(need)} but the pool's total capacity is "
+                    f"{name}={_fmt(self._capacities[name])} (lower the requirement or raise "
+                    "the capacity)"
+                )
+        who = f"node {node!r}" if node is not None else "the requirement"
+        raise ResourceError(f"{who} can never be scheduled: it needs {'; and '.join(problems)}")
+
+    # --- acquire / release -------------------------------------------------------------
+
+    def try_acquire(
+        self,
+        requirements: ResourceRequirements | Mapping[str, float] | None,
+        node_name: str | None = None,
+    ) -> bool:
+        """Acquire ``requirements`` if they are available now; never blocks.
+
+        Returns False when the resources are not free at the moment, including when the
+        pool could never satisfy them (use :meth:`check` to tell the two apart).
+        """
+        req = ResourceRequirements.coerce(requirements)
+        with self._cond:
+            if not self._fits_locked(req):
+                return False
+            self._take_locked(req, node_name)
+            return True
+
+    def acquire(
+        self,
+        requirements: ResourceRequirements | Mapping[str, float] | None,
+        timeout: float | None = None,
+        node_name: str | None = None,
+    ) -> bool:
+        """Acquire ``requirements``, waiting until a release makes room.
+
+        Returns True on success and False when ``timeout`` seconds pass first (``None``
+        waits indefinitely). Raises :class:`ResourceError` at once if the pool could
+        never satisfy the request, rather than waiting forever.
+        """
+        req = ResourceRequirements.coerce(requirements)
+        self.check(req, node_name)
+        with self._cond:
+            if not self._fits_locked(req):
+                self._waiters += 1
+                try:
+                    if not self._cond.wait_for(lambda: self._fits_locked(req), timeout):
+                        return False
+                finally:
+                    self._waiters -= 1
+            self._take_locked(req, node_name)
+            return True
+
+    def release(
+        self,
+        requirements: ResourceRequirements | Mapping[str, float] | None,
+        node_name: str | None = None,
+    ) -> None:
+        """Return ``requirements`` to the pool and wake blocked ``acquire`` calls.
+
+        Raises :class:`ResourceError` (changing nothing) if any amount is more than is
+        allocated, or names a resource the pool does not have.
+        """
+        req = ResourceRequirements.coerce(requirements)
+        with self._cond:
+            for name, amount in req._resources.items():
+                if name not in self._capacities:
+                    known = ", ".join(repr(n) for n in self._capacities) or "none"
+                    raise ResourceError(
+                        f"cannot release {name}={_fmt(amount)}{_by(node_name)}: the pool has no "
+                        f"resource {name!r} (pool resources: {known})"
+                    )
+                held, cap = self._allocated[name], self._capacities[name]
+                if amount > held + _tol(cap):
+                    raise ResourceError(
+                        f"cannot release {name}={_fmt(amount)}{_by(node_name)}: only "
+                        f"{name}={_fmt(held)} is allocated (capacity {_fmt(cap)}); "
+                        "release only what was acquired"
+                    )
+            for name, amount in req._resources.items():
+                left = self._allocated[name] - amount
+                self._allocated[name] = 0 if left <= _tol(self._capacities[name]) else left
+            if self._record:
+                self._snapshot_locked(node_name, "release")
+            self._cond.notify_all()
+
+    # --- internals (call with the pool lock held) -----------------------------------------
+
+    def _available_locked(self) -> dict[str, float]:
+        return {name: cap - self._allocated[name] for name, cap in self._capacities.items()}
+
+    def _fits_locked(self, req: ResourceRequirements) -> bool:
+        caps, allocated = self._capacities, self._allocated
+        for name, need in req._resources.items():
+            if name not in caps:
+                return False
+            free = caps[name] - allocated[name]
+            if need > free + _tol(caps[name]):
+                return False
+        return True
+
+    def _take_locked(self, req: ResourceRequirements, node_name: str | None) -> None:
+        for name, amount in req._resources.items():
+            cap = self._capacities[name]
+            taken = self._allocated[name] + amount
+            # Within tolerance of full is full: keeps allocated <= capacity exactly.
+            self._allocated[name] = cap if taken >= cap - _tol(cap) else taken
+        if self._record:
+            self._snapshot_locked(node_name, "acquire")
+
+    def _snapshot_locked(self, node_name: str | None, event: str) -> None:
+        self._timeline.record(
+            ResourceSnapshot(
+                time.time(), dict(self._allocated), self._available_locked(), node_name, event
+            )
+        )
+
+    def __repr__(self) -> str:
+        with self._cond:
+            return (
+                f"ResourcePool(capacities={self._capacities!r}, "
+                f"allocated={self._allocated!r}, waiting={self._waiters})"
+            )
+
+
+def _by(node_name: str | None) -> str:
+    return f" for node {node_name!r}" if node_name is not None else ""
