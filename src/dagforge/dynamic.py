@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dagforge.errors import DynamicGraphError
+from dagforge.errors import DagforgeError, DynamicGraphError
 from dagforge.execution import states as S
+from dagforge.options import DEFAULT_OPTIONS, NodeOptions
 
 
 class Rule:
@@ -116,7 +117,7 @@ class GraphBuilder:
     def __init__(self, run: Any, rule: Rule):
         self._run = run
         self._rule = rule
-        self.nodes: list[tuple[str, Any, dict[str, Any]]] = []
+        self.nodes: list[tuple[str, Any, NodeOptions]] = []
         self.edges: list[tuple[str, str]] = []
         self.rules: list[Rule] = []
         self._new: set[str] = set()
@@ -126,9 +127,28 @@ class GraphBuilder:
         return GraphView(self._run)
 
     def add_node(
-        self, name: str, fn: Any, *, after: Iterable[str] = (), **options: Any
+        self,
+        name: str,
+        fn: Any,
+        *,
+        after: Iterable[str] = (),
+        options: NodeOptions | None = None,
+        **kwargs: Any,
     ) -> GraphBuilder:
-        """Add a node running ``fn`` (parents' values positionally, in ``after`` order)."""
+        """Add a node running ``fn`` (parents' values positionally, in ``after`` order).
+
+        Options come as keywords (``priority=``, ``resources=``, ``tags=``...) or as a
+        prebuilt ``options=NodeOptions(...)`` record shared by many nodes.
+        """
+        if options is None:
+            try:
+                options = NodeOptions.from_mapping(kwargs, node=name) if kwargs else DEFAULT_OPTIONS
+            except DagforgeError as exc:
+                raise DynamicGraphError(f"rule {self._rule.name!r}: {exc}") from exc
+        if not callable(fn):
+            raise DynamicGraphError(
+                f"rule {self._rule.name!r} adds node {name!r} whose task is not callable: {fn!r}"
+            )
         if name in self._run.dag._index or name in self._new:
             raise DynamicGraphError(
                 f"rule {self._rule.name!r} adds node {name!r}, but a node of that name already "
@@ -209,10 +229,12 @@ def map_rule(
                 f"map over {source!r} needs a sized sequence; {source!r} returned "
                 f"{type(items).__name__}"
             ) from None
-        tags = set(options.pop("tags", ())) | {base}
+        record = NodeOptions.from_mapping(
+            {**options, "tags": set(options.get("tags", ())) | {base}}, node=base
+        )
         names = [f"{base}[{k}]" for k in range(count)]
         for k, node in enumerate(names):
-            b.add_node(node, MapItem(fn, k), after=[source], tags=tags, **options)
+            b.add_node(node, MapItem(fn, k), after=[source], options=record)
         if reduce is not None:
             b.add_node(red_name, reduce, after=names)
             if not names:  # an empty map still reduces (over nothing), after the source

@@ -20,9 +20,11 @@ modified by a run (dynamic rules append through the run's own view). Invariants:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import random
 import time
+import types
 from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
@@ -155,7 +157,7 @@ class Run:
             )
         fns: list[Any] = [None] * n
         kinds = bytearray(n)
-        kind_cache: dict[int, int] = {}
+        self._kinds_seen: dict[Any, int] = {}
         missing = []
         attached = dag._tasks
         for i in range(n):
@@ -172,11 +174,7 @@ class Run:
             if not callable(t):
                 raise GraphError(f"the task of node {self.names[i]!r} is not callable: {t!r}")
             fns[i] = t
-            key = id(t)
-            kind = kind_cache.get(key)
-            if kind is None:
-                kind = kind_cache[key] = call_kind(t)
-            kinds[i] = kind
+            kinds[i] = self._kind_of(t)
         if missing:
             raise GraphError(
                 f"node(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} have no task; pass "
@@ -194,6 +192,17 @@ class Run:
                 bound = {b[2] for b in bindings.get(i, ())}
                 external = [inp for inp in t.inputs if inp not in bound]
                 self.task_calls[i] = (t.compute, tuple(t.outputs), external)
+
+    def _kind_of(self, fn: Any) -> int:
+        """How to call ``fn``, memoised per function (or per class for callable objects)."""
+        t = type(fn)
+        key: Any = id(fn) if t is types.FunctionType or t is functools.partial else t
+        if t is types.MethodType:
+            key = id(fn.__func__)
+        kind = self._kinds_seen.get(key)
+        if kind is None:
+            kind = self._kinds_seen[key] = call_kind(fn)
+        return kind
 
     def _resolve_requirements(self, requirements: Mapping[str, Any] | None) -> None:
         from_opts = any(o.resources for o in self.opts) if self.opts else False
@@ -600,26 +609,13 @@ class Run:
         self._stop(f"the run stopped: {exc}")
 
     def _append(self, r: Any, b: Any) -> None:
-        """Apply a body's additions all at once (validated first: nothing half-added)."""
-        from dagforge.errors import DynamicGraphError
-        from dagforge.options import NodeOptions
-
+        """Apply a body's additions all at once (each was validated when the body added it)."""
         if not b.nodes:
             return
-        try:
-            for name, fn, options in b.nodes:
-                if options:
-                    NodeOptions.from_mapping(options, node=name)
-                if not callable(fn):
-                    raise DynamicGraphError(f"node {name!r}: its task is not callable: {fn!r}")
-        except DynamicGraphError:
-            raise
-        except Exception as exc:
-            raise DynamicGraphError(f"rule {r.name!r}: {exc}") from exc
         dag = self.dag
         first = len(self.names)
-        for name, fn, options in b.nodes:
-            dag.add_node(name, fn, **options)
+        for name, fn, opts in b.nodes:
+            dag._append_node(name, fn, opts)
         for src, dst in b.edges:
             dag.add_edge(src, dst)
         new = range(first, len(self.names))
@@ -643,7 +639,7 @@ class Run:
             self.attempt.append(0)
             fn = dag._tasks[i]
             self.fns.append(fn)
-            self.kinds.append(call_kind(fn))
+            self.kinds.append(self._kind_of(fn))
             self.keys.append((-self.opts[i].priority, 0.0, i))
         for i in new:
             failed_parent = None
