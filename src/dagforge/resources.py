@@ -277,10 +277,11 @@ class ResourcePool:
     then stays empty.
     """
 
-    __slots__ = ("_allocated", "_capacities", "_cond", "_record", "_timeline", "_waiters")
+    __slots__ = ("_allocated", "_capacities", "_cond", "_record", "_timeline", "_tols", "_waiters")
 
     def __init__(self, capacities: Mapping[str, float], *, record_timeline: bool = True):
         self._capacities = _amounts(capacities, "capacities", "capacity")
+        self._tols = {name: _tol(cap) for name, cap in self._capacities.items()}
         self._allocated: dict[str, float] = dict.fromkeys(self._capacities, 0)
         self._cond = threading.Condition(threading.Lock())
         self._record = record_timeline
@@ -417,7 +418,7 @@ class ResourcePool:
                         f"resource {name!r} (pool resources: {known})"
                     )
                 held, cap = self._allocated[name], self._capacities[name]
-                if amount > held + _tol(cap):
+                if amount > held + self._tols[name]:
                     raise ResourceError(
                         f"cannot release {name}={_fmt(amount)}{_by(node_name)}: only "
                         f"{name}={_fmt(held)} is allocated (capacity {_fmt(cap)}); "
@@ -425,10 +426,11 @@ class ResourcePool:
                     )
             for name, amount in req._resources.items():
                 left = self._allocated[name] - amount
-                self._allocated[name] = 0 if left <= _tol(self._capacities[name]) else left
+                self._allocated[name] = 0 if left <= self._tols[name] else left
             if self._record:
                 self._snapshot_locked(node_name, "release")
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     # --- internals (call with the pool lock held) -----------------------------------------
 
@@ -441,7 +443,7 @@ class ResourcePool:
             if name not in caps:
                 return False
             free = caps[name] - allocated[name]
-            if need > free + _tol(caps[name]):
+            if need > free + self._tols[name]:
                 return False
         return True
 
@@ -450,7 +452,7 @@ class ResourcePool:
             cap = self._capacities[name]
             taken = self._allocated[name] + amount
             # Within tolerance of full is full: keeps allocated <= capacity exactly.
-            self._allocated[name] = cap if taken >= cap - _tol(cap) else taken
+            self._allocated[name] = cap if taken >= cap - self._tols[name] else taken
         if self._record:
             self._snapshot_locked(node_name, "acquire")
 

@@ -9,10 +9,11 @@ modified by a run (dynamic rules append through the run's own view). Invariants:
   a single int when no priorities are set, for speed). Admission order: global
   concurrency, then exclusive nodes (run alone), then resources (``try_acquire``; the
   loop never blocks on the pool).
-- Resource fairness: a node whose requirement does not fit *now* is parked in
-  ``_blocked`` and reserves what it asked for; later nodes are admitted only if they fit
-  in what is left after every earlier reservation. Large requests therefore cannot be
-  starved by a stream of small ones, while small ones still backfill around them.
+- Resource fairness (bounded overtaking): a node whose requirement does not fit *now*
+  is parked in ``blocked``. Later nodes may start around it (backfill) until
+  ``overtake_limit`` of them have; from then on it reserves what it asked for, and later
+  nodes are admitted only if they fit in what is left after every reservation. A large
+  request therefore waits behind at most ``overtake_limit`` small ones, never forever.
 - Only the engine thread touches run state. Backends report completions as events,
   which the engine applies in ``_complete``; an event whose attempt number is stale
   (the node timed out or was abandoned) is ignored.
@@ -72,6 +73,7 @@ class Run:
         selected: set[int] | None = None,
         preset: Mapping[int, Any] | None = None,
         cache: Any = None,
+        overtake_limit: int = 8,
     ):
         dag.validate()
         self.rules: list[Any] = list(dag._rules)
@@ -122,6 +124,9 @@ class Run:
         self.interrupted = False
         self.timers: list[tuple[float, int, int, int]] = []
         self.blocked: list[Any] = []
+        # Parked node -> how many later nodes started while it waited (bounded overtaking).
+        self.overtaken: dict[int, int] = {}
+        self.overtake_limit = overtake_limit
         self.held: dict[int, Any] = {}
         self.conditions = dag._conditions
         self._build_keys(costs, rank_costs, use_ranks)
@@ -418,19 +423,36 @@ class Run:
                 heappop(heap)
                 req = reqs[i]
                 if shadow is None:
+                    # Nothing parked in this pass: no reservations to respect.
+                    if pool.try_acquire(req, node_name=self.names[i]):
+                        self._acquired(i, req)
+                        launch(i)
+                        continue
                     shadow = pool.available
                 if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
                     _subtract(shadow, req)
                     self._acquired(i, req)
+                    if self.overtaken:
+                        self._overtake()
                     launch(i)
                 else:
-                    _subtract(shadow, req)  # reserve it: later nodes may not take it
+                    self.overtaken[i] = 0
+                    if not self.overtake_limit:
+                        _subtract(shadow, req)  # reserve at once
                     self.blocked.append(key)
                     if len(self.blocked) > 256:
                         return
                 continue
             heappop(heap)
+            if self.overtaken:
+                self._overtake()
             launch(i)
+
+    def _overtake(self) -> None:
+        """A node starts while others are parked: each parked node was overtaken once."""
+        overtaken = self.overtaken
+        for j in overtaken:
+            overtaken[j] += 1
 
     def _dispatch_blocked(self) -> dict | None:
         """Retry parked nodes in key order; return what is left for the rest."""
@@ -450,9 +472,12 @@ class Run:
             if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
                 _subtract(shadow, req)
                 self._acquired(i, req)
+                del self.overtaken[i]
+                self._overtake()
                 self._launch(i)
             else:
-                _subtract(shadow, req)
+                if self.overtaken[i] >= self.overtake_limit:
+                    _subtract(shadow, req)  # overtaken enough: now it reserves
                 still.append(key)
         self.blocked = still
         if self.in_flight >= self.max_conc and not self.backend.synchronous:
@@ -751,6 +776,7 @@ class Run:
         self.stopping = True
         self.heap.clear()
         self.blocked.clear()
+        self.overtaken.clear()
         for i in range(self.n):
             st = self.status[i]
             if st in (S.PENDING, S.READY, S.RETRY_WAIT):
@@ -879,5 +905,5 @@ class Run:
 
 
 def _subtract(shadow: dict, req: Any) -> None:
-    for k, amount in req.resources.items():
+    for k, amount in req._resources.items():
         shadow[k] = shadow.get(k, 0) - amount

@@ -35,6 +35,8 @@ class Executor:
             :class:`~dagforge.profiling.Profile`); a saved ``Profile`` instead guides
             the ranking with its measured times.
         resource_pool / requirements: admission against a :class:`ResourcePool`.
+        overtake_limit: how many later nodes may start around a node parked for lack
+            of resources before it reserves them (0 = reserve at once). Bounds waiting.
         enable_tracing: keep what ``result.trace`` needs.
         cache: ``True`` (``./.dagforge-cache``) or a directory: skip nodes whose code,
             config_deps values and inputs are unchanged (content-addressed).
@@ -61,6 +63,7 @@ class Executor:
         address: str | None = None,
         cache: Any = None,
         checkpoint: Any = None,
+        overtake_limit: int = 8,
     ):
         if priority not in ("auto", "critical_path", "fifo"):
             raise ValueError(
@@ -87,6 +90,7 @@ class Executor:
             else (None if cache in (None, False) else (None if cache is True else cache))
         )
         self.use_cache = bool(cache) or checkpoint is not None
+        self.overtake_limit = overtake_limit
 
     def _rank_costs(self) -> dict[str, float] | None:
         p = self.guide_profile
@@ -137,6 +141,7 @@ class Executor:
             serializer=self.serializer,
             selected=self._selection(targets, exclude),
             cache=self._cache(),
+            overtake_limit=self.overtake_limit,
         )
 
     def _cache(self) -> Any:

@@ -1,0 +1,215 @@
+"""Resource-aware scheduling benchmarks (issue 4), all contenders in one process.
+
+1. Overhead: the 10,000-node layered DAG of no-op tasks with requirements that never
+   bind — dagforge ResourceAwareExecutor vs dagforge plain threads (target <= 1.5x) and
+   vs dagron's ResourceAwareExecutor (target: >= 5x cheaper per task).
+2. Heterogeneous makespan: 200 sleeping tasks with cpu/gpu/memory requirements (seed 0);
+   makespan of dagforge and dagron against the lower bound
+   max(critical path, total work per resource / capacity).
+3. processes backend: per-task overhead vs concurrent.futures.ProcessPoolExecutor
+   driven by hand on the same no-op chain of tasks.
+
+Run it from the bench venv (dagron needs Python >= 3.12):
+`.bench-venv/bin/python bench/resources_bench.py`; without dagron the dagron columns
+say "unavailable".
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import shapes
+
+import dagforge
+
+try:
+    import dagron
+except ImportError:  # not installable on this Python
+    dagron = None
+
+
+def noop(*_):
+    return 1
+
+
+def build_dagforge(names, parents):
+    b = dagforge.DAG.builder()
+    for n in names:
+        b.add_node(n)
+    for n in names:
+        for p in parents[n]:
+            b.add_edge(p, n)
+    return b.build()
+
+
+def build_dagron(names, parents):
+    b = dagron.DAG.builder()
+    for n in names:
+        b.add_node(n)
+    for n in names:
+        for p in parents[n]:
+            b.add_edge(p, n)
+    return b.build()
+
+
+def best(fn, repeat):
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return min(out)
+
+
+def overhead(n: int, repeat: int) -> None:
+    names, parents = shapes.layered(n)
+    dag = build_dagforge(names, parents)
+    fns = {name: noop for name in names}
+    cap = {"cpu": 10**9, "memory_mb": 10**12}
+    reqs = {
+        name: dagforge.ResourceRequirements(resources={"cpu": 1, "memory_mb": 1}) for name in names
+    }
+
+    def plain():
+        r = dagforge.Executor(dag, backend="threads", max_workers=2).execute(fns)
+        assert r.succeeded == n
+
+    def resource_aware():
+        pool = dagforge.ResourcePool(capacities=cap, record_timeline=False)
+        r = dagforge.ResourceAwareExecutor(dag, pool, reqs, max_workers=2).execute(fns)
+        assert r.succeeded == n
+
+    t_plain = best(plain, repeat)
+    t_ra = best(resource_aware, repeat)
+    print(f"[1] layered {n} no-op, requirements never bind (best of {repeat})")
+    print(f"    dagforge threads(2)            {t_plain * 1e6 / n:8.1f} us/task")
+    print(
+        f"    dagforge ResourceAwareExecutor {t_ra * 1e6 / n:8.1f} us/task"
+        f"   ratio to plain {t_ra / t_plain:.2f}x (target <= 1.5x)"
+    )
+    if dagron is None:
+        print("    dagron ResourceAwareExecutor   unavailable (needs Python >= 3.12)")
+        return
+    gdag = build_dagron(names, parents)
+    gfns = {name: noop for name in names}
+    greqs = {
+        name: dagron.ResourceRequirements(resources={"cpu": 1, "memory_mb": 1}) for name in names
+    }
+
+    def dagron_ra():
+        pool = dagron.ResourcePool(capacities=cap)
+        r = dagron.ResourceAwareExecutor(gdag, pool, greqs).execute(gfns)
+        assert r.succeeded == n, r.succeeded
+
+    t_g = best(dagron_ra, 1)
+    print(
+        f"    dagron ResourceAwareExecutor   {t_g * 1e6 / n:8.1f} us/task"
+        f"   dagron / dagforge = {t_g / t_ra:.1f}x (target >= 5x)"
+    )
+
+
+def heterogeneous(n: int, unit: float) -> None:
+    rng = random.Random(0)
+    names, parents = shapes.layered(n, layers=10, max_parents=2, seed=0)
+    caps = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
+    dur, req = {}, {}
+    for name in names:
+        kind = rng.random()
+        if kind < 0.2:
+            req[name] = {"gpu": 1, "cpu": 2, "memory_mb": 4000}
+        elif kind < 0.6:
+            req[name] = {"cpu": rng.choice([1, 2, 4]), "memory_mb": rng.choice([1000, 2000])}
+        else:
+            req[name] = {"cpu": 1, "memory_mb": 500}
+        dur[name] = unit * rng.choice([1, 2, 3])
+    # Lower bound: critical path vs resource-time area.
+    longest = {}
+    for name in names:
+        longest[name] = dur[name] + max((longest[p] for p in parents[name]), default=0.0)
+    cp = max(longest.values())
+    area = max(sum(dur[x] * req[x].get(r, 0) for x in names) / c for r, c in caps.items())
+    bound = max(cp, area)
+
+    def sleeper(name):
+        d = dur[name]
+        return lambda *_: time.sleep(d)
+
+    dag = build_dagforge(names, parents)
+    pool = dagforge.ResourcePool(capacities=caps)
+    t0 = time.perf_counter()
+    r = dagforge.ResourceAwareExecutor(
+        dag,
+        pool,
+        {k: dagforge.ResourceRequirements(resources=v) for k, v in req.items()},
+        costs=dur,
+        max_workers=16,
+    ).execute({x: sleeper(x) for x in names})
+    t_df = time.perf_counter() - t0
+    assert r.succeeded == n
+    print(f"[2] heterogeneous {n} sleeping tasks (unit {unit * 1000:.0f} ms), caps {caps}")
+    print(f"    lower bound {bound:.3f}s (critical path {cp:.3f}s, resource area {area:.3f}s)")
+    print(f"    dagforge makespan {t_df:.3f}s = {t_df / bound:.2f}x the bound")
+    if dagron is None:
+        print("    dagron   unavailable")
+        return
+    gdag = build_dagron(names, parents)
+    gpool = dagron.ResourcePool(capacities=caps)
+    t0 = time.perf_counter()
+    rg = dagron.ResourceAwareExecutor(
+        gdag,
+        gpool,
+        {k: dagron.ResourceRequirements(resources=v) for k, v in req.items()},
+        costs=dur,
+    ).execute({x: (lambda f: lambda: f())(sleeper(x)) for x in names})
+    t_g = time.perf_counter() - t0
+    assert rg.succeeded == n
+    print(f"    dagron   makespan {t_g:.3f}s = {t_g / bound:.2f}x the bound")
+
+
+def processes(n: int) -> None:
+    dag = dagforge.DAG()
+    for k in range(n):
+        dag.add_node(f"t{k}", noop)
+        if k:
+            dag.add_edge(f"t{k - 1}", f"t{k}")
+    t0 = time.perf_counter()
+    r = dagforge.Executor(dag, backend="processes", max_workers=2).execute()
+    t_df = time.perf_counter() - t0
+    assert r.succeeded == n
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(2) as ex:
+        value = 0
+        for _ in range(n):
+            value = ex.submit(noop, value).result()
+    t_pp = time.perf_counter() - t0
+    print(f"[3] processes backend, chain of {n} no-op tasks (includes pool start-up)")
+    print(f"    dagforge processes(2)        {t_df * 1e6 / n:8.1f} us/task")
+    print(
+        f"    ProcessPoolExecutor by hand  {t_pp * 1e6 / n:8.1f} us/task   ratio {t_df / t_pp:.2f}x"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--nodes", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--hetero", type=int, default=200)
+    ap.add_argument("--unit", type=float, default=0.01)
+    ap.add_argument("--proc", type=int, default=2000)
+    args = ap.parse_args()
+    overhead(args.nodes, args.repeat)
+    heterogeneous(args.hetero, args.unit)
+    processes(args.proc)
+
+
+if __name__ == "__main__":
+    main()
