@@ -38,12 +38,16 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
     from dagforge.execution.worker import run_job
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
+    functions: dict[int, Any] = {}  # token -> callable, sent once per worker
     while True:
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        job = cloudpickle.loads(data)
+        token, fn_bytes, job = cloudpickle.loads(data)
+        if fn_bytes is not None:
+            functions[token] = cloudpickle.loads(fn_bytes)
+        job = (*job[:3], functions[token], *job[4:])
         event = run_job(job, wid)
         try:
             payload = cloudpickle.dumps(event)
@@ -62,7 +66,7 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
 
 
 class _Worker:
-    __slots__ = ("wid", "process", "conn", "inbox", "job")
+    __slots__ = ("conn", "inbox", "job", "process", "sent", "wid")
 
     def __init__(self, wid: int, process: Any, conn: Connection, inbox: Connection):
         self.wid = wid
@@ -70,6 +74,7 @@ class _Worker:
         self.conn = conn  # we write jobs here
         self.inbox = inbox  # events come back here; EOF means the process died
         self.job: tuple | None = None
+        self.sent: set[int] = set()  # function tokens this worker already holds
 
 
 class ProcessBackend(Backend):
@@ -84,6 +89,7 @@ class ProcessBackend(Backend):
         self._idle: list[_Worker] = []
         self._backlog: list[tuple] = []
         self._by_job: dict[tuple[int, int], _Worker] = {}
+        self._functions: dict[int, tuple[bytes, Any]] = {}
 
     @property
     def capacity(self) -> int:
@@ -126,7 +132,16 @@ class ProcessBackend(Backend):
         w.job = job
         self._by_job[(job[0], job[1])] = w
         try:
-            w.conn.send_bytes(cloudpickle.dumps(job))
+            # A node's function is pickled once per run and sent once per worker;
+            # later jobs name it by token (its id, kept valid by holding the function).
+            fn = job[3]
+            token = id(fn)
+            entry = self._functions.get(token)
+            if entry is None:
+                entry = self._functions[token] = (cloudpickle.dumps(fn), fn)
+            fn_bytes = None if token in w.sent else entry[0]
+            w.conn.send_bytes(cloudpickle.dumps((token, fn_bytes, (*job[:3], None, *job[4:]))))
+            w.sent.add(token)
         except Exception as exc:  # the job itself cannot be pickled
             self._by_job.pop((job[0], job[1]), None)
             w.job = None
@@ -229,3 +244,4 @@ class ProcessBackend(Backend):
         self._idle.clear()
         self._backlog.clear()
         self._by_job.clear()
+        self._functions.clear()
