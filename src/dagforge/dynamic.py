@@ -112,7 +112,7 @@ class GraphView:
 class GraphBuilder:
     """What a body may do: append nodes, edges into those new nodes, and rules."""
 
-    __slots__ = ("_run", "_rule", "nodes", "edges", "rules", "_new")
+    __slots__ = ("_edge_set", "_new", "_rule", "_run", "edges", "nodes", "rules")
 
     def __init__(self, run: Any, rule: Rule):
         self._run = run
@@ -121,6 +121,7 @@ class GraphBuilder:
         self.edges: list[tuple[str, str]] = []
         self.rules: list[Rule] = []
         self._new: set[str] = set()
+        self._edge_set: set[tuple[str, str]] = set()
 
     @property
     def view(self) -> GraphView:
@@ -173,7 +174,13 @@ class GraphBuilder:
                 f"rule {self._rule.name!r} adds edge {source!r} -> {target!r} from unknown node "
                 f"{source!r}"
             )
-        self.edges.append((source, target))
+        edge = (source, target)
+        if edge in self._edge_set:
+            raise DynamicGraphError(
+                f"rule {self._rule.name!r} adds edge {source!r} -> {target!r} twice"
+            )
+        self._edge_set.add(edge)
+        self.edges.append(edge)
         return self
 
     def add_rule(self, rule: Rule) -> GraphBuilder:

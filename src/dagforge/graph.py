@@ -136,15 +136,20 @@ class DAG:
         pv, su = self._pred[v], self._succ[u]
         if (u in pv) if len(pv) <= len(su) else (v in su):
             raise GraphError(f"edge {source!r} -> {target!r} already exists")
-        self._succ[u].append(v)
-        self._pred[v].append(u)
-        self._n_edges += 1
+        self._append_edge(u, v)
         if route is not None:
             self._routes[(u, v)] = dict(route) if isinstance(route, Mapping) else tuple(route)
         if when is not None:
             self._conditions[(u, v)] = when
         self._topo = None
         return self
+
+    def _append_edge(self, u: int, v: int) -> None:
+        """Add an edge between node indices already checked by the caller."""
+        self._succ[u].append(v)
+        self._pred[v].append(u)
+        self._n_edges += 1
+        self._topo = None
 
     def _add_edge_spec(self, edge: Sequence[Any]) -> None:
         if not isinstance(edge, (tuple, list)) or len(edge) not in (2, 3):

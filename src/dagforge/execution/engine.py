@@ -641,8 +641,9 @@ class Run:
         first = len(self.names)
         for name, fn, opts in b.nodes:
             dag._append_node(name, fn, opts)
-        for src, dst in b.edges:
-            dag.add_edge(src, dst)
+        index = dag._index
+        for src, dst in b.edges:  # checked by the builder: new targets, known sources
+            dag._append_edge(index[src], index[dst])
         new = range(first, len(self.names))
         if self.reqs is not None:
             from dagforge.resources import ResourceRequirements
