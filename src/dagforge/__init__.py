@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     "DAGBuilder": "dagforge.graph",
     "dag": "dagforge.graph",
     "NodeOptions": "dagforge.options",
+    # dynamic graphs
+    "Rule": "dagforge.dynamic",
+    "rule": "dagforge.dynamic",
     # execution
     "Executor": "dagforge.execution.executor",
     "ResourceAwareExecutor": "dagforge.execution.executor",

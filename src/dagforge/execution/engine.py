@@ -622,9 +622,11 @@ class Run:
                 progressed = True
 
     def _fatal(self, r: Any, exc: Exception) -> None:
-        from dagforge.errors import DynamicGraphError
+        from dagforge.errors import DagforgeError, DynamicGraphError
 
-        if not isinstance(exc, DynamicGraphError):
+        # dagforge's own errors (DynamicGraphError, LoopLimitError, SpecError...) end the
+        # run as they are; anything else a user's predicate or body raised is wrapped.
+        if not isinstance(exc, DagforgeError):
             wrapped = DynamicGraphError(
                 f"rule {r.name!r} raised {type(exc).__name__}: {exc}; nothing it added was kept"
             )
