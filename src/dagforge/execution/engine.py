@@ -433,7 +433,7 @@ class Run:
                     _subtract(shadow, req)
                     self._acquired(i, req)
                     if self.overtaken:
-                        self._overtake()
+                        self._overtake(shadow)
                     launch(i)
                 else:
                     self.overtaken[i] = 0
@@ -445,14 +445,21 @@ class Run:
                 continue
             heappop(heap)
             if self.overtaken:
-                self._overtake()
+                self._overtake(shadow)
             launch(i)
 
-    def _overtake(self) -> None:
-        """A node starts while others are parked: each parked node was overtaken once."""
+    def _overtake(self, shadow: dict | None) -> None:
+        """A node starts while others are parked: each parked node was overtaken once.
+
+        A parked node that reaches the limit starts reserving at once (``shadow`` is
+        what later nodes in this pass may still take).
+        """
         overtaken = self.overtaken
+        limit = self.overtake_limit
         for j in overtaken:
-            overtaken[j] += 1
+            count = overtaken[j] = overtaken[j] + 1
+            if count == limit and shadow is not None:
+                _subtract(shadow, self.reqs[j])
 
     def _dispatch_blocked(self) -> dict | None:
         """Retry parked nodes in key order; return what is left for the rest."""
@@ -473,7 +480,7 @@ class Run:
                 _subtract(shadow, req)
                 self._acquired(i, req)
                 del self.overtaken[i]
-                self._overtake()
+                self._overtake(None)  # later parked nodes reserve when visited below
                 self._launch(i)
             else:
                 if self.overtaken[i] >= self.overtake_limit:
