@@ -131,6 +131,16 @@ class Run:
         self.conditions = dag._conditions
         self._build_keys(costs, rank_costs, use_ranks)
         self.heap: list[Any] = []
+        # The inline fast path applies when nothing per run needs the general machinery.
+        self.fast_inline = (
+            backend.synchronous
+            and callbacks is None
+            and self.reqs is None
+            and not profiling
+            and cache is None
+            and not self.conditions
+            and not self.rules
+        )
         self.selected = selected
         self.preset = preset or {}
         self.cache = cache
@@ -394,6 +404,9 @@ class Run:
         """Start every ready node that admission allows, best key first."""
         if self.stopping:
             return
+        if self.fast_inline:
+            self._dispatch_inline()
+            return
         heap = self.heap
         reqs = self.reqs
         pool = self.pool if reqs is not None else None
@@ -447,6 +460,72 @@ class Run:
             if self.overtaken:
                 self._overtake(shadow)
             launch(i)
+
+    def _dispatch_inline(self) -> None:
+        """``dispatch`` for the inline backend, with the call and completion inlined.
+
+        Same order, states and results as ``_launch`` + ``_complete``; it exists because
+        on no-op tasks the engine's own overhead is the whole cost. Any node with
+        options, Task inputs or a failure goes through the general path.
+        """
+        heap = self.heap
+        keys = self.keys
+        n = self.n
+        int_keys = self.int_keys
+        opts, kinds, fns = self.opts, self.kinds, self.fns
+        status, values, pending = self.status, self.values, self.pending
+        pred, succ = self.pred, self.succ
+        starts, ends, workers, attempt = self.starts, self.ends, self.workers, self.attempt
+        order = self.order
+        heappop, heappush = heapq.heappop, heapq.heappush
+        allowed_run = S.ALLOWED[S.READY][S.RUNNING]
+        READY, RUNNING, SUCCEEDED, PENDING = S.READY, S.RUNNING, S.SUCCEEDED, S.PENDING
+        coroutine = types.CoroutineType
+        while heap and not self.stopping:
+            key = heappop(heap)
+            i = key if keys is None else (key % n if int_keys else key[2])
+            kind = kinds[i]
+            if opts[i] is not DEFAULT_OPTIONS or kind == K_TASK or status[i] != READY:
+                heappush(heap, key)
+                self._launch_one_general()
+                continue
+            if not allowed_run:  # pragma: no cover - the table is static
+                raise S.illegal(self.names[i], READY, RUNNING)
+            status[i] = RUNNING
+            order.append(i)
+            attempt[i] += 1
+            self.in_flight += 1
+            t0 = perf_counter()
+            try:
+                value = fns[i](*[values[p] for p in pred[i]]) if kind == K_POS else fns[i]()
+                if type(value) is coroutine:
+                    import asyncio
+
+                    value = asyncio.run(value)
+            except Exception as exc:
+                from dagforge.execution.worker import _format
+
+                self._complete(
+                    (i, attempt[i], False, None, exc, _format(exc), t0, perf_counter(), 0, None)
+                )
+                continue
+            ends[i] = perf_counter()
+            starts[i] = t0
+            workers[i] = 0
+            self.in_flight -= 1
+            status[i] = SUCCEEDED
+            values[i] = value
+            for c in succ[i]:
+                p = pending[c] - 1
+                pending[c] = p
+                if not p and status[c] == PENDING:
+                    status[c] = READY
+                    heappush(heap, c if keys is None else keys[c])
+
+    def _launch_one_general(self) -> None:
+        """Pop the head of the ready heap and start it through ``_launch``."""
+        key = heapq.heappop(self.heap)
+        self._launch(self._idx(key))
 
     def _overtake(self, shadow: dict | None) -> None:
         """A node starts while others are parked: each parked node was overtaken once.
