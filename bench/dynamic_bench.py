@@ -64,6 +64,7 @@ def main() -> None:
     n = args.n
     tasks = n + 2
     for backend in ("inline", "threads"):
+
         def run_static(dag=None, backend=backend):
             d = dag or static_dag(n)
             r = Executor(d, backend=backend, max_workers=2).execute()
@@ -81,9 +82,11 @@ def main() -> None:
         print(f"{backend}: fan-out of {n} (+src, +reduce), best of {args.repeat}")
         print(f"  static, run only      {t_static_run * us:7.2f} us/task")
         print(f"  static, build + run   {t_static_all * us:7.2f} us/task")
-        print(f"  dynamic (rule)        {t_dynamic * us:7.2f} us/task   "
-              f"{t_dynamic / t_static_run:.2f}x run-only, "
-              f"{t_dynamic / t_static_all:.2f}x build+run (target <= 1.5x)")
+        print(
+            f"  dynamic (rule)        {t_dynamic * us:7.2f} us/task   "
+            f"{t_dynamic / t_static_run:.2f}x run-only, "
+            f"{t_dynamic / t_static_all:.2f}x build+run (target <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":
