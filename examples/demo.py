@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from quickstart import build  # noqa: E402
+import numpy as np
+from quickstart import build
 
-from dagforge import Executor  # noqa: E402
+from dagforge import Executor
 
 
 def main() -> int:
@@ -54,7 +54,6 @@ def main() -> int:
         gantt_path = None
         print(f"(no gantt.png: {exc})")
 
-
     print()
     print(f"run: {result.summary()}")
     print(f"total time (profiled run): {profile.metrics.total_time_ms:.2f} ms")
@@ -69,8 +68,10 @@ def main() -> int:
     print("measured per node (traced run on 2 threads):")
     for name, node in result.results.items():
         m = node.metrics
-        print(f"  {name:<10} {node.duration * 1000:8.3f} ms on {node.worker:<9}"
-              f" out {m.bytes_out:>9,} B  serialize {m.serialize_ms:.3f} ms")
+        print(
+            f"  {name:<10} {node.duration * 1000:8.3f} ms on {node.worker:<9}"
+            f" out {m.bytes_out:>9,} B  serialize {m.serialize_ms:.3f} ms"
+        )
     print()
     print(f"wrote {out / 'profile.json'}")
     print(f"wrote {out / 'trace.json'}  (open in https://ui.perfetto.dev)")
