@@ -41,18 +41,9 @@ def noop(*_):
     return 1
 
 
-def build_dagforge(names, parents):
-    b = dagforge.DAG.builder()
-    for n in names:
-        b.add_node(n)
-    for n in names:
-        for p in parents[n]:
-            b.add_edge(p, n)
-    return b.build()
-
-
-def build_dagron(names, parents):
-    b = dagron.DAG.builder()
+def build(lib, names, parents):
+    """The same structure with dagforge's or dagron's builder (their APIs match)."""
+    b = lib.DAG.builder()
     for n in names:
         b.add_node(n)
     for n in names:
@@ -72,7 +63,7 @@ def best(fn, repeat):
 
 def overhead(n: int, repeat: int) -> None:
     names, parents = shapes.layered(n)
-    dag = build_dagforge(names, parents)
+    dag = build(dagforge, names, parents)
     fns = {name: noop for name in names}
     cap = {"cpu": 10**9, "memory_mb": 10**12}
     reqs = {
@@ -99,7 +90,7 @@ def overhead(n: int, repeat: int) -> None:
     if dagron is None:
         print("    dagron ResourceAwareExecutor   unavailable (needs Python >= 3.12)")
         return
-    gdag = build_dagron(names, parents)
+    gdag = build(dagron, names, parents)
     gfns = {name: noop for name in names}
     greqs = {
         name: dagron.ResourceRequirements(resources={"cpu": 1, "memory_mb": 1}) for name in names
@@ -146,7 +137,7 @@ def heterogeneous(n: int, unit: float) -> None:
         d = dur[name]
         return lambda *_: time.sleep(d)
 
-    dag = build_dagforge(names, parents)
+    dag = build(dagforge, names, parents)
     pool = dagforge.ResourcePool(capacities=caps)
     t0 = time.perf_counter()
     r = dagforge.ResourceAwareExecutor(
@@ -164,7 +155,7 @@ def heterogeneous(n: int, unit: float) -> None:
     if dagron is None:
         print("    dagron   unavailable")
         return
-    gdag = build_dagron(names, parents)
+    gdag = build(dagron, names, parents)
     gpool = dagron.ResourcePool(capacities=caps)
     t0 = time.perf_counter()
     rg = dagron.ResourceAwareExecutor(

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from dagforge.config import Config
-from dagforge.errors import TaskOutputError
 from dagforge.options import NodeOptions
 
 
@@ -55,26 +54,6 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} inputs={list(self.inputs)} outputs={list(self.outputs)}>"
-
-
-def check_outputs(node: str, task: Task, value: Any) -> dict[str, Any]:
-    """Validate what ``compute`` returned against the task's declared outputs."""
-    if not isinstance(value, Mapping):
-        raise TaskOutputError(
-            f"node {node!r}: compute() must return a dict of its outputs "
-            f"{list(task.outputs)}, got {type(value).__name__}"
-        )
-    declared = task.outputs
-    if len(value) != len(declared) or any(k not in value for k in declared):
-        missing = [k for k in declared if k not in value]
-        extra = [k for k in value if k not in declared]
-        parts = []
-        if missing:
-            parts.append(f"missing declared output(s) {missing}")
-        if extra:
-            parts.append(f"undeclared output(s) {extra}")
-        raise TaskOutputError(f"node {node!r}: compute() returned {'; '.join(parts)}")
-    return value if isinstance(value, dict) else dict(value)
 
 
 class FunctionTask(Task):

@@ -348,20 +348,25 @@ class Run:
         self.begin()
         backend = self.backend
         try:
-            while True:
-                self.dispatch()
-                if self.finished():
-                    break
-                events = backend.wait(self._wait_timeout())
-                for ev in events:
-                    self._complete(ev)
-                if self.timers:
-                    self._fire_timers()
+            while self._advance():
+                self._apply(backend.wait(self._wait_timeout()))
         except KeyboardInterrupt:
             self.interrupt("interrupted by KeyboardInterrupt")
         finally:
             backend.shutdown(wait=not self.interrupted)
         return self._finish_or_raise()
+
+    def _advance(self) -> bool:
+        """Dispatch what can start; False once the run is over."""
+        self.dispatch()
+        return not self.finished()
+
+    def _apply(self, events: list[tuple]) -> None:
+        """Apply completion events, then any due retry/timeout timers."""
+        for ev in events:
+            self._complete(ev)
+        if self.timers:
+            self._fire_timers()
 
     def _finish_or_raise(self) -> ExecutionResult:
         result = self.finish()
@@ -377,15 +382,8 @@ class Run:
         self.begin()
         backend = self.backend
         try:
-            while True:
-                self.dispatch()
-                if self.finished():
-                    break
-                events = await backend.wait_async(self._wait_timeout())
-                for ev in events:
-                    self._complete(ev)
-                if self.timers:
-                    self._fire_timers()
+            while self._advance():
+                self._apply(await backend.wait_async(self._wait_timeout()))
         except (KeyboardInterrupt, asyncio.CancelledError):
             self.interrupt("the run was cancelled")
             raise
