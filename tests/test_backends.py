@@ -155,3 +155,53 @@ def test_threads_timeout_marks_timed_out_and_moves_on():
     result = Executor(dag, backend="threads", max_workers=1, fail_fast=False).execute()
     assert result.results["stuck"].status == "timed_out"
     assert result.results["next"].value == "done"  # a replacement thread took over
+
+
+def test_threads_callback_errors_end_the_run_instead_of_hanging():
+    from dagforge import ExecutionCallbacks
+
+    dag = DAG()
+    for k in range(20):
+        dag.add_node(f"n{k}", lambda: None)
+
+    def explode(name, value):
+        raise LookupError(f"callback failed on {name}")
+
+    ex = Executor(
+        dag,
+        backend="threads",
+        max_workers=2,
+        callbacks=ExecutionCallbacks(on_node_complete=explode),
+    )
+    with pytest.raises(LookupError, match="callback failed"):
+        ex.execute()
+
+
+def test_threads_callbacks_never_overlap_even_when_workers_apply_completions():
+    import threading
+
+    from dagforge import ExecutionCallbacks
+
+    inside = [0]
+    overlaps = []
+    guard = threading.Lock()
+
+    def hook(name, value=None):
+        with guard:
+            inside[0] += 1
+            overlaps.append(inside[0])
+        time.sleep(0.0005)
+        with guard:
+            inside[0] -= 1
+
+    dag = DAG()
+    for k in range(40):
+        dag.add_node(f"n{k}", lambda: time.sleep(0.001))
+    result = Executor(
+        dag,
+        backend="threads",
+        max_workers=4,
+        callbacks=ExecutionCallbacks(on_node_start=hook, on_node_complete=hook),
+    ).execute()
+    assert result.succeeded == 40
+    assert max(overlaps) == 1  # one engine at a time, whichever thread it is on

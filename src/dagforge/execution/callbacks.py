@@ -1,9 +1,12 @@
 """``ExecutionCallbacks``: optional hooks fired by the engine.
 
-All hooks run on the engine's thread (the one that called ``execute``), never on a
-worker, so a callback may touch shared state without locks but must be quick: the
-engine dispatches nothing while a callback runs. An exception raised by a callback is
-not swallowed: it ends the run like an interrupt.
+Hooks run while the caller holds the engine: on the thread that called ``execute`` or,
+with the ``threads`` backend, possibly on the worker that just finished a node (it
+applies its own completion under the engine lock). Either way hooks never run
+concurrently with each other or with scheduling, so a callback may touch shared state
+without locks — but it must be quick: nothing is dispatched while it runs. An exception
+raised by a callback is not swallowed: it ends the run and propagates from
+``execute``.
 """
 
 from __future__ import annotations

@@ -80,6 +80,7 @@ class Run:
         if self.rules:
             dag = dag.copy()  # the run grows its own copy; the user's DAG stays as written
         self.fatal: BaseException | None = None
+        self.crash: BaseException | None = None  # raised on a worker while it was the engine
         self.dag = dag
         self.backend = backend
         self.callbacks = callbacks
@@ -345,8 +346,11 @@ class Run:
 
     def run(self) -> ExecutionResult:
         """Drive the run on the calling thread until every node settled."""
-        self.begin()
         backend = self.backend
+        attach = getattr(backend, "attach", None)
+        if attach is not None:
+            return self._run_shared(attach)
+        self.begin()
         try:
             while self._advance():
                 self._apply(backend.wait(self._wait_timeout()))
@@ -355,6 +359,57 @@ class Run:
         finally:
             backend.shutdown(wait=not self.interrupted)
         return self._finish_or_raise()
+
+    def _run_shared(self, attach: Callable[..., None]) -> ExecutionResult:
+        """The loop for backends whose workers may apply their own completions.
+
+        Whoever holds ``lock`` is the engine: this thread while it dispatches and
+        applies queued events, a worker while it applies the event it just produced.
+        """
+        import threading
+
+        lock = threading.Lock()
+        backend = self.backend
+        attach(lock, self._apply_and_dispatch)
+        held = False
+        try:
+            lock.acquire()
+            held = True
+            self.begin()
+            while self._advance():
+                timeout = self._wait_timeout()
+                lock.release()
+                held = False
+                events = backend.wait(timeout)
+                lock.acquire()
+                held = True
+                if self.crash is not None:
+                    raise self.crash
+                self._apply(events)
+        except KeyboardInterrupt:
+            if not held:
+                lock.acquire()
+                held = True
+            self.interrupt("interrupted by KeyboardInterrupt")
+        finally:
+            if held:
+                lock.release()
+            backend.shutdown(wait=not self.interrupted)
+        return self._finish_or_raise()
+
+    def _apply_and_dispatch(self, event: tuple) -> bool:
+        """Apply one event and dispatch (caller holds the engine lock).
+
+        True when the engine thread should wake: the run may be over or a timer is set.
+        """
+        try:
+            self._apply([event])
+            self.dispatch()
+        except BaseException as exc:  # e.g. a callback raised: end the run on the engine thread
+            if self.crash is None:
+                self.crash = exc
+            return True
+        return bool(self.timers) or self.finished() or self.fatal is not None
 
     def _advance(self) -> bool:
         """Dispatch what can start; False once the run is over."""

@@ -1,13 +1,25 @@
 """The ``threads`` backend: a fixed set of worker threads fed by one queue.
 
+Completions are applied by the worker that produced them when it can: a worker that
+finishes a job tries (without blocking) to take the run's engine lock and, holding it,
+applies the event and dispatches what became ready — so a chain of small tasks flows
+from worker to worker without waking the engine thread for every node. When the lock is
+busy, the event goes through the ``_done`` queue to the engine thread as usual. Either
+way exactly one thread at a time runs engine code (the lock), so the engine's
+single-owner invariants hold; callbacks may therefore run on a worker thread, one at a
+time.
+
 Concurrency hazards:
-- ``_jobs`` and ``_done`` are ``queue.SimpleQueue``s: the engine thread is the only
-  producer of ``_jobs`` and the only consumer of ``_done``.
-- ``_running`` (worker id -> (idx, attempt)) is written by workers and read by the
-  engine in ``abandon``; both hold ``_lock``.
+- Lock order: the run's engine lock, then this backend's ``_lock``; a worker never holds
+  ``_lock`` while it takes the engine lock.
+- ``_jobs`` and ``_done`` are ``queue.SimpleQueue``s; ``_running`` (worker id ->
+  (idx, attempt)) is a dict whose single-key updates are atomic; ``abandon`` reads a
+  snapshot of it under ``_lock``.
 - A Python thread cannot be killed. ``abandon`` (timeout, interrupt) retires the worker
   running that job — it exits once the job returns, and its late event is ignored by the
   engine's attempt check — and starts a replacement so capacity stays constant.
+- A worker that applied an event wakes the engine thread (a ``_WAKE`` on ``_done``) when
+  the run may be over or a timer was set, because the engine thread sleeps until then.
 """
 
 from __future__ import annotations
@@ -15,11 +27,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from dagforge.execution.backends.base import Backend
 from dagforge.execution.worker import run_job
 
 _STOP = None
+_WAKE = ("wake",)
 
 
 class ThreadBackend(Backend):
@@ -38,6 +53,8 @@ class ThreadBackend(Backend):
         self._running: dict[int, tuple[int, int]] = {}
         self._retired: set[int] = set()
         self._threads: list[threading.Thread] = []
+        self._engine_lock: Any = None
+        self._apply: Callable[[tuple], bool] | None = None
 
     @property
     def capacity(self) -> int:
@@ -59,20 +76,35 @@ class ThreadBackend(Backend):
         self._threads.append(t)
         t.start()
 
+    def attach(self, engine_lock: Any, apply: Callable[[tuple], bool]) -> None:
+        """Let workers apply their own completions under ``engine_lock`` (see module doc).
+
+        ``apply(event)`` applies one event and dispatches; it returns True when the
+        engine thread must look (the run may be over, or a timer was set).
+        """
+        self._engine_lock = engine_lock
+        self._apply = apply
+
     def _work(self, wid: int) -> None:
-        jobs, done, lock, running = self._jobs, self._done, self._lock, self._running
+        jobs, done, running, retired = self._jobs, self._done, self._running, self._retired
+        engine_lock, apply = self._engine_lock, self._apply
         while True:
             job = jobs.get()
             if job is _STOP:
                 return
-            with lock:
-                running[wid] = (job[0], job[1])
+            running[wid] = (job[0], job[1])
             event = run_job(job, wid)
-            with lock:
-                running.pop(wid, None)
-                retired = wid in self._retired
-            done.put(event)
-            if retired:
+            del running[wid]
+            if engine_lock is not None and engine_lock.acquire(blocking=False):
+                try:
+                    wake = apply(event)
+                finally:
+                    engine_lock.release()
+                if wake:
+                    done.put(_WAKE)
+            else:
+                done.put(event)
+            if wid in retired:
                 return
 
     def submit(self, job: tuple) -> None:
@@ -81,18 +113,21 @@ class ThreadBackend(Backend):
     def wait(self, timeout: float | None) -> list[tuple]:
         done = self._done
         try:
-            events = [done.get(timeout=timeout)]
+            first = done.get(timeout=timeout)
         except queue.Empty:
             return []
+        events = [] if first is _WAKE else [first]
         while True:
             try:
-                events.append(done.get_nowait())
+                ev = done.get_nowait()
             except queue.Empty:
                 return events
+            if ev is not _WAKE:
+                events.append(ev)
 
     def abandon(self, idx: int, attempt: int) -> None:
         with self._lock:
-            for wid, running in self._running.items():
+            for wid, running in list(self._running.items()):
                 if running == (idx, attempt) and wid not in self._retired:
                     self._retired.add(wid)
                     break
@@ -105,7 +140,7 @@ class ThreadBackend(Backend):
             self._jobs.put(_STOP)
         if wait:
             with self._lock:
-                stuck = {w for w in self._running}
+                stuck = set(self._running)
             for wid, t in enumerate(self._threads):
                 if wid not in stuck:
                     t.join(timeout=5)
