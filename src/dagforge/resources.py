@@ -432,6 +432,37 @@ class ResourcePool:
             if self._waiters:
                 self._cond.notify_all()
 
+    # --- the engine's hot path ------------------------------------------------------------
+
+    def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
+        """``try_acquire`` for the engine: ``req`` is already a validated record."""
+        with self._cond:
+            caps, allocated, tols = self._capacities, self._allocated, self._tols
+            items = req._resources.items()
+            for name, need in items:
+                cap = caps.get(name)
+                if cap is None or need > cap - allocated[name] + tols[name]:
+                    return False
+            for name, need in items:
+                cap = caps[name]
+                taken = allocated[name] + need
+                allocated[name] = cap if taken >= cap - tols[name] else taken
+            if self._record:
+                self._snapshot_locked(node_name, "acquire")
+            return True
+
+    def _give_back(self, req: ResourceRequirements, node_name: str | None) -> None:
+        """``release`` for the engine, which only gives back what ``_take_if_fits`` took."""
+        with self._cond:
+            allocated, tols = self._allocated, self._tols
+            for name, amount in req._resources.items():
+                left = allocated[name] - amount
+                allocated[name] = 0 if left <= tols[name] else left
+            if self._record:
+                self._snapshot_locked(node_name, "release")
+            if self._waiters:
+                self._cond.notify_all()
+
     # --- internals (call with the pool lock held) -----------------------------------------
 
     def _available_locked(self) -> dict[str, float]:

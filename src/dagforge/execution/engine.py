@@ -490,12 +490,12 @@ class Run:
                 req = reqs[i]
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
-                    if pool.try_acquire(req, node_name=self.names[i]):
+                    if pool._take_if_fits(req, self.names[i]):
                         self._acquired(i, req)
                         launch(i)
                         continue
                     shadow = pool.available
-                if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
+                if req.fits(shadow) and pool._take_if_fits(req, self.names[i]):
                     _subtract(shadow, req)
                     self._acquired(i, req)
                     if self.overtaken:
@@ -608,7 +608,7 @@ class Run:
                 still.append(key)
                 _subtract(shadow, req)
                 continue
-            if req.fits(shadow) and pool.try_acquire(req, node_name=self.names[i]):
+            if req.fits(shadow) and pool._take_if_fits(req, self.names[i]):
                 _subtract(shadow, req)
                 self._acquired(i, req)
                 del self.overtaken[i]
@@ -633,7 +633,7 @@ class Run:
         req = self.held.pop(i, None)
         if req is None:
             return
-        self.pool.release(req, node_name=self.names[i])
+        self.pool._give_back(req, self.names[i])
         cb = self.callbacks
         if cb is not None and cb.on_resource_released is not None:
             cb.on_resource_released(self.names[i], req)

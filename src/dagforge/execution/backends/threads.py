@@ -1,13 +1,13 @@
 """The ``threads`` backend: a fixed set of worker threads fed by one queue.
 
-Completions are applied by the worker that produced them when it can: a worker that
-finishes a job tries (without blocking) to take the run's engine lock and, holding it,
-applies the event and dispatches what became ready — so a chain of small tasks flows
-from worker to worker without waking the engine thread for every node. When the lock is
-busy, the event goes through the ``_done`` queue to the engine thread as usual. Either
-way exactly one thread at a time runs engine code (the lock), so the engine's
-single-owner invariants hold; callbacks may therefore run on a worker thread, one at a
-time.
+Completions are applied by the worker that produced them: a worker that finishes a job
+takes the run's engine lock and, holding it, applies the event and dispatches what
+became ready — so a chain of small tasks flows from worker to worker without waking the
+engine thread for every node (waiting for the lock, held only for bookkeeping, is
+cheaper than two thread hand-offs). Without an attached engine (``attach`` not called)
+events go through the ``_done`` queue to the engine thread. Exactly one thread at a time
+runs engine code, so the engine's single-owner invariants hold; callbacks may therefore
+run on a worker thread, one at a time.
 
 Concurrency hazards:
 - Lock order: the run's engine lock, then this backend's ``_lock``; a worker never holds
@@ -95,7 +95,7 @@ class ThreadBackend(Backend):
             running[wid] = (job[0], job[1])
             event = run_job(job, wid)
             del running[wid]
-            if engine_lock is not None and engine_lock.acquire(blocking=False):
+            if engine_lock is not None and engine_lock.acquire():
                 try:
                     wake = apply(event)
                 finally:
