@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # authoring
     "Config": "dagforge.config",
-    "Task": "dagforge.task",
-    "task": "dagforge.task",
+    "Task": "dagforge.tasks",
+    "task": "dagforge.tasks",
     "DAG": "dagforge.graph",
     "DAGBuilder": "dagforge.graph",
     "dag": "dagforge.graph",

@@ -29,7 +29,7 @@ from dagforge.errors import (
     UnknownNodeError,
 )
 from dagforge.options import DEFAULT_OPTIONS, NodeOptions
-from dagforge.task import Task
+from dagforge.tasks import Task
 
 # An edge's routing: None (auto: every output of the source the target declares as an
 # input), a dict {output: input} (rename), or a tuple of field names (restrict).

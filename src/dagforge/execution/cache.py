@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dagforge.task import Task
+from dagforge.tasks import Task
 
 DEFAULT_DIR = ".dagforge-cache"
 _MISS = object()

@@ -44,7 +44,7 @@ from dagforge.execution.result import Attempt, ExecutionResult
 from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK, call_kind
 from dagforge.options import DEFAULT_OPTIONS
 from dagforge.scheduling.priority import upward_ranks
-from dagforge.task import Task
+from dagforge.tasks import Task
 
 _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
 
