@@ -1,0 +1,160 @@
+"""Run a workflow spec on the one engine: control flow compiles to dynamic rules.
+
+Each planner step becomes a node of the run's DAG (its parents are existing instances)
+plus one rule "when this instance succeeded, ask the planner what is due next". So a
+loop of 10 passes is 10 node instances the engine schedules, profiles and traces like
+any other; nothing here is a second scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagforge.errors import TaskOutputError
+from dagforge.spec.planner import SpecPlanner, Step
+from dagforge.spec.registry import FunctionRegistry
+from dagforge.spec.validate import load_spec
+
+
+class SpecCall:
+    """The callable of one instance: builds its kwargs from its parents, stores outputs."""
+
+    __slots__ = ("fn", "step", "restored", "store", "run_id", "serializer")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        step: Step,
+        restored: Any = None,
+        store: Any = None,
+        run_id: str | None = None,
+        serializer: str = "json",
+    ):
+        self.fn = fn
+        self.step = step
+        self.restored = restored
+        self.store = store
+        self.run_id = run_id
+        self.serializer = serializer
+
+    def __call__(self, *parent_values: Any) -> Any:
+        step = self.step
+        if self.restored is not None:
+            return self.restored  # journaled by an earlier attempt of this run
+        by_instance = dict(zip(step.parents, parent_values, strict=True))
+        outputs = self.fn(**step.build_kwargs(by_instance))
+        if not isinstance(outputs, Mapping):
+            raise TaskOutputError(
+                f"node {step.instance!r}: a workflow function returns a dict of outputs, "
+                f"got {type(outputs).__name__}"
+            )
+        if self.store is not None:
+            from dagforge.store import put_value, run_key
+
+            for key, value in outputs.items():
+                put_value(
+                    self.store,
+                    run_key(self.run_id, _key_part(step.instance), key),
+                    value,
+                    serializer=self.serializer,
+                )
+        return dict(outputs)
+
+
+def _key_part(instance: str) -> str:
+    return instance.replace("#", "-")
+
+
+def compile_spec(
+    spec: Any,
+    registry: FunctionRegistry,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    store: Any = None,
+    run_id: str | None = None,
+    completed: Mapping[str, Any] | None = None,
+    serializer: str = "json",
+    max_iterations: int | None = None,
+) -> tuple[Any, SpecPlanner]:
+    """A DAG holding the first instance and the rule that unrolls the rest."""
+    from dagforge.dynamic import Rule
+    from dagforge.graph import DAG
+
+    spec = load_spec(spec)
+    registry.check(spec)  # unknown functions are reported before anything runs
+    planner = SpecPlanner(spec, arguments, max_iterations=max_iterations)
+    done = dict(completed or {})
+    dag = DAG(name=spec.name)
+
+    def call_for(step: Step) -> SpecCall:
+        return SpecCall(
+            registry.resolve(step.node_id), step, done.get(step.instance), store, run_id, serializer
+        )
+
+    def continuation(step: Step) -> Rule:
+        def when_done(view: Any) -> bool:
+            return view.succeeded(step.instance)
+
+        def unroll(builder: Any) -> None:
+            for nxt in planner.complete(step.instance, builder.view.value(step.instance)):
+                builder.add_node(nxt.instance, call_for(nxt), after=nxt.parents, tags=[nxt.node_id])
+                builder.add_rule(continuation(nxt))
+
+        return Rule(when_done, unroll, name=f"after {step.instance}")
+
+    for first in planner.start():
+        dag.add_node(first.instance, call_for(first), tags=[first.node_id])
+        dag.add_rule(continuation(first))
+    return dag, planner
+
+
+def run_workflow(
+    spec: Any,
+    registry: FunctionRegistry,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    backend: Any = "threads",
+    max_workers: int | None = None,
+    store: Any = None,
+    run_id: str | None = None,
+    completed: Mapping[str, Any] | None = None,
+    callbacks: Any = None,
+    enable_tracing: bool = False,
+    profile: bool = False,
+    serializer: str = "json",
+    max_iterations: int | None = None,
+) -> Any:
+    """Run a spec and return the ``ExecutionResult`` (``.workflow_outputs`` = the ends).
+
+    ``completed`` (instance -> outputs) resumes a journaled run without calling those
+    functions again; ``store`` receives every output under ``run_id/instance/output``.
+    """
+    import uuid
+
+    from dagforge.execution.executor import Executor
+
+    run_id = run_id or uuid.uuid4().hex
+    dag, planner = compile_spec(
+        spec,
+        registry,
+        arguments,
+        store=store,
+        run_id=run_id,
+        completed=completed,
+        serializer=serializer,
+        max_iterations=max_iterations,
+    )
+    result = Executor(
+        dag,
+        backend=backend,
+        max_workers=max_workers,
+        callbacks=callbacks,
+        enable_tracing=enable_tracing,
+        profile=profile,
+        fail_fast=True,
+    ).execute()
+    result.run_id = run_id
+    result.workflow_outputs = planner.final_outputs
+    result.planner = planner
+    return result
