@@ -112,8 +112,15 @@ class ProcessBackend(Backend):
             "from dagforge.execution.backends.processes import _child; "
             f"_child({job_r}, {ev_w}, {wid})"
         )
+        # The child sees the parent's import path, as multiprocessing's spawn arranges,
+        # so functions pickled by reference (module-level ones) import there too.
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
         proc = subprocess.Popen(
-            [sys.executable, "-c", code], pass_fds=(job_r, ev_w), stdin=subprocess.DEVNULL
+            [sys.executable, "-c", code],
+            pass_fds=(job_r, ev_w),
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
         os.close(job_r)
         os.close(ev_w)
