@@ -1,0 +1,34 @@
+"""dagron's four-node example (seed 002) with plain callables and no resources."""
+
+from __future__ import annotations
+
+import pytest
+
+import dagforge as dagron
+
+
+@pytest.mark.parametrize("backend", ["inline", "threads"])
+def test_four_node_example(backend):
+    dag = (
+        dagron.DAG.builder()
+        .add_node("preprocess")
+        .add_node("train_model_a")
+        .add_node("train_model_b")
+        .add_node("evaluate")
+        .add_edge("preprocess", "train_model_a")
+        .add_edge("preprocess", "train_model_b")
+        .add_edge("train_model_a", "evaluate")
+        .add_edge("train_model_b", "evaluate")
+        .build()
+    )
+    result = dagron.Executor(dag, backend=backend).execute(
+        {
+            "preprocess": lambda: "data ready",
+            "train_model_a": lambda: "model A trained",
+            "train_model_b": lambda: "model B trained",
+            "evaluate": lambda: "evaluation complete",
+        }
+    )
+    assert result.succeeded == 4
+    assert result.outputs == {"evaluate": "evaluation complete"}
+    assert result.execution_order[0] == "preprocess" and result.execution_order[-1] == "evaluate"
