@@ -308,6 +308,8 @@ class Run:
         self.state = S.RUN_RUNNING
         self.wall_start = time.time()
         self.t0 = perf_counter()
+        if hasattr(self.backend, "run_opts"):
+            self.backend.run_opts = self.opts  # remote backends map options (resources)
         self.backend.start()
         cb = self.callbacks
         if cb is not None and cb.on_run_start is not None:
@@ -978,6 +980,9 @@ class Run:
 
     def finish(self) -> ExecutionResult:
         t1 = perf_counter()
+        finalize = getattr(self.backend, "finalize", None)
+        if finalize is not None:
+            finalize(self)  # e.g. fetch values from a cluster that is about to close
         if self.interrupted:
             final = S.RUN_CANCELLED
         elif self.fatal is not None or self.errors:
