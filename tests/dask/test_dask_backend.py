@@ -175,3 +175,26 @@ def test_unreachable_scheduler_names_the_address():
     d = DAG().add_node("a", lambda: 1)
     with pytest.raises(BackendError, match=f"127.0.0.1:{port}"):
         Executor(d, backend="dask", address=address).execute()
+
+
+def test_throughput_mode_submits_the_whole_graph(client):
+    from dagforge.execution.backends.dask_graph import run_graph
+
+    d = layered()
+    expected = Executor(d).execute().values
+    result = run_graph(d, client=client, gather=True)
+    assert result.ok and result.values == expected
+
+    bad = DAG()
+    bad.add_node("a", lambda: 1)
+    bad.add_node("boom", lambda a: 1 / 0)
+    bad.add_node("after", lambda b: b)
+    bad.add_edge("a", "boom").add_edge("boom", "after")
+    res = run_graph(bad, client=client)
+    assert res.results["boom"].status == "failed"
+    assert isinstance(res.results["boom"].error, ZeroDivisionError)
+    assert res.results["after"].status == "skipped"
+
+    excl = DAG().add_node("x", lambda: 1, exclusive=True)
+    with pytest.raises(Exception, match="need the engine"):
+        run_graph(excl, client=client)
