@@ -1,24 +1,32 @@
 """The ``dask`` backend: run nodes on a Dask distributed cluster; data stays on workers.
 
 The engine still decides what runs when (priorities, exclusivity, ``max_concurrency``,
-the resource pool, rules); this backend only submits each job with ``client.submit``.
+the resource pool, rules); this backend only submits each admitted job with
+``client.submit`` — one Dask task per node.
 
 What moves where:
 - A node runs ``execution.worker.run_job`` *on a Dask worker*, so compute time, output
-  checks and profiling measurements are taken there. It returns ``(value, meta)``;
-  two tiny ``getitem`` tasks split that into a value future and a meta future. Only the
-  meta (status, timings, worker, sizes — small) travels to the client.
+  checks and profiling measurements are taken there. The task's result is the node's
+  value (a failure re-raises the node's exception, so Dask knows it failed). When and
+  where it ran, and its measured sizes, stay in a small table on the worker that the
+  backend collects with one ``client.run`` call when the run ends.
 - The engine keeps the value *future*; children receive futures as arguments, so Dask
-  moves data worker to worker. ``result.values``/``outputs`` hold futures: fetch them
-  with :meth:`DaskBackend.gather` (or ``future.result()``).
-- Task nodes get each input via ``select`` = a ``getitem`` future on the parent's value.
-- Per-node ``resources=`` become Dask worker resources (``{"gpu": 1}`` only lands on
-  workers started with ``--resources gpu=1``); node ``priority`` becomes Dask priority.
+  moves data worker to worker, never through the client. Task nodes get each input via
+  ``select`` = a ``getitem`` task on the parent's future.
+- With a client dagforge created (``backend="dask"``, ``address=``) the values are
+  fetched when the run ends and the client is closed. With a client or ``DaskBackend``
+  you pass in, ``result.values``/``outputs`` stay futures: fetch them with
+  :meth:`DaskBackend.gather` or ``future.result()``.
+- The engine keeps up to ``capacity`` nodes in flight (16 per worker thread by
+  default), so workers never idle waiting for the next admission; Dask orders what is
+  queued by the dagforge priority passed with each task. Per-node ``resources=`` become
+  Dask worker resources (``{"gpu": 1}`` only lands on workers started with
+  ``--resources gpu=1``).
 
 Faults: Dask recomputes what a killed worker held; a node whose worker keeps dying
 becomes ``KilledWorker`` after Dask's ``allowed-failures`` and fails with
-``WorkerLostError``. A scheduler that cannot be reached raises ``BackendError`` naming
-the address.
+``WorkerLostError``. An unreachable or lost scheduler raises ``BackendError`` naming the
+address.
 
 Concurrency hazards: Dask runs done-callbacks on its own callback thread; they only put
 events on ``_done`` (a ``SimpleQueue``). Everything else runs on the engine's thread.
@@ -28,35 +36,53 @@ from __future__ import annotations
 
 import operator
 import queue
+import traceback
 from time import perf_counter
 from typing import Any
 
 from dagforge.errors import BackendError, WorkerLostError
+from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
 
+# Per worker process: task key -> (wall start, wall end, where, metrics), handed to the
+# client at the end of a run by ``_collect``. Written only by that worker's task threads.
+_RAN: dict[str, tuple] = {}
 
-def _remote(job: tuple) -> tuple[Any, tuple]:
-    """Run one node on the Dask worker; return (value, meta without the value)."""
+
+def _remote(job: tuple) -> Any:
+    """Run one node on the Dask worker; remember how it went; return its value."""
     import threading
+    import time
 
     from distributed import get_worker
 
     from dagforge.execution.worker import run_job
 
     try:
-        where = f"{get_worker().address}/{threading.current_thread().name}"
-    except ValueError:  # not on a worker (e.g. Client(asynchronous) local execution)
-        where = f"local/{threading.current_thread().name}"
-    ev = run_job(job, 0)
-    _, _, ok, value, err, tb, t0, t1, _, metrics = ev
-    return value, (ok, err, tb, t0, t1, where, metrics)
+        worker = get_worker()
+        where = f"{worker.address}/{threading.current_thread().name}"
+        key = worker.get_current_task()
+    except ValueError:  # not on a worker
+        where, key = f"local/{threading.current_thread().name}", None
+    _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
+    if key is not None:
+        end = time.time()
+        _RAN[str(key)] = (end - (t1 - t0), end, where, metrics)
+    if not ok:
+        raise err
+    return value
+
+
+def _collect(keys: list[str]) -> dict[str, tuple]:
+    """On a worker: hand over (and forget) what ``_remote`` recorded for ``keys``."""
+    return {k: _RAN.pop(k) for k in keys if k in _RAN}
 
 
 class DaskBackend(Backend):
     """Submit nodes to a Dask cluster: ``DaskBackend(client)`` or ``DaskBackend(address=...)``.
 
-    With neither, a ``LocalCluster`` with ``n_workers`` worker processes is started and
-    closed with the run.
+    With neither, a ``LocalCluster`` with ``n_workers`` worker processes is started for
+    the run and closed after it.
     """
 
     name = "dask"
@@ -69,19 +95,21 @@ class DaskBackend(Backend):
         n_workers: int | None = None,
         threads_per_worker: int = 1,
         capacity: int | None = None,
+        in_flight_per_thread: int = 16,
     ):
         super().__init__()
         self._client = client
         self._own_client = client is None
-        self._cluster = None
+        self._cluster: Any = None
         self.address = address
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker
         self._capacity = capacity
+        self.in_flight_per_thread = in_flight_per_thread
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._futures: dict[tuple[int, int], Any] = {}
+        self._keys: dict[str, int] = {}
         self._worker_ids: dict[str, int] = {}
-        self._t_offset = 0.0
         self.run_opts: Any = None
 
     # -- connection ------------------------------------------------------------------
@@ -119,16 +147,6 @@ class DaskBackend(Backend):
                 f"cannot reach the Dask scheduler at {self.address}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    @property
-    def capacity(self) -> int:
-        if self._capacity:
-            return self._capacity
-        try:
-            threads = sum(self.client.nthreads().values())
-        except Exception as exc:
-            raise BackendError(f"lost the Dask scheduler at {self._where()}: {exc}") from exc
-        return max(1, threads)
-
     def _where(self) -> str:
         if self.address:
             return self.address
@@ -137,14 +155,17 @@ class DaskBackend(Backend):
         except Exception:
             return "the local cluster"
 
-    # -- the backend contract ---------------------------------------------------------------
-
-    def start(self) -> None:
-        self._done = queue.SimpleQueue()
-        self._futures = {}
-        client = self.client
-        if client.status not in ("running", "connecting", "newly-created"):
-            raise BackendError(f"the Dask client for {self._where()} is {client.status}")
+    @property
+    def capacity(self) -> int:
+        if self._capacity:
+            return self._capacity
+        try:
+            threads = sum(self.client.nthreads().values())
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"lost the Dask scheduler at {self._where()}: {exc}") from exc
+        return max(1, threads) * self.in_flight_per_thread
 
     def worker_id(self, where: str) -> int:
         wid = self._worker_ids.get(where)
@@ -153,81 +174,66 @@ class DaskBackend(Backend):
             self.worker_names.append(where)
         return wid
 
-    def submit(self, job: tuple) -> None:
+    # -- the backend contract ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._done = queue.SimpleQueue()
+        self._futures = {}
+        self._keys = {}
         client = self.client
-        idx, attempt = job[0], job[1]
-        name = job[6]
+        if client.status not in ("running", "connecting", "newly-created"):
+            raise BackendError(f"the Dask client for {self._where()} is {client.status}")
+
+    def submit(self, job: tuple) -> None:
+        idx, attempt, name = job[0], job[1], job[6]
         key = f"dagforge-{name}-{attempt}-{id(self):x}"
         kwargs: dict[str, Any] = {"key": key, "pure": False}
         opts = self.run_opts[idx] if self.run_opts is not None else None
         if opts is not None:
             if opts.resources:
-                res = getattr(opts.resources, "resources", opts.resources)
-                kwargs["resources"] = dict(res)
+                kwargs["resources"] = dict(getattr(opts.resources, "resources", opts.resources))
             if opts.priority:
                 kwargs["priority"] = opts.priority
         try:
-            pair = client.submit(_remote, job, **kwargs)
-            value = client.submit(operator.getitem, pair, 0, key=key + "-value", pure=False)
-            meta = client.submit(operator.getitem, pair, 1, key=key + "-meta", pure=False)
+            future = self.client.submit(_remote, job, **kwargs)
         except Exception as exc:
             raise BackendError(f"could not submit node {name!r} to {self._where()}: {exc}") from exc
-        self._futures[(idx, attempt)] = (pair, value, meta)
-        meta.add_done_callback(lambda f, job=job, value=value: self._finished(job, f, value))
+        self._futures[(idx, attempt)] = future
+        self._keys[key] = idx
+        future.add_done_callback(lambda f, job=job: self._finished(job, f))
 
-    def _finished(self, job: tuple, meta_future: Any, value_future: Any) -> None:
-        """Runs on Dask's callback thread: turn the meta into an engine event."""
+    def _finished(self, job: tuple, future: Any) -> None:
+        """Runs on Dask's callback thread: turn the future's state into an engine event."""
         idx, attempt, name = job[0], job[1], job[6]
         now = perf_counter()
+        if future.status == "finished":
+            self._done.put((idx, attempt, True, future, None, None, now, now, -1, None))
+            return
+        tb = ""
         try:
-            ok, err, tb, t0, t1, where, metrics = meta_future.result()
-            event = (
-                idx,
-                attempt,
-                ok,
-                value_future if ok else None,
-                err,
-                tb,
-                t0,
-                t1,
-                where,
-                metrics,
+            exc = future.exception()
+            if exc is not None:
+                tb = "".join(traceback.format_tb(future.traceback()))
+        except BaseException as lost:  # cancelled, or the scheduler went away
+            exc = lost
+        if _is_killed_worker(exc):
+            exc = WorkerLostError(
+                f"node {name!r} kept killing its Dask worker (Dask gave up after its "
+                f"allowed-failures): {exc}"
             )
-        except BaseException as exc:
-            lost = _is_killed_worker(exc)
-            if lost:
-                err = WorkerLostError(
-                    f"node {name!r} kept killing its Dask worker (Dask gave up after its "
-                    f"allowed-failures): {exc}"
-                )
-            else:
-                err = BackendError(
-                    f"node {name!r} could not complete on {self._where()}: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-            event = (idx, attempt, False, None, err, "", now, now, "?", None)
-        self._done.put(event)
-
-    def _normalise(self, ev: tuple) -> tuple:
-        """Map the worker string to a worker id and remote clocks to ours."""
-        idx, attempt, ok, value, err, tb, t0, t1, where, metrics = ev
-        wid = self.worker_id(where) if isinstance(where, str) else where
-        # Worker clocks (perf_counter) are not ours: keep durations, anchor ends at now.
-        now = perf_counter()
-        if isinstance(where, str) and where != "?":
-            t0, t1 = now - (t1 - t0), now
-        return (idx, attempt, ok, value, err, tb, t0, t1, wid, metrics)
+        elif exc is None or future.status == "cancelled":
+            exc = BackendError(f"node {name!r} was cancelled on {self._where()}")
+        self._done.put((idx, attempt, False, None, exc, tb, now, now, -1, None))
 
     def wait(self, timeout: float | None) -> list[tuple]:
         done = self._done
         try:
-            first = done.get(timeout=timeout)
+            events = [done.get(timeout=timeout)]
         except queue.Empty:
             return self._check_alive()
-        events = [self._normalise(first)]
         while True:
             try:
-                events.append(self._normalise(done.get_nowait()))
+                events.append(done.get_nowait())
             except queue.Empty:
                 break
         for ev in events:
@@ -244,24 +250,24 @@ class DaskBackend(Backend):
         return self.client.submit(operator.getitem, value, output, pure=False)
 
     def abandon(self, idx: int, attempt: int) -> None:
-        futures = self._futures.pop((idx, attempt), None)
-        if futures is not None:
-            for f in futures:
-                f.cancel()
+        future = self._futures.pop((idx, attempt), None)
+        if future is not None:
+            future.cancel()
 
     def shutdown(self, wait: bool = True) -> None:
-        for futures in self._futures.values():
-            for f in futures:
-                f.cancel()
+        for future in self._futures.values():
+            future.cancel()
         self._futures.clear()
 
-    def finalize(self, run: Any) -> None:
-        """At the end of a run on a client dagforge created, fetch values, then close.
+    # -- end of run ------------------------------------------------------------------------
 
-        With a client (or ``DaskBackend``) the user passed in, values stay on the
-        cluster as futures and the client stays open.
-        """
-        if not self._own_client or self._client is None:
+    def finalize(self, run: Any) -> None:
+        """Collect where and when nodes ran; on a client dagforge created, also fetch
+        the values and close it (a user's client keeps its futures and stays open)."""
+        if self._client is None:
+            return
+        self._collect_ran(run)
+        if not self._own_client:
             return
         from distributed import Future
 
@@ -274,6 +280,26 @@ class DaskBackend(Backend):
             for i, value in zip(idx, fetched, strict=False):
                 run.values[i] = value
         self.close()
+
+    def _collect_ran(self, run: Any) -> None:
+        keys, self._keys = self._keys, {}
+        if not keys:
+            return
+        try:
+            per_worker = self._client.run(_collect, list(keys))
+        except Exception:
+            return  # timings are best effort; results do not depend on them
+        ran = (S.SUCCEEDED, S.FAILED, S.TIMED_OUT)
+        for table in per_worker.values():
+            for key, (w0, w1, where, metrics) in table.items():
+                i = keys.get(key)
+                if i is None or run.status[i] not in ran:
+                    continue
+                run.starts[i] = run.t0 + (w0 - run.wall_start)
+                run.ends[i] = run.t0 + (w1 - run.wall_start)
+                run.workers[i] = self.worker_id(where)
+                if metrics is not None:
+                    run.metrics[i] = metrics
 
     def close(self) -> None:
         """Close the client and any local cluster this backend started."""
@@ -291,7 +317,7 @@ class DaskBackend(Backend):
         return dict(zip(futures, fetched, strict=True))
 
 
-def _is_killed_worker(exc: BaseException) -> bool:
+def _is_killed_worker(exc: BaseException | None) -> bool:
     try:
         from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover
