@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "dagforge.errors",
     "RegistryError": "dagforge.errors",
     "ClientError": "dagforge.errors",
+    # the platform client
+    "Client": "dagforge.client",
 }
 
 __all__ = ["__version__", *_EXPORTS]

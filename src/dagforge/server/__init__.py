@@ -1,0 +1,1 @@
+"""The workflow platform: HTTP gateway, registries, priority dispatch, journal."""

@@ -1,0 +1,181 @@
+"""SQLite registries (functions, DAG specs, triggers) and the run journal.
+
+One database file per platform (``<data-dir>/dagforge.sqlite3``), WAL mode. Every write
+is committed before the HTTP layer answers, so an accepted run or a finished node
+survives a crash: on restart, unfinished runs are read back with the nodes they already
+completed (``unfinished_runs`` / ``completed_nodes``).
+
+Concurrency hazards: the connection is shared by the request handlers and the
+dispatcher threads; ``_lock`` serialises every statement (SQLite would serialise writes
+anyway, and the statements are tiny).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dagforge.errors import RegistryError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dags (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS triggers (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, trigger TEXT NOT NULL, dag TEXT, priority TEXT NOT NULL,
+    arguments TEXT NOT NULL, status TEXT NOT NULL, accepted REAL NOT NULL,
+    started REAL, finished REAL, outputs TEXT, error TEXT, nodes TEXT
+);
+CREATE TABLE IF NOT EXISTS node_results (
+    run_id TEXT NOT NULL, instance TEXT NOT NULL, outputs TEXT NOT NULL,
+    PRIMARY KEY (run_id, instance)
+);
+"""
+
+KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
+
+
+class Database:
+    """Registries and journal over one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise RegistryError(f"database error in {self.path}: {exc}") from exc
+
+    # -- registries --------------------------------------------------------------------
+
+    def put(self, table: str, name: str, body: dict[str, Any]) -> None:
+        self._exec(
+            f"INSERT OR REPLACE INTO {table} (name, body) VALUES (?, ?)", (name, json.dumps(body))
+        )
+
+    def get(self, table: str, name: str) -> dict[str, Any]:
+        rows = self._exec(f"SELECT body FROM {table} WHERE name = ?", (name,))
+        if not rows:
+            raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
+        return json.loads(rows[0][0])
+
+    def list(self, table: str) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in self._exec(f"SELECT body FROM {table} ORDER BY name")]
+
+    def delete(self, table: str, name: str) -> None:
+        self.get(table, name)  # raises for an unknown name
+        self._exec(f"DELETE FROM {table} WHERE name = ?", (name,))
+
+    # -- the run journal -----------------------------------------------------------------
+
+    def accept_run(
+        self, run_id: str, trigger: str, dag: str | None, priority: str, arguments: dict[str, Any]
+    ) -> float:
+        now = time.time()
+        self._exec(
+            "INSERT INTO runs (id, trigger, dag, priority, arguments, status, accepted) "
+            "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+            (run_id, trigger, dag, priority, json.dumps(arguments), now),
+        )
+        return now
+
+    def run_started(self, run_id: str) -> float:
+        now = time.time()
+        self._exec(
+            "UPDATE runs SET status='running', started=COALESCE(started, ?) WHERE id=?",
+            (now, run_id),
+        )
+        return now
+
+    def node_done(self, run_id: str, instance: str, outputs: Any) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO node_results (run_id, instance, outputs) VALUES (?, ?, ?)",
+            (run_id, instance, json.dumps(outputs, default=str)),
+        )
+
+    def run_finished(
+        self, run_id: str, status: str, outputs: Any, error: str | None, nodes: dict[str, Any]
+    ) -> float:
+        now = time.time()
+        self._exec(
+            "UPDATE runs SET status=?, finished=?, outputs=?, error=?, nodes=? WHERE id=?",
+            (
+                status,
+                now,
+                json.dumps(outputs, default=str),
+                error,
+                json.dumps(nodes, default=str),
+                run_id,
+            ),
+        )
+        return now
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        rows = self._exec(
+            "SELECT id, trigger, dag, priority, arguments, status, accepted, "
+            "started, finished, outputs, error, nodes FROM runs WHERE id=?",
+            (run_id,),
+        )
+        if not rows:
+            raise RegistryError(f"no run with id {run_id!r}")
+        return _run_row(rows[0])
+
+    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._exec(
+            "SELECT id, trigger, dag, priority, arguments, status, accepted, "
+            "started, finished, outputs, error, nodes FROM runs "
+            "ORDER BY accepted DESC LIMIT ?",
+            (limit,),
+        )
+        return [_run_row(r) for r in rows]
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        rows = self._exec(
+            "SELECT id, trigger, dag, priority, arguments, status, accepted, "
+            "started, finished, outputs, error, nodes FROM runs "
+            "WHERE status IN ('queued', 'running') ORDER BY accepted"
+        )
+        return [_run_row(r) for r in rows]
+
+    def completed_nodes(self, run_id: str) -> dict[str, Any]:
+        rows = self._exec("SELECT instance, outputs FROM node_results WHERE run_id=?", (run_id,))
+        return {inst: json.loads(out) for inst, out in rows}
+
+
+def _run_row(row: tuple) -> dict[str, Any]:
+    keys = (
+        "id",
+        "trigger",
+        "dag",
+        "priority",
+        "arguments",
+        "status",
+        "accepted",
+        "started",
+        "finished",
+        "outputs",
+        "error",
+        "nodes",
+    )
+    out = dict(zip(keys, row, strict=True))
+    for key in ("arguments", "outputs", "nodes"):
+        if out[key] is not None:
+            out[key] = json.loads(out[key])
+    return out

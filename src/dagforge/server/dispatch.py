@@ -1,0 +1,102 @@
+"""Priority classes: one queue per class, served by smooth weighted round robin.
+
+With weights gold 3, silver 2, bronze 1, six consecutive picks under load are
+gold, silver, gold, bronze, gold, silver — gold is served most, and bronze is never
+starved: every class with work gets a pick at least once per ``sum(weights)`` picks.
+Empty classes are skipped without losing their turn to anyone else's advantage.
+
+Concurrency hazards: ``RunQueues`` is shared by request handlers (``put``) and
+dispatcher threads (``get``); one condition variable guards the queues and weights.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from dagforge.errors import RegistryError
+
+CLASSES = ("gold", "silver", "bronze")
+DEFAULT_WEIGHTS = {"gold": 3, "silver": 2, "bronze": 1}
+
+
+class WeightedRoundRobin:
+    """nginx-style smooth weighted round robin over the classes that have work."""
+
+    def __init__(self, weights: dict[str, int] | None = None):
+        self.weights = dict(DEFAULT_WEIGHTS)
+        if weights:
+            self.set_weights(weights)
+        self._current = dict.fromkeys(self.weights, 0)
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        unknown = set(weights) - set(CLASSES)
+        if unknown:
+            raise RegistryError(f"unknown priority class(es) {sorted(unknown)}; use {CLASSES}")
+        bad = {k: v for k, v in weights.items() if not isinstance(v, int) or v < 1}
+        if bad:
+            raise RegistryError(f"weights must be integers >= 1, got {bad}")
+        self.weights.update(weights)
+
+    def pick(self, ready: list[str]) -> str | None:
+        """The class to serve next among ``ready`` (classes with queued runs)."""
+        if not ready:
+            return None
+        total = 0
+        best = None
+        for cls in ready:
+            w = self.weights[cls]
+            self._current[cls] = self._current.get(cls, 0) + w
+            total += w
+            if best is None or self._current[cls] > self._current[best]:
+                best = cls
+        self._current[best] -= total
+        return best
+
+
+class RunQueues:
+    """Queued run ids per priority class, taken by WRR."""
+
+    def __init__(self, weights: dict[str, int] | None = None):
+        self._queues: dict[str, deque[Any]] = {c: deque() for c in CLASSES}
+        self._wrr = WeightedRoundRobin(weights)
+        self._cond = threading.Condition()
+        self._closed = False
+
+    @property
+    def weights(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._wrr.weights)
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        with self._cond:
+            self._wrr.set_weights(weights)
+
+    def put(self, priority: str, item: Any) -> None:
+        if priority not in self._queues:
+            raise RegistryError(f"unknown priority class {priority!r}; use {CLASSES}")
+        with self._cond:
+            self._queues[priority].append(item)
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """Block until a run is queued (or ``timeout``/close); return (class, item)."""
+        with self._cond:
+            while not self._closed:
+                ready = [c for c in CLASSES if self._queues[c]]
+                if ready:
+                    cls = self._wrr.pick(ready)
+                    return cls, self._queues[cls].popleft()
+                if not self._cond.wait(timeout):
+                    return None
+            return None
+
+    def sizes(self) -> dict[str, int]:
+        with self._cond:
+            return {c: len(q) for c, q in self._queues.items()}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

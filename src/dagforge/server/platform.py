@@ -1,0 +1,334 @@
+"""The platform core: registries, run queues, dispatcher threads, request log.
+
+HTTP is a thin layer over this (``app.py``). A run's life:
+``accept`` (journaled, queued by priority class) -> a dispatcher thread takes it by
+weighted round robin -> ``run_workflow`` on the one engine (node completions
+journaled as they happen) -> finished (journaled, logged, waiters woken). On start-up
+every journaled run that had not finished is queued again and resumes from the nodes
+it had completed, so accepted work is never lost and no completed node runs twice.
+
+Concurrency hazards: request handlers call ``accept``/read methods; dispatcher threads
+call ``_execute``. Shared state: ``db`` (own lock), ``queues`` (own condition),
+``_waiters`` and ``_results`` (guarded by ``_lock``; never held while running a run).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagforge.errors import DagforgeError, RegistryError, SpecError
+from dagforge.server.db import Database
+from dagforge.server.dispatch import CLASSES, RunQueues
+
+
+@dataclass
+class Settings:
+    """Everything ``dagforge serve`` can be told."""
+
+    data_dir: Path = Path("dagforge-data")
+    store: str | None = None
+    workers: int = 2
+    token: str | None = None
+    allow_modules: tuple[str, ...] | None = None
+    max_body: int = 1_000_000
+    backend: str = "threads"
+    weights: dict[str, int] = field(default_factory=dict)
+    retention: float | None = None
+    allow_pickle: bool = False
+
+
+class Platform:
+    """The workflow platform, usable without HTTP (tests, embedding)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        settings.data_dir = Path(settings.data_dir)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.data_dir / "dagforge.sqlite3")
+        self.queues = RunQueues(settings.weights or None)
+        self.store = self._open_store()
+        self.log_path = settings.data_dir / "requests.log"
+        self.jsonl_path = settings.data_dir / "requests.jsonl"
+        self._lock = threading.Lock()
+        self._waiters: dict[str, Future] = {}
+        self._results: dict[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    def _open_store(self) -> Any:
+        from dagforge.store import LocalDirStore, open_store
+
+        if self.settings.store:
+            return open_store(self.settings.store)
+        return LocalDirStore(self.settings.data_dir / "store")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for run in self.db.unfinished_runs():  # resume what a crash interrupted
+            self.queues.put(run["priority"], run["id"])
+        for k in range(self.settings.workers):
+            t = threading.Thread(
+                target=self._dispatch_loop, name=f"dagforge-dispatch-{k}", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.queues.close()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.db.close()
+
+    # -- registries ----------------------------------------------------------------------------
+
+    def register_function(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name") or body.get("function_name")
+        if not name or not isinstance(name, str):
+            raise RegistryError("a function needs a 'name'")
+        kind = body.get("kind", "python")
+        if kind == "python":
+            path = body.get("path") or body.get("import_path")
+            if not isinstance(path, str) or ":" not in path:
+                raise RegistryError(
+                    f"function {name!r}: kind 'python' needs 'path': 'package.module:function'"
+                )
+            self._registry_for().register_path(name, path)  # checks --allow-module
+        elif kind == "http":
+            url = body.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise RegistryError(f"function {name!r}: kind 'http' needs an http(s) 'url'")
+        else:
+            raise RegistryError(f"function {name!r}: kind must be 'python' or 'http', got {kind!r}")
+        ftype = body.get("type", "cpu")
+        if ftype not in ("cpu", "gpu"):
+            raise RegistryError(f"function {name!r}: type must be 'cpu' or 'gpu'")
+        record = {k: v for k, v in body.items() if k != "function_name"}
+        record.update(name=name, kind=kind, type=ftype)
+        self.db.put("functions", name, record)
+        return record
+
+    def register_dag(self, body: dict[str, Any]) -> dict[str, Any]:
+        from dagforge.spec import load_spec
+
+        spec = load_spec(body)  # SpecError with the JSON path
+        self.db.put("dags", spec.name, body)
+        return body
+
+    def register_trigger(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("trigger_name")
+        if not name or not isinstance(name, str):
+            raise RegistryError("a trigger needs a 'trigger_name'")
+        ttype = body.get("type")
+        if ttype not in ("dag", "function"):
+            raise RegistryError(f"trigger {name!r}: type must be 'dag' or 'function'")
+        priority = body.get("priority", "bronze")
+        if priority not in CLASSES:
+            raise RegistryError(f"trigger {name!r}: priority must be one of {CLASSES}")
+        dags = body.get("dags") or []
+        functions = body.get("functions") or []
+        targets = dags if ttype == "dag" else functions
+        if not isinstance(targets, list) or not targets:
+            raise RegistryError(
+                f"trigger {name!r}: type {ttype!r} needs a non-empty "
+                f"'{'dags' if ttype == 'dag' else 'functions'}' list"
+            )
+        record = {
+            "trigger_name": name,
+            "type": ttype,
+            "priority": priority,
+            "dags": dags if ttype == "dag" else [],
+            "functions": functions if ttype == "function" else [],
+        }
+        self.db.put("triggers", name, record)
+        return record
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def accept(self, trigger: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Journal and queue a run; return its id (the caller may wait on it)."""
+        record = self.db.get("triggers", trigger)
+        run_id = uuid.uuid4().hex
+        dag = record["dags"][0] if record["type"] == "dag" else None
+        accepted = self.db.accept_run(run_id, trigger, dag, record["priority"], arguments)
+        with self._lock:
+            self._waiters[run_id] = Future()
+        self.queues.put(record["priority"], run_id)
+        return {
+            "run_id": run_id,
+            "status": "queued",
+            "priority": record["priority"],
+            "accepted": accepted,
+        }
+
+    def waiter(self, run_id: str) -> Future | None:
+        with self._lock:
+            return self._waiters.get(run_id)
+
+    def result(self, run_id: str) -> Any:
+        with self._lock:
+            return self._results.get(run_id)
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            item = self.queues.get(timeout=0.5)
+            if item is None:
+                continue
+            _, run_id = item
+            try:
+                self._execute(run_id)
+            except Exception as exc:  # never let a dispatcher die with a run half-done
+                self.db.run_finished(run_id, "failed", None, f"internal error: {exc}", {})
+
+    def _execute(self, run_id: str) -> None:
+        from dagforge.execution.callbacks import ExecutionCallbacks
+        from dagforge.spec import run_workflow
+
+        run = self.db.run(run_id)
+        started = self.db.run_started(run_id)
+        completed = self.db.completed_nodes(run_id)
+        trigger = self.db.get("triggers", run["trigger"])
+        callbacks = ExecutionCallbacks(
+            on_node_complete=lambda inst, out: self.db.node_done(run_id, inst, out),
+        )
+        status, outputs, error, nodes, result = "failed", None, None, {}, None
+        try:
+            spec, registry = self._spec_for(trigger)
+            result = run_workflow(
+                spec,
+                registry,
+                run["arguments"],
+                backend=self.settings.backend,
+                store=self.store,
+                run_id=run_id,
+                completed=completed,
+                callbacks=callbacks,
+                enable_tracing=True,
+                profile=False,
+            )
+            status = "succeeded" if result.ok else "failed"
+            outputs = result.workflow_outputs
+            error = (
+                "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in result.failures.items())
+                or None
+            )
+        except DagforgeError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            result = getattr(exc, "result", None)
+        if result is not None:
+            nodes = {
+                name: {
+                    "status": r.status,
+                    "start": r.start,
+                    "end": r.end,
+                    "worker": r.worker,
+                    "reason": r.reason,
+                    "restored": name in completed,
+                }
+                for name, r in result.results.items()
+            }
+        finished = self.db.run_finished(run_id, status, outputs, error, nodes)
+        if self.settings.retention is not None:
+            self.store.expire_prefix(f"{run_id}/", self.settings.retention)
+        self._log(run, started, finished, status)
+        with self._lock:
+            if result is not None:
+                self._results[run_id] = result
+                if len(self._results) > 1000:  # keep memory bounded on a long-lived server
+                    self._results.pop(next(iter(self._results)))
+            waiter = self._waiters.pop(run_id, None)
+        if waiter is not None:
+            waiter.set_result(self.db.run(run_id))
+
+    def _spec_for(self, trigger: dict[str, Any]) -> tuple[Any, Any]:
+        """The spec to run: a registered DAG, or a one-node spec for a function trigger."""
+        registry = self._registry_for()
+        if trigger["type"] == "dag":
+            name = trigger["dags"][0]
+            try:
+                spec = self.db.get("dags", name)
+            except RegistryError:
+                raise SpecError(
+                    f"trigger {trigger['trigger_name']!r} names DAG {name!r}, "
+                    "which is not registered"
+                ) from None
+        else:
+            fname = trigger["functions"][0]
+            spec = {
+                "name": f"function:{fname}",
+                "dag": [
+                    {
+                        "node_id": fname,
+                        "properties": {"label": fname, "primitive": "serial", "next": ""},
+                    }
+                ],
+            }
+        for fn in self.db.list("functions"):
+            if fn["kind"] == "python":
+                registry.register_path(
+                    fn["name"], fn["path"] if "path" in fn else fn["import_path"]
+                )
+            else:
+                from dagforge.server.httpfunc import HttpFunction
+
+                registry.register(
+                    fn["name"], HttpFunction(fn["url"], fn["name"], self.store, allow_pickle=False)
+                )
+        return spec, registry
+
+    def _registry_for(self) -> Any:
+        from dagforge.spec import FunctionRegistry
+
+        return FunctionRegistry(allowed_modules=self.settings.allow_modules)
+
+    # -- the request log ---------------------------------------------------------------------------
+
+    def _log(self, run: dict[str, Any], started: float, finished: float, status: str) -> None:
+        accepted = run["accepted"]
+        entry = {
+            "request_start": _ts(accepted),
+            "request_end": _ts(finished),
+            "workflow_start": _ts(started),
+            "workflow_end": _ts(finished),
+            "total_response_time": round(finished - accepted, 3),
+            "workflow_response_time": round(finished - started, 3),
+            "queue_delay": round(started - accepted, 3),
+            "priority": run["priority"],
+            "trigger": run["trigger"],
+            "dag": run["dag"] or "",
+            "run_id": run["id"],
+            "status": status,
+        }
+        line = ", ".join(
+            str(entry[k])
+            for k in (
+                "request_start",
+                "request_end",
+                "workflow_start",
+                "workflow_end",
+                "total_response_time",
+                "workflow_response_time",
+                "queue_delay",
+                "priority",
+                "trigger",
+                "dag",
+                "run_id",
+            )
+        )
+        with self._lock:
+            with open(self.log_path, "a") as fh:
+                fh.write(line + "\n")
+            with open(self.jsonl_path, "a") as fh:
+                fh.write(json.dumps(entry) + "\n")
+
+
+def _ts(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"

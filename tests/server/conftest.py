@@ -1,0 +1,96 @@
+"""A real uvicorn server on a free loopback port, and an HTTP function server."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """uvicorn in a background thread, stopped with should_exit."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start a platform server with given settings; stopped at teardown."""
+    from dagforge.server.app import create_app
+    from dagforge.server.platform import Settings
+
+    started = []
+
+    def make(**kwargs):
+        kwargs.setdefault("data_dir", tmp_path / "data")
+        kwargs.setdefault("allow_modules", ("platform_functions", "spec_functions"))
+        server = ServerThread(create_app(Settings(**kwargs))).__enter__()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def function_server():
+    """A real HTTP function (DAGit's contract) on a free port."""
+    from fastapi import FastAPI
+
+    from dagforge.store import get_value, open_store
+
+    app = FastAPI()
+    calls = []
+
+    @app.post("/square")
+    def square(body: dict):
+        calls.append(body)
+        args = dict(body.get("arguments") or {})
+        if body.get("inputs"):
+            store = open_store(body["store"])
+            for name, key in body["inputs"].items():
+                args[name] = get_value(store, key)
+        x = args.get("x", 0)
+        if isinstance(x, list):
+            return {"x": sum(v * v for v in x)}
+        return {"x": x * x}
+
+    with ServerThread(app) as server:
+        server.calls = calls
+        yield server

@@ -1,0 +1,284 @@
+"""The platform over real HTTP: register, trigger, runs, priorities, log, security."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dagforge import Client, ClientError
+from dagforge.server.dispatch import RunQueues, WeightedRoundRobin
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+GLASS = json.loads((EXAMPLES / "specs" / "filling-a-glass-of-water.json").read_text())
+
+
+def chain_spec(name="chain"):
+    def node(node_id, nxt="", outputs_from=()):
+        return {
+            "node_id": node_id,
+            "properties": {
+                "label": node_id,
+                "primitive": "serial",
+                "condition": {},
+                "next": nxt,
+                "branch_1": "",
+                "branch_2": "",
+                "arguments": {},
+                "outputs_from": list(outputs_from),
+            },
+        }
+
+    return {
+        "name": name,
+        "dag": [
+            node("double", "add_one"),
+            node("add_one", "slow_count", ["double"]),
+            node("slow_count", "", ["add_one"]),
+        ],
+    }
+
+
+def setup_chain(client: Client, priority="gold", trigger="t"):
+    for fn in ("double", "add_one", "slow_count"):
+        client.register_function(fn, path=f"platform_functions:{fn}")
+    client.register_dag(chain_spec())
+    client.register_trigger(
+        {
+            "trigger_name": trigger,
+            "type": "dag",
+            "priority": priority,
+            "dags": ["chain"],
+            "functions": "",
+        }
+    )
+
+
+def test_register_list_get_delete_over_http(make_server):
+    server = make_server()
+    with Client(server.url) as c:
+        setup_chain(c)
+        assert [f["name"] for f in c.list_functions()] == ["add_one", "double", "slow_count"]
+        assert c.get_function("double")["path"] == "platform_functions:double"
+        assert c.get_dag("chain")["name"] == "chain"
+        assert c.get_trigger("t")["priority"] == "gold"
+        c.delete_function("double")
+        with pytest.raises(ClientError) as err:
+            c.get_function("double")
+        assert err.value.status_code == 404 and "double" in str(err.value)
+        c.delete_trigger("t")
+        assert c.list_triggers() == []
+    # DAGit's scripts post to /register/trigger/ (trailing slash), verbatim bodies
+    reply = httpx.post(
+        server.url + "/register/trigger/",
+        json={
+            "trigger_name": "text_sentiment_analysis_trigger",
+            "type": "dag",
+            "priority": "gold",
+            "dags": ["text-sentiment-analysis"],
+            "functions": "",
+        },
+    )
+    assert reply.status_code == 201
+
+
+def test_trigger_waits_for_outputs_and_records_the_run(make_server):
+    server = make_server()
+    with Client(server.url) as c:
+        setup_chain(c)
+        done = c.trigger("t", {"x": 5}, wait=True)
+        assert done["status"] == "succeeded"
+        assert done["outputs"] == {"slow_count": {"x": 12}}  # (5*2)+1 then +1
+        assert set(done["nodes"]) == {"double", "add_one", "slow_count"}
+        assert all(n["status"] == "succeeded" for n in done["nodes"].values())
+        accepted = c.trigger("t", {"x": 1})
+        assert accepted["status"] == "queued" and accepted["run_id"]
+        for _ in range(200):
+            if c.run(accepted["run_id"])["status"] == "succeeded":
+                break
+            time.sleep(0.05)
+        assert c.outputs(accepted["run_id"]) == {"slow_count": {"x": 4}}
+        assert any(r["run_id"] == accepted["run_id"] for r in c.runs())
+        trace = c.trace(accepted["run_id"])
+        assert {e["name"] for e in trace["traceEvents"] if e.get("ph") == "X"} >= {
+            "double",
+            "add_one",
+            "slow_count",
+        }
+        profile = c.profile(accepted["run_id"])
+        assert profile["dag_structure"]["nodes"] == ["double", "add_one", "slow_count"]
+
+
+def test_the_request_log_has_one_line_per_run_with_dagits_fields(make_server, tmp_path):
+    server = make_server(data_dir=tmp_path / "logdata")
+    with Client(server.url) as c:
+        setup_chain(c, priority="silver")
+        ids = [c.trigger("t", {"x": k}, wait=True)["run_id"] for k in range(3)]
+    lines = (tmp_path / "logdata" / "requests.log").read_text().splitlines()
+    assert len(lines) == 3
+    fields = lines[0].split(", ")
+    assert len(fields) == 11 and fields[7] == "silver" and fields[8] == "t"
+    assert fields[9] == "chain" and fields[10] in ids
+    records = [
+        json.loads(x) for x in (tmp_path / "logdata" / "requests.jsonl").read_text().splitlines()
+    ]
+    assert [r["run_id"] for r in records] == ids or set(r["run_id"] for r in records) == set(ids)
+    for r in records:
+        assert r["total_response_time"] >= r["workflow_response_time"] >= 0
+        assert r["queue_delay"] >= 0
+
+
+def test_bad_bodies_get_clear_statuses(make_server):
+    server = make_server(token="s3cret", max_body=10_000)
+    auth = {"Authorization": "Bearer s3cret"}
+    bad_spec = {
+        "name": "x",
+        "dag": [{"node_id": "a", "properties": {"primitive": "serial", "next": "ghost"}}],
+    }
+    r = httpx.post(server.url + "/register/dag", json=bad_spec, headers=auth)
+    assert r.status_code == 422
+    assert r.json()["detail"]["errors"][0]["path"] == "dag[0].properties.next"
+    r = httpx.post(server.url + "/register/dag", json=bad_spec)
+    assert r.status_code == 401
+    r = httpx.post(
+        server.url + "/register/function",
+        headers=auth,
+        json={"name": "evil", "kind": "python", "path": "os:system"},
+    )
+    assert r.status_code == 422 and "not in the allowed packages" in r.text
+    r = httpx.post(
+        server.url + "/register/dag",
+        headers=auth,
+        content=b"{" + b" " * 20_000 + b"}",
+    )
+    assert r.status_code == 413
+    r = httpx.post(server.url + "/run/nope", json={}, headers=auth)
+    assert r.status_code == 404 and "nope" in r.text
+    r = httpx.get(server.url + "/runs/unknown-id")
+    assert r.status_code == 404
+    r = httpx.put(server.url + "/config/weights", json={"platinum": 9}, headers=auth)
+    assert r.status_code == 422
+    assert httpx.get(server.url + "/functions").status_code == 200  # reads need no token
+
+
+def test_weighted_round_robin_serves_gold_most_and_never_starves_bronze():
+    wrr = WeightedRoundRobin()
+    picks = [wrr.pick(["gold", "silver", "bronze"]) for _ in range(60)]
+    assert picks.count("gold") == 30 and picks.count("silver") == 20
+    assert picks.count("bronze") == 10
+    for k in range(0, 60, 6):  # every window of sum(weights) picks serves every class
+        assert set(picks[k : k + 6]) == {"gold", "silver", "bronze"}
+    wrr.set_weights({"bronze": 3})
+    picks = [wrr.pick(["gold", "bronze"]) for _ in range(12)]
+    assert picks.count("bronze") == 6
+
+
+def test_run_queues_follow_the_weights():
+    q = RunQueues()
+    for k in range(6):
+        for cls in ("bronze", "silver", "gold"):
+            q.put(cls, f"{cls}{k}")
+    order = [q.get(timeout=1)[0] for _ in range(12)]
+    assert order.count("gold") == 6 and order.count("bronze") == 2
+    q.close()
+    assert q.get(timeout=0.1) is None
+
+
+def test_gold_is_served_first_under_load(make_server, tmp_path):
+    server = make_server(workers=1)
+    with Client(server.url) as c:
+        setup_chain(c, priority="bronze", trigger="bronze")
+        c.register_trigger(
+            {
+                "trigger_name": "gold",
+                "type": "dag",
+                "priority": "gold",
+                "dags": ["chain"],
+                "functions": "",
+            }
+        )
+        blocker = c.trigger("bronze", {"x": 0, "delay": 0.3})  # occupies the one worker
+        bronze = [c.trigger("bronze", {"x": 1})["run_id"] for _ in range(3)]
+        gold = [c.trigger("gold", {"x": 1})["run_id"] for _ in range(3)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = {r["run_id"]: r for r in c.runs()}
+            if all(runs[i]["status"] == "succeeded" for i in bronze + gold):
+                break
+            time.sleep(0.05)
+        started = {i: runs[i]["started"] for i in bronze + gold}
+        assert runs[blocker["run_id"]]["status"] == "succeeded"
+    # gold runs queued after the bronze ones still started first, most of them
+    first_three = sorted(started, key=started.get)[:3]
+    assert sum(i in gold for i in first_three) >= 2
+
+
+def test_http_functions_follow_dagits_contract(make_server, function_server, tmp_path):
+    server = make_server()
+    with Client(server.url) as c:
+        c.register_function("square", url=function_server.url + "/square")
+        c.register_trigger(
+            {
+                "trigger_name": "sq",
+                "type": "function",
+                "priority": "gold",
+                "dags": "",
+                "functions": ["square"],
+            }
+        )
+        assert c.trigger("sq", {"x": 7}, wait=True)["outputs"] == {"square": {"x": 49}}
+        big = list(range(20_000))  # over the inline limit: passed by key through the store
+        out = c.trigger("sq", {"x": big}, wait=True)["outputs"]
+        assert out == {"square": {"x": sum(v * v for v in big)}}
+    small, large = function_server.calls[-2:]
+    assert small["arguments"] == {"x": 7} and not small["inputs"]
+    assert large["arguments"] == {} and set(large["inputs"]) == {"x"}
+    assert large["store"]["type"] == "LocalDirStore" and large["store"]["url"].startswith("file:")
+
+
+def test_requests_do_not_block_the_event_loop(make_server):
+    server = make_server(workers=2)
+    with Client(server.url) as c:
+        setup_chain(c)
+    results = {}
+
+    def slow_wait():
+        with Client(server.url) as c2:
+            results["slow"] = c2.trigger("t", {"x": 0, "delay": 1.0}, wait=True)
+
+    t = threading.Thread(target=slow_wait)
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    with Client(server.url) as c3:
+        c3.list_functions()
+        fast = time.monotonic() - t0
+    t.join(20)
+    assert results["slow"]["status"] == "succeeded"
+    assert fast < 1.0  # answered while the other request was still waiting
+
+
+def test_kubernetes_manifests_validate_against_the_client_models():
+    from dagforge.server import k8s
+
+    docs = k8s.manifests(
+        "glass_full", "registry.local/glass:1", min_replicas=1, max_replicas=70, gpu=True
+    )
+    models = k8s.validate(docs)
+    assert [type(m).__name__ for m in models] == [
+        "V1Deployment",
+        "V1Service",
+        "V2HorizontalPodAutoscaler",
+    ]
+    assert models[0].spec.template.spec.node_selector == {"type": "gpu"}
+    assert models[1].spec.type == "NodePort"
+    assert models[2].spec.max_replicas == 70
+    assert "kind: HorizontalPodAutoscaler" in k8s.to_yaml(docs)
+    broken = k8s.manifests("f", "img")
+    broken[0]["spec"]["replicas"] = "many"
+    with pytest.raises(Exception):
+        k8s.validate(broken)
