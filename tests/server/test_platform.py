@@ -9,53 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import setup_chain
 
 from dagforge import Client, ClientError
 from dagforge.server.dispatch import RunQueues, WeightedRoundRobin
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GLASS = json.loads((EXAMPLES / "specs" / "filling-a-glass-of-water.json").read_text())
-
-
-def chain_spec(name="chain"):
-    def node(node_id, nxt="", outputs_from=()):
-        return {
-            "node_id": node_id,
-            "properties": {
-                "label": node_id,
-                "primitive": "serial",
-                "condition": {},
-                "next": nxt,
-                "branch_1": "",
-                "branch_2": "",
-                "arguments": {},
-                "outputs_from": list(outputs_from),
-            },
-        }
-
-    return {
-        "name": name,
-        "dag": [
-            node("double", "add_one"),
-            node("add_one", "slow_count", ["double"]),
-            node("slow_count", "", ["add_one"]),
-        ],
-    }
-
-
-def setup_chain(client: Client, priority="gold", trigger="t"):
-    for fn in ("double", "add_one", "slow_count"):
-        client.register_function(fn, path=f"platform_functions:{fn}")
-    client.register_dag(chain_spec())
-    client.register_trigger(
-        {
-            "trigger_name": trigger,
-            "type": "dag",
-            "priority": priority,
-            "dags": ["chain"],
-            "functions": "",
-        }
-    )
 
 
 def test_register_list_get_delete_over_http(make_server):
