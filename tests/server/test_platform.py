@@ -242,3 +242,37 @@ def test_kubernetes_manifests_validate_against_the_client_models():
     broken[0]["spec"]["replicas"] = "many"
     with pytest.raises(Exception):
         k8s.validate(broken)
+
+
+@pytest.mark.parametrize("kind", ["redis", "s3"])
+def test_intermediate_data_goes_to_the_configured_store(make_server, kind, request):
+    from dagforge.store import get_value, open_store
+
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+    else:
+        url = f"s3://dagforge-runs?endpoint={request.getfixturevalue('s3_endpoint')}"
+    server = make_server(store=url)
+    with Client(server.url) as c:
+        setup_chain(c)
+        done = c.trigger("t", {"x": 4}, wait=True)
+    store = open_store(url)
+    run_id = done["run_id"]
+    assert get_value(store, f"{run_id}/double/x") == 8
+    assert get_value(store, f"{run_id}/slow_count/x") == 10
+    assert sorted(store.keys(f"{run_id}/")) == [
+        f"{run_id}/add_one/x",
+        f"{run_id}/double/x",
+        f"{run_id}/slow_count/x",
+    ]
+
+
+def test_retention_cleans_a_runs_keys(make_server, tmp_path):
+    from dagforge.store import LocalDirStore
+
+    server = make_server(data_dir=tmp_path / "ret", retention=0)
+    with Client(server.url) as c:
+        setup_chain(c)
+        run_id = c.trigger("t", {"x": 1}, wait=True)["run_id"]
+    store = LocalDirStore(tmp_path / "ret" / "store")
+    assert store.keys(f"{run_id}/") == []
