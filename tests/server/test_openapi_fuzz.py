@@ -1,0 +1,36 @@
+"""Schemathesis against the platform's own OpenAPI document: no request gets a 500."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from helpers import ServerThread  # noqa: E402
+
+from dagforge.server.app import create_app  # noqa: E402
+from dagforge.server.platform import Settings  # noqa: E402
+
+_DOC = create_app(Settings(data_dir=tempfile.mkdtemp(prefix="dagforge-openapi-"))).openapi()
+schema = schemathesis.openapi.from_dict(_DOC)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    settings_ = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        max_body=100_000,
+        allow_modules=("platform_functions",),
+    )
+    with ServerThread(create_app(settings_)) as server:
+        yield server
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_produces_a_server_error(case, live):
+    response = case.call(base_url=live.url, timeout=10)
+    assert response.status_code < 500, (case.method, case.path, response.text[:300])
