@@ -206,7 +206,7 @@ class Platform:
                 spec,
                 registry,
                 run["arguments"],
-                backend=self.settings.backend,
+                backend=self._backend_for(spec),
                 store=self.store,
                 run_id=run_id,
                 completed=completed,
@@ -283,6 +283,17 @@ class Platform:
                     fn["name"], HttpFunction(fn["url"], fn["name"], self.store, allow_pickle=False)
                 )
         return spec, registry
+
+    def _backend_for(self, spec: dict[str, Any]) -> str:
+        """Run sequential specs inline: dispatcher threads already run many runs at once,
+        and a per-run thread pool would only cost thread start-ups."""
+        backend = self.settings.backend
+        if backend != "threads":
+            return backend
+        parallel = any(
+            e.get("properties", {}).get("primitive") == "parallel" for e in spec.get("dag", [])
+        )
+        return "threads" if parallel else "inline"
 
     def _registry_for(self) -> Any:
         from dagforge.spec import FunctionRegistry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class LocalDirStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot create store directory {str(self.path)!r}: {exc}") from exc
         self.url = self.path.as_uri()
+        self._root = str(self.path)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "path": str(self.path)}
@@ -90,21 +92,45 @@ class LocalDirStore(Store):
     # --- the contract -------------------------------------------------------------------
 
     def _put(self, key: str, data: bytes, ttl: float | None) -> None:
-        d = self._dir(key)
+        # The hot path of every stored node output: plain os calls, no pathlib objects.
+        d = os.path.join(self._root, *key.split("/"))
         for attempt in range(3):  # a concurrent delete may prune the directory under us
             try:
-                d.mkdir(parents=True, exist_ok=True)
+                os.makedirs(d, exist_ok=True)
+                expires = os.path.join(d, _EXPIRES)
                 if ttl is None:
-                    (d / _EXPIRES).unlink(missing_ok=True)
+                    try:
+                        os.unlink(expires)
+                    except FileNotFoundError:
+                        pass
                 else:
-                    self._write(d / _EXPIRES, repr(_deadline(ttl)).encode())
-                self._write(d / _VALUE, data)
+                    self._write_file(expires, repr(_deadline(ttl)).encode())
+                self._write_file(os.path.join(d, _VALUE), data)
                 return
             except FileNotFoundError as exc:
                 if attempt == 2:
                     raise self._failed("write", key, exc) from exc
             except OSError as exc:
                 raise self._failed("write", key, exc) from exc
+
+    def _write_file(self, target: str, data: bytes) -> None:
+        """Write to a per-thread temporary name beside ``target``, then rename over it."""
+        tmp = f"{target}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     def _get(self, key: str) -> bytes | None:
         d = self._dir(key)
@@ -160,3 +186,10 @@ class LocalDirStore(Store):
                 removed += _VALUE in filenames
                 self._remove(d)
         return removed
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
