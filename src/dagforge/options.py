@@ -31,6 +31,7 @@ class NodeOptions:
         "retry_jitter",
         "retry_on",
         "serializer",
+        "simple",
         "tags",
         "timeout",
     )
@@ -73,10 +74,13 @@ class NodeOptions:
         self.tags = frozenset(tags)
         self.serializer = serializer
         self.cache = cache
+        # True when the engine can run the node on its fast path: nothing about it
+        # changes admission or execution (priority and tags only change ordering).
+        self.simple = not (self.exclusive or resources or self.retries or timeout is not None)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return cls.__slots__
+        return tuple(n for n in cls.__slots__ if n != "simple")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
@@ -85,12 +89,12 @@ class NodeOptions:
 
     def merged(self, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
         """A copy with ``values`` overriding this record's fields."""
-        current = {name: getattr(self, name) for name in self.__slots__}
+        current = {name: getattr(self, name) for name in self.names()}
         current.update(_normalise(values, node))
         return NodeOptions(**current)
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.names()}
 
     def __repr__(self) -> str:
         changed = {
@@ -104,10 +108,10 @@ def _normalise(values: Mapping[str, Any], node: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
         key = _ALIASES.get(key, key)
-        if key not in NodeOptions.__slots__:
+        if key not in NodeOptions.__slots__ or key == "simple":
             raise GraphError(
                 f"unknown option {key!r} for node {node!r}; known options: "
-                f"{', '.join(NodeOptions.__slots__)}"
+                f"{', '.join(NodeOptions.names())}"
             )
         out[key] = value
     return out
@@ -120,6 +124,6 @@ def split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Pop the option keywords (and aliases) out of ``kwargs`` and return them."""
     found = {}
     for key in list(kwargs):
-        if key in NodeOptions.__slots__ or key in _ALIASES:
+        if key in NodeOptions.names() or key in _ALIASES:
             found[key] = kwargs.pop(key)
     return found

@@ -44,7 +44,7 @@ class Task:
     def declared_options(self) -> dict[str, Any]:
         """Options given as class (or instance) attributes, e.g. ``priority = 5``."""
         found = {}
-        for key in (*NodeOptions.__slots__, "is_sequential"):
+        for key in (*NodeOptions.names(), "is_sequential"):
             if key in ("cache",):
                 continue
             value = getattr(self, key, None)

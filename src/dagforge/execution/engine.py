@@ -140,7 +140,6 @@ class Run:
             and not profiling
             and cache is None
             and not self.conditions
-            and not self.rules
         )
         self.selected = selected
         self.preset = preset or {}
@@ -540,7 +539,7 @@ class Run:
             key = heappop(heap)
             i = key if keys is None else (key % n if int_keys else key[2])
             kind = kinds[i]
-            if opts[i] is not DEFAULT_OPTIONS or kind == K_TASK or status[i] != READY:
+            if not opts[i].simple or kind == K_TASK or status[i] != READY:
                 heappush(heap, key)
                 self._launch_one_general()
                 continue
@@ -576,6 +575,10 @@ class Run:
                 if not p and status[c] == PENDING:
                     status[c] = READY
                     heappush(heap, c if keys is None else keys[c])
+            if self.rules:
+                self._apply_rules()
+                # rules may append nodes: refresh the views of the growing arrays
+                n, keys = self.n, self.keys
 
     def _launch_one_general(self) -> None:
         """Pop the head of the ready heap and start it through ``_launch``."""
