@@ -26,7 +26,12 @@ def busy(*_parents):
     return [1.0] * 64
 
 
-def layered(n: int, layers: int = 100, max_parents: int = 3, seed: int = 0) -> DAG:
+def sleeping(*_parents):
+    time.sleep(0.001)
+    return [1.0] * 64
+
+
+def layered(n: int, task=busy, layers: int = 100, max_parents: int = 3, seed: int = 0) -> DAG:
     rng = random.Random(seed)
     dag = DAG()
     per = n // layers
@@ -34,7 +39,7 @@ def layered(n: int, layers: int = 100, max_parents: int = 3, seed: int = 0) -> D
     for layer in range(layers):
         cur = [f"n{layer}_{k}" for k in range(per)]
         for name in cur:
-            dag.add_node(name, busy)
+            dag.add_node(name, task)
             if prev:
                 for p in rng.sample(prev, min(len(prev), rng.randint(1, max_parents))):
                     dag.add_edge(p, name)
@@ -47,8 +52,12 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--backend", default="inline")
+    ap.add_argument("--task", choices=["busy", "sleep"], default=None,
+                    help="busy-wait (default on inline) or sleep (default on threads: "
+                    "busy-waiting threads only measure the GIL)")
     args = ap.parse_args()
-    dag = layered(args.tasks)
+    kind = args.task or ("busy" if args.backend == "inline" else "sleep")
+    dag = layered(args.tasks, busy if kind == "busy" else sleeping)
     times: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(args.repeat):
         for mode in ("off", "on"):
@@ -60,7 +69,7 @@ def main() -> None:
             if mode == "on":
                 assert len(result.edge_bytes) == dag.edge_count
     off, on = min(times["off"]), min(times["on"])
-    print(f"{args.tasks} tasks x 1 ms on {args.backend}, best of {args.repeat}:")
+    print(f"{args.tasks} tasks x 1 ms ({kind}) on {args.backend}, best of {args.repeat}:")
     print(f"  profiling off: {off:.4f} s   (median {statistics.median(times['off']):.4f})")
     print(f"  profiling on:  {on:.4f} s   (median {statistics.median(times['on']):.4f})")
     med_off, med_on = statistics.median(times["off"]), statistics.median(times["on"])
