@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BENCH_VENV := .bench-venv
 
-.PHONY: demo test bench lint venv venv-dev clean
+.PHONY: demo test bench bench-distributed lint venv venv-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	bash bench/setup_peers.sh
 	$(BENCH_VENV)/bin/python bench/overhead.py
+	$(BENCH_VENV)/bin/python bench/resources_bench.py
+	$(PY) bench/profiling_overhead.py --backend inline
+	$(PY) bench/profiling_overhead.py --backend threads
+	$(PY) bench/dynamic_bench.py
+	$(PY) bench/spec_bench.py
+
+# Longer ones (minutes): a LocalCluster and real HTTP servers.
+bench-distributed: $(VENV)/.installed-dev
+	$(PY) bench/dask_bench.py
+	$(PY) bench/platform_bench.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) demo-output
