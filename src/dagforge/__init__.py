@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "ExecutionCallbacks": "dagforge.execution.callbacks",
     "ExecutionResult": "dagforge.execution.result",
     "NodeResult": "dagforge.execution.result",
+    # profiling and simulation
+    "Profile": "dagforge.profiling.profile",
+    "simulate": "dagforge.scheduling.simulate",
     # resources
     "ResourcePool": "dagforge.resources",
     "ResourceRequirements": "dagforge.resources",
