@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, UnknownFunctionError
 from dagforge.server.platform import Platform, Settings
@@ -34,18 +36,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     app = FastAPI(title="dagforge platform", version="0.1.0", lifespan=lifespan)
     app.state.platform = plat
-    limit = plat.settings.max_body
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = await request.body()
-            if len(body) > limit:
-                return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=plat.settings.max_body)
 
     def authorised(authorization: str | None = Header(default=None)) -> None:
         token = plat.settings.token
@@ -132,20 +124,25 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         timeout: float = Query(300.0, gt=0, le=3600),
         _: None = Depends(authorised),
     ) -> Any:
+        future: Future | None = Future() if wait else None
         try:
-            accepted = await asyncio.to_thread(plat.accept, trigger, arguments or {})
+            accepted = await asyncio.to_thread(plat.accept, trigger, arguments or {}, future)
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
-        if not wait:
+        if future is None:
             return accepted
-        waiter = plat.waiter(accepted["run_id"])
+        run_id = accepted["run_id"]
         try:
-            done = await asyncio.wait_for(asyncio.wrap_future(waiter), timeout)
+            done = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except TimeoutError:
+            plat.unsubscribe(run_id, future)
             return JSONResponse(
                 {**accepted, "status": "running", "detail": f"still running after {timeout}s"},
                 status_code=202,
             )
+        finally:
+            if not future.done():  # the client went away: forget this waiter
+                plat.unsubscribe(run_id, future)
         return JSONResponse(_public(done), status_code=200)
 
     @app.post("/run/{trigger}/", include_in_schema=False)
@@ -234,6 +231,64 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         )
 
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; a
+    chunked body is read up to the limit and refused as soon as it goes over (so memory
+    stays bounded), otherwise it is replayed to the app. Pure ASGI (no per-request
+    task like ``BaseHTTPMiddleware``), so it costs next to nothing on the hot path.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                length = value
+                break
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)  # the server enforces the declared length
+            return
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            if messages:
+                return messages.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
 
 
 def _public(record: dict[str, Any], nodes: bool = True) -> dict[str, Any]:

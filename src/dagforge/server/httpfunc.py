@@ -1,27 +1,57 @@
 """Functions served over HTTP (DAGit's contract), callable like local ones.
 
-The platform POSTs ``{"arguments": {...}, "inputs": {...}, "store": {...}}``:
-``arguments`` are the node's keyword arguments when small; when they are large
-(over ``inline_limit`` bytes of JSON) they are written to the data store and sent as
-``inputs: {name: key}`` with ``store`` = the store's connection info, so data goes
-through the store, not the control plane. The function answers with its outputs
-(a JSON object) or ``{"keys": {name: key}}`` naming outputs it wrote to the store.
-Values in the store use the JSON serializer unless the operator opted into pickle.
+The platform POSTs ``{"arguments": {...}, "inputs": {}, "store": null, "serializer": s}``
+with the node's keyword arguments inline when they are small. When they are large (over
+``inline_limit`` bytes of JSON) each one is written to the data store under the run's
+prefix (``<run_id>/_http/<function>/<call>/<name>``, so retention cleans it with the
+run) and the body becomes ``{"arguments": {}, "inputs": {name: key}, "store": <info>}``:
+data goes through the store, not the control plane; the function reopens the store with
+``dagforge.store.open_store(info)``.
+
+The function answers with its outputs (a JSON object), with ``{"keys": {name: key}}``
+naming outputs it wrote to the store, or DAGit's ``{"key": key, ...}`` naming one stored
+object that holds all of them. Values in the store use the platform's serializer (JSON
+unless the operator opted into pickle; pickle is never loaded from a shared store
+without that opt-in).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
-from dagforge.errors import TaskOutputError
+from dagforge.errors import DagforgeError, TaskOutputError
+
+_client_lock = threading.Lock()
+_client: Any = None
+
+
+def _http() -> Any:
+    """One pooled, thread-safe httpx client per process (keep-alive to the functions)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            import httpx
+
+            _client = httpx.Client(limits=httpx.Limits(max_connections=64))
+        return _client
 
 
 class HttpFunction:
     """A callable that runs a registered ``http`` function."""
 
-    __slots__ = ("url", "name", "store", "inline_limit", "timeout", "allow_pickle")
+    __slots__ = (
+        "url",
+        "name",
+        "store",
+        "run_id",
+        "inline_limit",
+        "timeout",
+        "serializer",
+        "allow_pickle",
+    )
 
     def __init__(
         self,
@@ -29,34 +59,36 @@ class HttpFunction:
         name: str,
         store: Any = None,
         *,
+        run_id: str | None = None,
         inline_limit: int = 64_000,
         timeout: float = 60.0,
+        serializer: str = "json",
         allow_pickle: bool = False,
     ):
         self.url = url
         self.name = name
         self.store = store
+        self.run_id = run_id
         self.inline_limit = inline_limit
         self.timeout = timeout
+        self.serializer = serializer
         self.allow_pickle = allow_pickle
 
     def __call__(self, **arguments: Any) -> dict[str, Any]:
         import httpx
 
-        from dagforge.store import get_value, put_value
-
-        payload: dict[str, Any] = {"arguments": arguments, "inputs": {}, "store": None}
+        payload: dict[str, Any] = {
+            "arguments": arguments,
+            "inputs": {},
+            "store": None,
+            "serializer": self.serializer,
+        }
         body = json.dumps(arguments, default=str)
         if self.store is not None and len(body) > self.inline_limit:
-            prefix = f"http-inputs/{uuid.uuid4().hex}"
-            keys = {}
-            for name, value in arguments.items():
-                key = f"{prefix}/{name}"
-                put_value(self.store, key, value, serializer="json")
-                keys[name] = key
-            payload = {"arguments": {}, "inputs": keys, "store": self.store.describe()}
+            payload.update(arguments={}, inputs=self._store_inputs(arguments))
+            payload["store"] = self.store.describe()
         try:
-            reply = httpx.post(self.url, json=payload, timeout=self.timeout)
+            reply = _http().post(self.url, json=payload, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise TaskOutputError(
                 f"http function {self.name!r} at {self.url} could not be reached: {exc}"
@@ -74,10 +106,56 @@ class HttpFunction:
             ) from exc
         if not isinstance(outputs, dict):
             raise TaskOutputError(f"http function {self.name!r} must answer a JSON object")
-        keys = outputs.get("keys")
-        if isinstance(keys, dict) and self.store is not None:
-            return {
-                name: get_value(self.store, key, serializer="json", allow_pickle=self.allow_pickle)
-                for name, key in keys.items()
-            }
-        return outputs
+        return self._outputs(outputs)
+
+    def _store_inputs(self, arguments: dict[str, Any]) -> dict[str, str]:
+        from dagforge.store import put_value
+
+        prefix = f"{self.run_id or '_http'}/_http/{self.name}/{uuid.uuid4().hex}"
+        keys = {}
+        for name, value in arguments.items():
+            key = f"{prefix}/{name}"
+            try:
+                put_value(self.store, key, value, serializer=self.serializer)
+            except DagforgeError as exc:
+                raise TaskOutputError(
+                    f"http function {self.name!r}: cannot store input {name!r}: {exc}"
+                ) from exc
+            keys[name] = key
+        return keys
+
+    def _outputs(self, answer: dict[str, Any]) -> dict[str, Any]:
+        keys = answer.get("keys")
+        single = answer.get("key")
+        if (isinstance(keys, dict) or isinstance(single, str)) and self.store is None:
+            raise TaskOutputError(
+                f"http function {self.name!r} answered with store keys, "
+                "but the platform has no store"
+            )
+        try:
+            if isinstance(keys, dict):
+                return {name: self._load(key) for name, key in keys.items()}
+            if isinstance(single, str):  # DAGit: one stored object with every output
+                value = self._load(single)
+                if not isinstance(value, dict):
+                    raise TaskOutputError(
+                        f"http function {self.name!r}: key {single!r} must hold a JSON "
+                        f"object of outputs, got {type(value).__name__}"
+                    )
+                return value
+        except TaskOutputError:
+            raise
+        except DagforgeError as exc:
+            raise TaskOutputError(
+                f"http function {self.name!r}: cannot read its outputs from the store: {exc}"
+            ) from exc
+        return answer
+
+    def _load(self, key: Any) -> Any:
+        from dagforge.store import get_value
+
+        if not isinstance(key, str):
+            raise TaskOutputError(f"http function {self.name!r} answered a non-string key {key!r}")
+        return get_value(
+            self.store, key, serializer=self.serializer, allow_pickle=self.allow_pickle
+        )

@@ -7,9 +7,11 @@ journaled as they happen) -> finished (journaled, logged, waiters woken). On sta
 every journaled run that had not finished is queued again and resumes from the nodes
 it had completed, so accepted work is never lost and no completed node runs twice.
 
-Concurrency hazards: request handlers call ``accept``/read methods; dispatcher threads
-call ``_execute``. Shared state: ``db`` (own lock), ``queues`` (own condition),
-``_waiters`` and ``_results`` (guarded by ``_lock``; never held while running a run).
+Concurrency hazards: request handlers call ``accept``/``subscribe``/read methods;
+dispatcher threads call ``_execute``. Shared state: ``db`` (own lock), ``queues`` (own
+condition), ``_waiters`` and ``_results`` (guarded by ``_lock``; never held while running
+a run). A waiter is one ``Future`` per waiting request, so a request that gives up
+(timeout, client gone) cancels only its own future; the finisher skips done futures.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import json
 import threading
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import DagforgeError, RegistryError, SpecError
+from dagforge.errors import DagforgeError, RegistryError, SpecError, UnknownFunctionError
 from dagforge.server.db import Database
 from dagforge.server.dispatch import CLASSES, RunQueues
 
@@ -41,6 +43,7 @@ class Settings:
     backend: str = "threads"
     weights: dict[str, int] = field(default_factory=dict)
     retention: float | None = None
+    serializer: str = "json"
     allow_pickle: bool = False
 
 
@@ -49,6 +52,7 @@ class Platform:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        _check_serializer(settings)
         settings.data_dir = Path(settings.data_dir)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.data_dir / "dagforge.sqlite3")
@@ -57,7 +61,7 @@ class Platform:
         self.log_path = settings.data_dir / "requests.log"
         self.jsonl_path = settings.data_dir / "requests.jsonl"
         self._lock = threading.Lock()
-        self._waiters: dict[str, Future] = {}
+        self._waiters: dict[str, list[Future]] = {}
         self._results: dict[str, Any] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -153,14 +157,21 @@ class Platform:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def accept(self, trigger: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Journal and queue a run; return its id (the caller may wait on it)."""
+    def accept(
+        self, trigger: str, arguments: dict[str, Any], waiter: Future | None = None
+    ) -> dict[str, Any]:
+        """Journal and queue a run; return its id.
+
+        ``waiter`` (optional) is registered before the run is queued, so it is resolved
+        with the run's record when it finishes, however fast that is.
+        """
         record = self.db.get("triggers", trigger)
         run_id = uuid.uuid4().hex
         dag = record["dags"][0] if record["type"] == "dag" else None
         accepted = self.db.accept_run(run_id, trigger, dag, record["priority"], arguments)
-        with self._lock:
-            self._waiters[run_id] = Future()
+        if waiter is not None:
+            with self._lock:
+                self._waiters.setdefault(run_id, []).append(waiter)
         self.queues.put(record["priority"], run_id)
         return {
             "run_id": run_id,
@@ -169,9 +180,35 @@ class Platform:
             "accepted": accepted,
         }
 
-    def waiter(self, run_id: str) -> Future | None:
+    def subscribe(self, run_id: str) -> Future:
+        """A future resolved with the run's record when it finishes (at once if it has).
+
+        Race-free against the finisher: it commits the final status *before* taking the
+        waiters under ``_lock``, so a subscriber registered too late for that sees the
+        final status in the journal instead. Raises ``RegistryError`` for unknown ids.
+        """
+        future: Future = Future()
         with self._lock:
-            return self._waiters.get(run_id)
+            self._waiters.setdefault(run_id, []).append(future)
+        record = self.db.run(run_id)
+        if record["status"] not in ("queued", "running"):
+            with self._lock:
+                waiting = self._waiters.get(run_id, [])
+                if future in waiting:
+                    waiting.remove(future)
+                if not waiting:
+                    self._waiters.pop(run_id, None)
+            _resolve(future, record)
+        return future
+
+    def unsubscribe(self, run_id: str, future: Future) -> None:
+        """Forget a waiter that gave up (so abandoned waits do not accumulate)."""
+        with self._lock:
+            waiting = self._waiters.get(run_id)
+            if waiting and future in waiting:
+                waiting.remove(future)
+                if not waiting:
+                    del self._waiters[run_id]
 
     def result(self, run_id: str) -> Any:
         with self._lock:
@@ -186,7 +223,15 @@ class Platform:
             try:
                 self._execute(run_id)
             except Exception as exc:  # never let a dispatcher die with a run half-done
-                self.db.run_finished(run_id, "failed", None, f"internal error: {exc}", {})
+                if self._stopping:
+                    return  # the journal still says 'running': the next start resumes it
+                try:
+                    self.db.run_finished(
+                        run_id, "failed", None, f"internal error: {type(exc).__name__}: {exc}", {}
+                    )
+                    self._wake(run_id)
+                except Exception:  # the journal itself is unusable; the run resumes later
+                    pass
 
     def _execute(self, run_id: str) -> None:
         from dagforge.execution.callbacks import ExecutionCallbacks
@@ -201,7 +246,7 @@ class Platform:
         )
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
-            spec, registry = self._spec_for(trigger)
+            spec, registry = self._spec_for(trigger, run_id)
             result = run_workflow(
                 spec,
                 registry,
@@ -213,6 +258,7 @@ class Platform:
                 callbacks=callbacks,
                 enable_tracing=True,
                 profile=False,
+                serializer=self.settings.serializer,
             )
             status = "succeeded" if result.ok else "failed"
             outputs = result.workflow_outputs
@@ -223,6 +269,10 @@ class Platform:
         except DagforgeError as exc:
             error = f"{type(exc).__name__}: {exc}"
             result = getattr(exc, "result", None)
+        except Exception as exc:  # a function's bug must fail its run, not the platform
+            if self._stopping:
+                raise
+            error = f"internal error: {type(exc).__name__}: {exc}"
         if result is not None:
             nodes = {
                 name: {
@@ -244,11 +294,18 @@ class Platform:
                 self._results[run_id] = result
                 if len(self._results) > 1000:  # keep memory bounded on a long-lived server
                     self._results.pop(next(iter(self._results)))
-            waiter = self._waiters.pop(run_id, None)
-        if waiter is not None:
-            waiter.set_result(self.db.run(run_id))
+        self._wake(run_id)
 
-    def _spec_for(self, trigger: dict[str, Any]) -> tuple[Any, Any]:
+    def _wake(self, run_id: str) -> None:
+        """Resolve every waiter of a finished run (called after the final commit)."""
+        with self._lock:
+            waiting = self._waiters.pop(run_id, [])
+        if waiting:
+            record = self.db.run(run_id)
+            for future in waiting:
+                _resolve(future, record)
+
+    def _spec_for(self, trigger: dict[str, Any], run_id: str) -> tuple[Any, Any]:
         """The spec to run: a registered DAG, or a one-node spec for a function trigger."""
         registry = self._registry_for()
         if trigger["type"] == "dag":
@@ -273,14 +330,26 @@ class Platform:
             }
         for fn in self.db.list("functions"):
             if fn["kind"] == "python":
-                registry.register_path(
-                    fn["name"], fn["path"] if "path" in fn else fn["import_path"]
-                )
+                path = fn["path"] if "path" in fn else fn["import_path"]
+                try:
+                    registry.register_path(fn["name"], path)
+                except UnknownFunctionError as exc:
+                    # e.g. registered under a wider --allow-module than this server has:
+                    # only the runs that call it fail, with this reason
+                    registry.register(fn["name"], _Refused(str(exc)))
             else:
                 from dagforge.server.httpfunc import HttpFunction
 
                 registry.register(
-                    fn["name"], HttpFunction(fn["url"], fn["name"], self.store, allow_pickle=False)
+                    fn["name"],
+                    HttpFunction(
+                        fn["url"],
+                        fn["name"],
+                        self.store,
+                        run_id=run_id,
+                        serializer=self.settings.serializer,
+                        allow_pickle=self.settings.allow_pickle,
+                    ),
                 )
         return spec, registry
 
@@ -339,6 +408,39 @@ class Platform:
                 fh.write(line + "\n")
             with open(self.jsonl_path, "a") as fh:
                 fh.write(json.dumps(entry) + "\n")
+
+
+def _resolve(future: Future, record: dict[str, Any]) -> None:
+    if not future.done():
+        try:
+            future.set_result(record)
+        except InvalidStateError:  # cancelled by its waiter in the meantime
+            pass
+
+
+class _Refused:
+    """Stands for a registered function this server may not import; fails when called."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __call__(self, **_: Any) -> Any:
+        raise UnknownFunctionError(self.reason)
+
+
+def _check_serializer(settings: Settings) -> None:
+    """Pickle-like serializers need the operator's explicit opt-in (``--allow-pickle``)."""
+    from dagforge.serializers import get_serializer, is_trusted_only
+
+    try:
+        ser = get_serializer(settings.serializer)
+    except Exception as exc:
+        raise RegistryError(f"unknown serializer {settings.serializer!r}: {exc}") from exc
+    if is_trusted_only(ser) and not settings.allow_pickle:
+        raise RegistryError(
+            f"serializer {settings.serializer!r} can run code when values are loaded; "
+            "start the server with --allow-pickle only if every writer of the store is trusted"
+        )
 
 
 def _ts(t: float) -> str:
