@@ -367,3 +367,80 @@ def test_every_public_name_resolves():
         assert getattr(dagforge, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = dagforge.nope
+
+
+PUBLIC = {
+    "__version__",
+    # authoring
+    "Config",
+    "Task",
+    "task",
+    "DAG",
+    "DAGBuilder",
+    "dag",
+    "NodeOptions",
+    "Rule",
+    "rule",
+    # running
+    "Executor",
+    "ResourceAwareExecutor",
+    "AsyncResourceAwareExecutor",
+    "ExecutionCallbacks",
+    "ExecutionResult",
+    "NodeResult",
+    # resources, profiles, the platform client
+    "ResourcePool",
+    "ResourceRequirements",
+    "ResourceSnapshot",
+    "ResourceTimeline",
+    "Profile",
+    "simulate",
+    "Client",
+    # errors
+    "DagforgeError",
+    "GraphError",
+    "CycleError",
+    "DuplicateNodeError",
+    "UnknownNodeError",
+    "MissingInputError",
+    "AmbiguousInputError",
+    "EdgeRoutingError",
+    "ConfigError",
+    "TaskOutputError",
+    "NodeStateError",
+    "ExecutionError",
+    "NodeTimeoutError",
+    "WorkerLostError",
+    "BackendError",
+    "CancelledError",
+    "ResourceError",
+    "DynamicGraphError",
+    "SpecError",
+    "LoopLimitError",
+    "UnknownFunctionError",
+    "ProfileError",
+    "SerializationError",
+    "StoreError",
+    "RegistryError",
+    "ClientError",
+}
+
+
+def test_all_is_exactly_the_public_surface():
+    assert set(dagforge.__all__) == PUBLIC
+    assert len(dagforge.__all__) == len(PUBLIC)  # no duplicates
+    assert set(dir(dagforge)) >= PUBLIC
+
+
+def test_every_error_derives_from_the_one_root():
+    from dagforge import errors
+
+    classes = [
+        v
+        for v in vars(errors).values()
+        if isinstance(v, type) and issubclass(v, Exception) and v.__module__ == errors.__name__
+    ]
+    assert len(classes) >= 25
+    for cls in classes:
+        assert issubclass(cls, dagforge.DagforgeError), cls
+        assert cls.__doc__ and cls.__doc__.strip().startswith(("Raised", "Root")), cls
