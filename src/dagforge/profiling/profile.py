@@ -363,7 +363,7 @@ class Profile:
             node_weights=node_weights,
             edge_weights=edge_weights,
             execution_metrics=metrics,
-            execution_order=result.execution_order,
+            execution_order=list(dict.fromkeys(result.execution_order)),
             configuration=cfg.to_dict() if cfg is not None else {},
             metadata=metadata,
             total_time_ms=result.total_time_ms,
@@ -712,9 +712,7 @@ def _estimate(name: str, task: Any, cfg: Any) -> float:
 
 def _metadata(started_at: float | None, seed: int | None) -> dict[str, Any]:
     when = (
-        _dt.datetime.fromtimestamp(started_at, _dt.UTC)
-        if started_at
-        else _dt.datetime.now(_dt.UTC)
+        _dt.datetime.fromtimestamp(started_at, _dt.UTC) if started_at else _dt.datetime.now(_dt.UTC)
     )
     return {
         "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -87,9 +87,9 @@ def build_trace(result: Any) -> ChromeTrace:
     events: list[dict[str, Any]] = []
     not_run: dict[str, str] = {}
     results = result.results
-    for name in result.execution_order + [
-        n for n in results if n not in set(result.execution_order)
-    ]:
+    # Start order, each node once (a retried node starts more than once), then the rest.
+    ordered = list(dict.fromkeys([*result.execution_order, *results]))
+    for name in ordered:
         nr = results[name]
         m = nr.metrics
         common: dict[str, Any] = {"node": name}
