@@ -284,7 +284,7 @@ def test_estimate_instructions_errors_name_the_node():
             return -5
 
     dag = DAG(tasks={"bad": Bad()}, edges=[])
-    with pytest.raises(ProfileError, match="node 'bad'.*-5"):
+    with pytest.raises(ProfileError, match=r"node 'bad'.*-5"):
         run_profile(dag)
 
 
