@@ -6,9 +6,18 @@ the server answers with an error, and names the URL when it cannot be reached.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import quote
 
 from dagforge.errors import ClientError
+
+_FINISHED = ("succeeded", "failed")
+
+
+def _seg(name: str) -> str:
+    """One URL path segment (registry names and run ids may hold spaces, '#', '?')."""
+    return quote(str(name), safe="")
 
 
 class Client:
@@ -39,26 +48,34 @@ class Client:
             raise ClientError(f"cannot reach the dagforge platform at {self.url}: {exc}") from exc
         if reply.status_code >= 400:
             try:
-                detail = reply.json().get("detail", reply.text)
+                body = reply.json()
             except ValueError:
-                detail = reply.text
-            raise ClientError(
+                body = reply.text
+            detail = body.get("detail", body) if isinstance(body, dict) else body
+            error = ClientError(
                 f"{method} {path} -> {reply.status_code}: {detail}", status_code=reply.status_code
             )
+            error.detail = detail  # e.g. a spec's errors, each with its JSON path
+            raise error
         return reply.json()
 
     # -- functions (DAGit's Functions class) ---------------------------------------------
 
     def register_function(
         self,
-        name: str,
+        name: str | dict[str, Any],
         *,
         path: str | None = None,
         url: str | None = None,
         type: str = "cpu",
         **extra: Any,
     ) -> dict[str, Any]:
-        """Register a Python function by import path, or an HTTP one by URL."""
+        """Register a Python function by import path, or an HTTP one by URL.
+
+        ``name`` may also be a whole registration body (a dict), sent verbatim.
+        """
+        if isinstance(name, dict):
+            return self._call("POST", "/register/function", json=name)
         body = {"name": name, "kind": "http" if url else "python", "type": type, **extra}
         if url:
             body["url"] = url
@@ -70,10 +87,10 @@ class Client:
         return self._call("GET", "/functions")
 
     def get_function(self, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/functions/{name}")
+        return self._call("GET", f"/functions/{_seg(name)}")
 
     def delete_function(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/functions/{name}")
+        return self._call("DELETE", f"/functions/{_seg(name)}")
 
     # -- DAG specs ----------------------------------------------------------------------------
 
@@ -84,10 +101,10 @@ class Client:
         return self._call("GET", "/dags")
 
     def get_dag(self, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/dags/{name}")
+        return self._call("GET", f"/dags/{_seg(name)}")
 
     def delete_dag(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/dags/{name}")
+        return self._call("DELETE", f"/dags/{_seg(name)}")
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -98,10 +115,10 @@ class Client:
         return self._call("GET", "/triggers")
 
     def get_trigger(self, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/triggers/{name}")
+        return self._call("GET", f"/triggers/{_seg(name)}")
 
     def delete_trigger(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/triggers/{name}")
+        return self._call("DELETE", f"/triggers/{_seg(name)}")
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -113,23 +130,50 @@ class Client:
         wait: bool = False,
         timeout: float = 300.0,
     ) -> dict[str, Any]:
-        params = {"wait": "true", "timeout": timeout} if wait else {}
-        return self._call("POST", f"/run/{name}", json=arguments or {}, params=params)
+        """Run trigger ``name``: the accepted run (``run_id``, 202) or, with ``wait=True``,
+        the finished run (status, nodes, outputs). A wait longer than ``timeout`` answers
+        with the still-running run; poll it with :meth:`wait`."""
+        if not wait:
+            return self._call("POST", f"/run/{_seg(name)}", json=arguments or {})
+        return self._call(
+            "POST",
+            f"/run/{_seg(name)}",
+            json=arguments or {},
+            params={"wait": "true", "timeout": timeout},
+            timeout=timeout + 30.0,  # the server answers by then at the latest
+        )
+
+    def wait(self, run_id: str, timeout: float = 300.0, poll: float = 0.05) -> dict[str, Any]:
+        """Poll a run until it finishes; ``ClientError`` (status 408) after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.run(run_id)
+            if record["status"] in _FINISHED:
+                return record
+            if time.monotonic() >= deadline:
+                raise ClientError(
+                    f"run {run_id!r} is still {record['status']} after {timeout}s",
+                    status_code=408,
+                )
+            time.sleep(poll)
 
     def run(self, run_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/runs/{run_id}")
+        return self._call("GET", f"/runs/{_seg(run_id)}")
 
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._call("GET", "/runs", params={"limit": limit})
 
     def outputs(self, run_id: str) -> Any:
-        return self._call("GET", f"/runs/{run_id}/outputs")
+        return self._call("GET", f"/runs/{_seg(run_id)}/outputs")
 
     def profile(self, run_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/runs/{run_id}/profile")
+        return self._call("GET", f"/runs/{_seg(run_id)}/profile")
 
     def trace(self, run_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/runs/{run_id}/trace")
+        return self._call("GET", f"/runs/{_seg(run_id)}/trace")
+
+    def weights(self) -> dict[str, int]:
+        return self._call("GET", "/config/weights")
 
     def set_weights(self, weights: dict[str, int]) -> dict[str, int]:
         return self._call("PUT", "/config/weights", json=weights)

@@ -23,16 +23,22 @@ def serve(
     port: int = typer.Option(5001, help="port to bind"),
     data_dir: Path = typer.Option(Path("dagforge-data"), help="registries, journal, data"),
     store: str = typer.Option(None, help="redis://host:port/db or s3://bucket?endpoint=..."),
-    workers: int = typer.Option(2, help="runs executed at once"),
+    workers: int = typer.Option(2, min=1, help="runs executed at once"),
     backend: str = typer.Option("threads", help="engine backend for runs (dask://HOST:PORT)"),
     token: str = typer.Option(None, envvar="DAGFORGE_TOKEN", help="require Bearer token"),
     allow_module: list[str] = typer.Option(None, help="packages python functions may use"),
-    max_body: int = typer.Option(1_000_000, help="largest request body in bytes"),
+    max_body: int = typer.Option(1_000_000, min=1, help="largest request body in bytes"),
     retention: float = typer.Option(None, help="seconds to keep a run's data in the store"),
+    weights: str = typer.Option(None, help="priority weights as JSON, e.g. '{\"gold\": 5}'"),
+    serializer: str = typer.Option("json", help="serializer of values in the store"),
+    allow_pickle: bool = typer.Option(
+        False, help="allow pickle-like serializers (only if every store writer is trusted)"
+    ),
 ) -> None:
     """Start the platform: FastAPI on uvicorn with embedded defaults."""
     import uvicorn
 
+    from dagforge.errors import DagforgeError
     from dagforge.server.app import create_app
     from dagforge.server.platform import Settings
 
@@ -45,12 +51,21 @@ def serve(
         max_body=max_body,
         backend=backend,
         retention=retention,
+        weights=_body(weights) if weights else {},
+        serializer=serializer,
+        allow_pickle=allow_pickle,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    try:
+        app = create_app(settings)
+    except DagforgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _body(source: str) -> Any:
-    text = Path(source).read_text() if os.path.exists(source) else source
+    """JSON from a file path or from the text itself."""
+    text = Path(source).read_text() if os.path.isfile(source) else source
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -63,27 +78,37 @@ def _client(url: str, token: str | None) -> Any:
     return Client(url, token=token)
 
 
-def _run(action: Any) -> None:
+def _run(action: Any) -> Any:
     from dagforge.errors import ClientError
 
     try:
-        typer.echo(json.dumps(action(), indent=2))
+        answer = action()
     except ClientError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    typer.echo(json.dumps(answer, indent=2))
+    return answer
 
 
 @register_app.command("function")
 def register_function(
-    name: str,
+    source: str = typer.Argument(
+        ..., help="registration JSON (file or text), or the function's name with --path/--http"
+    ),
     path: str = typer.Option(None, help="package.module:function"),
     http_url: str = typer.Option(None, "--http", help="URL of an http function"),
     type: str = typer.Option("cpu", help="cpu | gpu"),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Register a Python function by import path, or an HTTP one by URL."""
-    _run(lambda: _client(url, token).register_function(name, path=path, url=http_url, type=type))
+    """Register a function: a JSON body, or NAME with --path (python) or --http (URL)."""
+    if os.path.isfile(source) or source.lstrip().startswith("{"):
+        body = _body(source)
+        _run(lambda: _client(url, token).register_function(body))
+        return
+    if not path and not http_url:
+        raise typer.BadParameter(f"function {source!r} needs --path MODULE:FUNC or --http URL")
+    _run(lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type))
 
 
 @register_app.command("dag")
@@ -93,7 +118,8 @@ def register_dag(
     token: str = TOKEN,
 ) -> None:
     """Register a workflow spec."""
-    _run(lambda: _client(url, token).register_dag(_body(spec)))
+    body = _body(spec)
+    _run(lambda: _client(url, token).register_dag(body))
 
 
 @register_app.command("trigger")
@@ -103,18 +129,25 @@ def register_trigger(
     token: str = TOKEN,
 ) -> None:
     """Register a trigger (DAGit's trigger body)."""
-    _run(lambda: _client(url, token).register_trigger(_body(trigger)))
+    body = _body(trigger)
+    _run(lambda: _client(url, token).register_trigger(body))
 
 
 def trigger(
     name: str,
-    args: str = typer.Option("{}", help="arguments as JSON"),
+    args: str = typer.Option("{}", help="arguments as JSON (text or file)"),
     wait: bool = typer.Option(True, help="wait for the outputs"),
+    timeout: float = typer.Option(300.0, help="seconds to wait"),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Run a trigger and print its outputs (or its run id with --no-wait)."""
-    _run(lambda: _client(url, token).trigger(name, _body(args), wait=wait))
+    """Run a trigger and print the finished run (or its run id with --no-wait)."""
+    arguments = _body(args)
+    if not isinstance(arguments, dict):
+        raise typer.BadParameter("--args must be a JSON object")
+    answer = _run(lambda: _client(url, token).trigger(name, arguments, wait=wait, timeout=timeout))
+    if wait and answer.get("status") == "failed":
+        raise typer.Exit(1)
 
 
 @deploy_app.command("k8s")
@@ -124,41 +157,62 @@ def deploy_k8s(
     min_replicas: int = typer.Option(1),
     max_replicas: int = typer.Option(70),
     cpu: str = typer.Option("500m"),
-    gpu: bool = typer.Option(False),
-    port: int = typer.Option(8080),
+    memory: str = typer.Option("256Mi"),
+    gpu: bool = typer.Option(False, help="schedule on type=gpu nodes with one GPU"),
+    port: int = typer.Option(8080, help="container port"),
+    node_port: int = typer.Option(None, help="pin the Service's node port (30000-32767)"),
+    namespace: str = typer.Option("default"),
     out: Path = typer.Option(None, help="write YAML here"),
     apply_: bool = typer.Option(False, "--apply", help="create the objects on the cluster"),
-    register: bool = typer.Option(False, help="register the service URL as an http function"),
+    register: bool = typer.Option(
+        None,
+        "--register/--no-register",
+        help="register the service URL as an http function (default: with --apply)",
+    ),
     node_host: str = typer.Option("127.0.0.1", help="a node address for the service URL"),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
     """Write Deployment + NodePort Service + HPA for FUNCTION (and apply/register them)."""
+    from dagforge.errors import DagforgeError
     from dagforge.server import k8s
 
-    docs = k8s.manifests(
-        function,
-        image,
-        port=port,
-        min_replicas=min_replicas,
-        max_replicas=max_replicas,
-        cpu=cpu,
-        gpu=gpu,
-    )
-    k8s.validate(docs)
+    try:
+        docs = k8s.manifests(
+            function,
+            image,
+            port=port,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            cpu=cpu,
+            memory=memory,
+            gpu=gpu,
+            namespace=namespace,
+            node_port=node_port,
+        )
+        k8s.validate(docs)
+    except DagforgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     text = k8s.to_yaml(docs)
     if out:
         out.write_text(text)
-        typer.echo(f"wrote {out}")
+        typer.echo(f"wrote {out}", err=True)
     else:
         typer.echo(text)
+    assigned = None
     if apply_:
-        k8s.apply(docs)
-    if register:
-        service = docs[1]["metadata"]["name"]
+        try:
+            assigned = k8s.apply(docs)
+        except DagforgeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"applied {len(docs)} objects in namespace {namespace}", err=True)
+    if register if register is not None else apply_:
+        service_url = k8s.service_url(docs, node_host, assigned)
         _run(
             lambda: _client(url, token).register_function(
-                function, url=f"http://{node_host}:{port}/{service}", type="gpu" if gpu else "cpu"
+                function, url=service_url, type="gpu" if gpu else "cpu"
             )
         )
 

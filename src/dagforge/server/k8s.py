@@ -29,10 +29,16 @@ def manifests(
     gpu: bool = False,
     cpu_target: int = 70,
     namespace: str = "default",
+    node_port: int | None = None,
 ) -> list[dict[str, Any]]:
-    name = function.replace("_", "-").lower()
-    if not _NAME.match(name) or len(name) > 63:
-        raise RegistryError(f"function {function!r} does not make a valid Kubernetes name")
+    """Deployment, NodePort Service and HPA for ``function`` served by ``image``.
+
+    ``node_port`` pins the Service's node port (30000-32767) so the function's URL is
+    known before the cluster assigns one.
+    """
+    name = kube_name(function)
+    if node_port is not None and not 30000 <= node_port <= 32767:
+        raise RegistryError(f"node port {node_port} is outside Kubernetes' range 30000-32767")
     if min_replicas < 1 or max_replicas < min_replicas:
         raise RegistryError(
             f"replicas must satisfy 1 <= min ({min_replicas}) <= max ({max_replicas})"
@@ -78,7 +84,14 @@ def manifests(
         "spec": {
             "type": "NodePort",
             "selector": labels,
-            "ports": [{"port": port, "targetPort": port, "protocol": "TCP"}],
+            "ports": [
+                {
+                    "port": port,
+                    "targetPort": port,
+                    "protocol": "TCP",
+                    **({"nodePort": node_port} if node_port is not None else {}),
+                }
+            ],
         },
     }
     hpa = {
@@ -105,6 +118,30 @@ def manifests(
         },
     }
     return [deployment, service, hpa]
+
+
+def kube_name(function: str) -> str:
+    """The Kubernetes name of a function (``glass_full`` -> ``glass-full``)."""
+    name = function.replace("_", "-").lower()
+    if not _NAME.match(name) or len(f"dagforge-{name}") > 63:
+        raise RegistryError(
+            f"function {function!r} does not make a valid Kubernetes name (lower-case "
+            "letters, digits and '-', at most 54 characters)"
+        )
+    return name
+
+
+def service_url(docs: list[dict[str, Any]], node_host: str, node_port: int | None = None) -> str:
+    """The URL the platform calls: ``http://NODE:NODEPORT/`` when the node port is known
+    (pinned or assigned by the cluster), else the Service's in-cluster DNS name."""
+    service = next(d for d in docs if d["kind"] == "Service")
+    port = service["spec"]["ports"][0]
+    node_port = node_port or port.get("nodePort")
+    if node_port:
+        return f"http://{node_host}:{node_port}/"
+    meta = service["metadata"]
+    host = f"{meta['name']}.{meta.get('namespace', 'default')}.svc.cluster.local"
+    return f"http://{host}:{port['port']}/"
 
 
 _MODELS = {
@@ -160,17 +197,66 @@ def to_yaml(docs: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-def apply(docs: list[dict[str, Any]]) -> None:  # pragma: no cover - needs a cluster
-    """Create the objects on the cluster of the current kubeconfig."""
-    from kubernetes import client, config
+def apply(docs: list[dict[str, Any]], api_client: Any = None) -> int | None:
+    """Create (or, when they exist, patch) the objects on a cluster; return the
+    Service's node port.
 
-    config.load_kube_config()
-    api = client.ApiClient()
+    Without ``api_client`` the cluster is the in-cluster service account or the current
+    kubeconfig; if neither is configured this raises ``RegistryError`` before any call.
+    """
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = api_client or _configured_client()
+    node_port = None
     for doc in docs:
         ns = doc["metadata"].get("namespace", "default")
+        name = doc["metadata"]["name"]
         if doc["kind"] == "Deployment":
-            client.AppsV1Api(api).create_namespaced_deployment(ns, doc)
+            apps = client.AppsV1Api(api)
+            create, patch = apps.create_namespaced_deployment, apps.patch_namespaced_deployment
         elif doc["kind"] == "Service":
-            client.CoreV1Api(api).create_namespaced_service(ns, doc)
+            core = client.CoreV1Api(api)
+            create, patch = core.create_namespaced_service, core.patch_namespaced_service
         else:
-            client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(ns, doc)
+            scale = client.AutoscalingV2Api(api)
+            create = scale.create_namespaced_horizontal_pod_autoscaler
+            patch = scale.patch_namespaced_horizontal_pod_autoscaler
+        try:
+            try:
+                made = create(ns, doc)
+            except ApiException as exc:
+                if exc.status != 409:  # 409: it exists already; bring it up to date
+                    raise
+                made = patch(name, ns, doc)
+        except ApiException as exc:
+            raise RegistryError(
+                f"Kubernetes refused {doc['kind']} {ns}/{name}: {exc.status} {exc.reason}"
+                f"{': ' + exc.body[:300] if exc.body else ''}"
+            ) from exc
+        except Exception as exc:  # connection refused, TLS, timeouts ...
+            raise RegistryError(
+                f"cannot reach the Kubernetes API to apply {doc['kind']} {ns}/{name}: {exc}"
+            ) from exc
+        if doc["kind"] == "Service":
+            ports = getattr(getattr(made, "spec", None), "ports", None) or []
+            node_port = getattr(ports[0], "node_port", None) if ports else None
+    return node_port
+
+
+def _configured_client() -> Any:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        config.load_incluster_config()
+    except ConfigException:
+        try:
+            config.load_kube_config()
+        except (ConfigException, OSError) as exc:
+            raise RegistryError(
+                "no Kubernetes cluster is configured (no in-cluster service account and "
+                f"no usable kubeconfig: {exc}); set KUBECONFIG, or write the YAML with "
+                "--out and apply it with kubectl"
+            ) from exc
+    return client.ApiClient()

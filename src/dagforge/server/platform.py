@@ -95,9 +95,7 @@ class Platform:
     # -- registries ----------------------------------------------------------------------------
 
     def register_function(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("name") or body.get("function_name")
-        if not name or not isinstance(name, str):
-            raise RegistryError("a function needs a 'name'")
+        name = _name(body.get("name") or body.get("function_name"), "function", "name")
         kind = body.get("kind", "python")
         if kind == "python":
             path = body.get("path") or body.get("import_path")
@@ -124,13 +122,12 @@ class Platform:
         from dagforge.spec import load_spec
 
         spec = load_spec(body)  # SpecError with the JSON path
+        _name(spec.name, "DAG", "name")
         self.db.put("dags", spec.name, body)
         return body
 
     def register_trigger(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("trigger_name")
-        if not name or not isinstance(name, str):
-            raise RegistryError("a trigger needs a 'trigger_name'")
+        name = _name(body.get("trigger_name"), "trigger", "trigger_name")
         ttype = body.get("type")
         if ttype not in ("dag", "function"):
             raise RegistryError(f"trigger {name!r}: type must be 'dag' or 'function'")
@@ -144,6 +141,11 @@ class Platform:
             raise RegistryError(
                 f"trigger {name!r}: type {ttype!r} needs a non-empty "
                 f"'{'dags' if ttype == 'dag' else 'functions'}' list"
+            )
+        if not all(isinstance(t, str) and t for t in targets):
+            raise RegistryError(
+                f"trigger {name!r}: '{'dags' if ttype == 'dag' else 'functions'}' must list "
+                f"names (non-empty strings), got {targets!r}"
             )
         record = {
             "trigger_name": name,
@@ -408,6 +410,20 @@ class Platform:
                 fh.write(line + "\n")
             with open(self.jsonl_path, "a") as fh:
                 fh.write(json.dumps(entry) + "\n")
+
+
+def _name(value: Any, kind: str, field_name: str) -> str:
+    """A registry name: it is a URL path segment, so no '/', no leading '.', <= 200 chars."""
+    if not value or not isinstance(value, str):
+        raise RegistryError(f"a {kind} needs a non-empty string {field_name!r}")
+    if "/" in value or "\\" in value or value.startswith(".") or len(value) > 200:
+        raise RegistryError(
+            f"{kind} {field_name} {value!r} must not contain '/' or '\\', start with '.', "
+            "or be longer than 200 characters"
+        )
+    if any(ord(c) < 32 for c in value):
+        raise RegistryError(f"{kind} {field_name} {value!r} must not contain control characters")
+    return value
 
 
 def _resolve(future: Future, record: dict[str, Any]) -> None:
