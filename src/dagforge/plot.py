@@ -117,7 +117,11 @@ def gantt(
     for w, *_ in bars:
         if w not in rows:
             rows.append(w)
-    rows = [r for r in rows if any(b[0] == r for b in bars)] or rows or ["(no worker)"]
+    from dagforge.scheduling.simulate import Simulation
+
+    if not isinstance(source, Simulation):  # a prediction shows its idle workers too
+        rows = [r for r in rows if any(b[0] == r for b in bars)] or rows
+    rows = rows or ["(no worker)"]
     fig = _figure(width, 1.2 + 0.55 * len(rows))
     ax = fig.add_subplot()
     y = {r: i for i, r in enumerate(rows)}
