@@ -37,7 +37,7 @@ def function_server():
     """A real HTTP function (DAGit's contract) on a free port."""
     from fastapi import FastAPI
 
-    from dagforge.store import get_value, open_store
+    from dagforge.store import get_value, open_store, put_value
 
     app = FastAPI()
     calls = []
@@ -54,6 +54,28 @@ def function_server():
         if isinstance(x, list):
             return {"x": sum(v * v for v in x)}
         return {"x": x * x}
+
+    @app.post("/square_keys")
+    def square_keys(body: dict):
+        """Writes its output to the store and answers with the key (``keys``)."""
+        calls.append(body)
+        store = open_store(body["store"])
+        key = body["output_prefix"] + "/x"
+        put_value(store, key, body["arguments"]["x"] ** 2)
+        return {"keys": {"x": key}}
+
+    @app.post("/square_dagit")
+    def square_dagit(body: dict):
+        """DAGit's style: one stored object with every output, answered as ``key``."""
+        calls.append(body)
+        store = open_store(body["store"])
+        key = body["output_prefix"] + "/response"
+        put_value(store, key, {"x": body["arguments"]["x"] ** 2, "activation_id": "a1"})
+        return {"activation_id": "a1", "key": key}
+
+    @app.post("/broken")
+    def broken(body: dict):
+        raise ValueError("the function crashed")
 
     with ServerThread(app) as server:
         server.calls = calls

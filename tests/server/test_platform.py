@@ -148,35 +148,6 @@ def test_run_queues_follow_the_weights():
     assert q.get(timeout=0.1) is None
 
 
-def test_gold_is_served_first_under_load(make_server, tmp_path):
-    server = make_server(workers=1)
-    with Client(server.url) as c:
-        setup_chain(c, priority="bronze", trigger="bronze")
-        c.register_trigger(
-            {
-                "trigger_name": "gold",
-                "type": "dag",
-                "priority": "gold",
-                "dags": ["chain"],
-                "functions": "",
-            }
-        )
-        blocker = c.trigger("bronze", {"x": 0, "delay": 0.3})  # occupies the one worker
-        bronze = [c.trigger("bronze", {"x": 1})["run_id"] for _ in range(3)]
-        gold = [c.trigger("gold", {"x": 1})["run_id"] for _ in range(3)]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            runs = {r["run_id"]: r for r in c.runs()}
-            if all(runs[i]["status"] == "succeeded" for i in bronze + gold):
-                break
-            time.sleep(0.05)
-        started = {i: runs[i]["started"] for i in bronze + gold}
-        assert runs[blocker["run_id"]]["status"] == "succeeded"
-    # gold runs queued after the bronze ones still started first, most of them
-    first_three = sorted(started, key=started.get)[:3]
-    assert sum(i in gold for i in first_three) >= 2
-
-
 def test_http_functions_follow_dagits_contract(make_server, function_server, tmp_path):
     server = make_server()
     with Client(server.url) as c:
@@ -198,6 +169,36 @@ def test_http_functions_follow_dagits_contract(make_server, function_server, tmp
     assert small["arguments"] == {"x": 7} and not small["inputs"]
     assert large["arguments"] == {} and set(large["inputs"]) == {"x"}
     assert large["store"]["type"] == "LocalDirStore" and large["store"]["url"].startswith("file:")
+
+
+def test_http_functions_may_answer_with_store_keys(make_server, function_server, tmp_path):
+    from dagforge.store import LocalDirStore
+
+    server = make_server(data_dir=tmp_path / "keys", retention=0)
+    with Client(server.url) as c:
+        for fn in ("square_keys", "square_dagit", "broken"):
+            c.register_function(fn, url=f"{function_server.url}/{fn}")
+            c.register_trigger(
+                {
+                    "trigger_name": fn,
+                    "type": "function",
+                    "priority": "silver",
+                    "dags": "",
+                    "functions": [fn],
+                }
+            )
+        done = c.trigger("square_keys", {"x": 6}, wait=True)
+        assert done["outputs"] == {"square_keys": {"x": 36}}
+        done = c.trigger("square_dagit", {"x": 5}, wait=True)
+        assert done["outputs"] == {"square_dagit": {"x": 25, "activation_id": "a1"}}
+        failed = c.trigger("broken", {"x": 1}, wait=True)
+        assert failed["status"] == "failed" and "500" in failed["error"]
+        assert "broken" in failed["error"]
+    prefix = function_server.calls[-1]["output_prefix"]
+    assert prefix.startswith(f"{done['run_id']}/_http/square_dagit/")
+    # keys the functions wrote live under their run and expire with it (retention 0)
+    store = LocalDirStore(tmp_path / "keys" / "store")
+    assert store.keys(done["run_id"] + "/") == []
 
 
 def test_requests_do_not_block_the_event_loop(make_server):

@@ -1,12 +1,12 @@
 """Functions served over HTTP (DAGit's contract), callable like local ones.
 
-The platform POSTs ``{"arguments": {...}, "inputs": {}, "store": null, "serializer": s}``
-with the node's keyword arguments inline when they are small. When they are large (over
-``inline_limit`` bytes of JSON) each one is written to the data store under the run's
-prefix (``<run_id>/_http/<function>/<call>/<name>``, so retention cleans it with the
-run) and the body becomes ``{"arguments": {}, "inputs": {name: key}, "store": <info>}``:
-data goes through the store, not the control plane; the function reopens the store with
-``dagforge.store.open_store(info)``.
+The platform POSTs ``{"arguments": {...}, "inputs": {}, "store": <info>, "serializer": s,
+"output_prefix": p}`` with the node's keyword arguments inline when they are small. When
+they are large (over ``inline_limit`` bytes of JSON) each one is written to the data
+store under the run's prefix (``<run_id>/_http/<function>/<call>/in/<name>``, so
+retention cleans it with the run) and sent as ``"arguments": {}, "inputs": {name: key}``:
+data goes through the store, not the control plane. The function reopens the store with
+``dagforge.store.open_store(info)`` and may write its outputs under ``output_prefix``.
 
 The function answers with its outputs (a JSON object), with ``{"keys": {name: key}}``
 naming outputs it wrote to the store, or DAGit's ``{"key": key, ...}`` naming one stored
@@ -77,16 +77,18 @@ class HttpFunction:
     def __call__(self, **arguments: Any) -> dict[str, Any]:
         import httpx
 
+        call = f"{self.run_id or '_http'}/_http/{self.name}/{uuid.uuid4().hex}"
         payload: dict[str, Any] = {
             "arguments": arguments,
             "inputs": {},
             "store": None,
             "serializer": self.serializer,
         }
-        body = json.dumps(arguments, default=str)
-        if self.store is not None and len(body) > self.inline_limit:
-            payload.update(arguments={}, inputs=self._store_inputs(arguments))
+        if self.store is not None:
             payload["store"] = self.store.describe()
+            payload["output_prefix"] = f"{call}/out"  # keys written here expire with the run
+            if len(json.dumps(arguments, default=str)) > self.inline_limit:
+                payload.update(arguments={}, inputs=self._store_inputs(arguments, call))
         try:
             reply = _http().post(self.url, json=payload, timeout=self.timeout)
         except httpx.HTTPError as exc:
@@ -108,13 +110,12 @@ class HttpFunction:
             raise TaskOutputError(f"http function {self.name!r} must answer a JSON object")
         return self._outputs(outputs)
 
-    def _store_inputs(self, arguments: dict[str, Any]) -> dict[str, str]:
+    def _store_inputs(self, arguments: dict[str, Any], call: str) -> dict[str, str]:
         from dagforge.store import put_value
 
-        prefix = f"{self.run_id or '_http'}/_http/{self.name}/{uuid.uuid4().hex}"
         keys = {}
         for name, value in arguments.items():
-            key = f"{prefix}/{name}"
+            key = f"{call}/in/{name}"
             try:
                 put_value(self.store, key, value, serializer=self.serializer)
             except DagforgeError as exc:
