@@ -9,6 +9,7 @@ them through that client on the configured cluster.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -252,7 +253,8 @@ def _configured_client() -> Any:
         config.load_incluster_config()
     except ConfigException:
         try:
-            config.load_kube_config()
+            # KUBECONFIG read now (the client reads it once, at import)
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         except (ConfigException, OSError) as exc:
             raise RegistryError(
                 "no Kubernetes cluster is configured (no in-cluster service account and "
