@@ -7,20 +7,32 @@ import time
 from pathlib import Path
 
 
-def double(x: int = 0, **_: object) -> dict:
+def _mark(marker_dir: str, node: str, x: object) -> None:
+    """Record one call of ``node`` in ``marker_dir`` (counts invocations across restarts)."""
+    if marker_dir:
+        Path(marker_dir).mkdir(parents=True, exist_ok=True)
+        Path(marker_dir, f"{node}-{os.getpid()}-{time.time_ns()}").write_text(str(x))
+
+
+def double(x: int = 0, marker_dir: str = "", **_: object) -> dict:
+    _mark(marker_dir, "double", x)
     return {"x": x * 2}
 
 
-def add_one(x: int = 0, **_: object) -> dict:
+def add_one(x: int = 0, marker_dir: str = "", **_: object) -> dict:
+    _mark(marker_dir, "add_one", x)
     return {"x": x + 1}
 
 
-def slow_count(x: int = 0, marker_dir: str = "", delay: float = 0.0, **_: object) -> dict:
-    """Sleep, then record one call in ``marker_dir`` (to count invocations across restarts)."""
+def slow_count(
+    x: int = 0, marker_dir: str = "", delay: float = 0.0, gate: str = "", **_: object
+) -> dict:
+    """Sleep ``delay``, wait (at most 30 s) for the file ``gate``, then record the call."""
     time.sleep(delay)
-    if marker_dir:
-        Path(marker_dir).mkdir(parents=True, exist_ok=True)
-        Path(marker_dir, f"call-{os.getpid()}-{time.time_ns()}").write_text(str(x))
+    deadline = time.monotonic() + 30
+    while gate and not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _mark(marker_dir, "slow_count", x)
     return {"x": x + 1}
 
 
