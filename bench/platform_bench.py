@@ -38,6 +38,7 @@ def run(name: str, body: dict | None = None):
 
 
 ERRORS: list[tuple[int, str]] = []
+TEMP_DIRS: list[str] = []  # removed at the end
 
 
 def free_port() -> int:
@@ -62,6 +63,7 @@ def wait_http(url: str, proc: subprocess.Popen, limit: float = 30) -> None:
 def start_platform(store: str | None, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     data = tempfile.mkdtemp(prefix="dagforge-bench-")
+    TEMP_DIRS.append(data)
     cmd = [
         sys.executable,
         "-m",
@@ -88,6 +90,7 @@ def start_platform(store: str | None, workers: int) -> tuple[subprocess.Popen, s
 def start_bare() -> tuple[subprocess.Popen, str]:
     port = free_port()
     folder = tempfile.mkdtemp(prefix="dagforge-bare-")
+    TEMP_DIRS.append(folder)
     Path(folder, "bare_app.py").write_text(BARE_APP)
     proc = subprocess.Popen(
         [
@@ -255,6 +258,8 @@ def main() -> None:
                 p.wait(timeout=10)
         if moto is not None:
             moto.stop()
+        for folder in TEMP_DIRS:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
