@@ -273,6 +273,10 @@ class DAG:
             u = next(p for p in self._pred[u] if indeg[p] > 0)
         cycle = walk[seen[u] :]
         cycle.reverse()  # we walked backwards along edges
+        # Start at the earliest-added node of the cycle, so the message is stable and
+        # reads the way the user wrote it (a -> b -> c -> a, not b -> c -> a -> b).
+        first = cycle.index(min(cycle))
+        cycle = cycle[first:] + cycle[:first]
         names = [self._names[i] for i in cycle]
         return [*names, names[0]]
 
