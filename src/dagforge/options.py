@@ -85,13 +85,13 @@ class NodeOptions:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
         """Build options from keywords, accepting tawazi's ``is_sequential`` alias."""
-        return cls(**_normalise(values, node))
+        return _named(node, lambda: cls(**_normalise(values, node)))
 
     def merged(self, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
         """A copy with ``values`` overriding this record's fields."""
         current = {name: getattr(self, name) for name in self.names()}
         current.update(_normalise(values, node))
-        return NodeOptions(**current)
+        return _named(node, lambda: NodeOptions(**current))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.names()}
@@ -102,6 +102,16 @@ class NodeOptions:
         }
         inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"NodeOptions({inner})"
+
+
+def _named(node: str, build: Any) -> NodeOptions:
+    """Run ``build``; a value error names the node it was given for."""
+    try:
+        return build()
+    except GraphError as exc:
+        if node == "?" or repr(node) in str(exc):
+            raise
+        raise GraphError(f"node {node!r}: {exc}") from None
 
 
 def _normalise(values: Mapping[str, Any], node: str) -> dict[str, Any]:

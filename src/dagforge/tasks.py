@@ -112,9 +112,10 @@ def task(
     The function receives its inputs as keyword arguments and ``cfg`` when it declares
     it; extra keywords (``priority=``, ``exclusive=``, ``retries=``...) become node options.
     """
-    NodeOptions.from_mapping(options)  # reject unknown option names early
 
     def wrap(f: Callable[..., Any]) -> FunctionTask:
+        # Reject unknown option names and bad values now, naming the task.
+        NodeOptions.from_mapping(options, node=getattr(f, "__name__", "?"))
         return FunctionTask(f, inputs, outputs, config_deps, estimate_fn, options)
 
     return wrap(fn) if fn is not None else wrap
