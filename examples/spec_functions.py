@@ -1,7 +1,9 @@
 """Functions for the two DAGit seed workflows in ``examples/specs/``.
 
 Each takes keyword arguments (the trigger arguments overlaid by its ``outputs_from``
-nodes' outputs) and returns a JSON-able dict.
+nodes' outputs) and returns a JSON-able dict. ``text-sentiment-analysis`` takes the
+trigger's ``text`` (or ``sentences``); ``filling-a-glass-of-water`` starts from the
+trigger's ``quantity`` (default 0) and pours ``step`` ml (default 250) per pass.
 """
 
 from __future__ import annotations
@@ -92,4 +94,5 @@ def add_water(quantity: float = 0, step: float = 250, **_: object) -> dict:
 
 
 def glass_full(quantity: float = 0, **_: object) -> dict:
+    """The end of the loop: say how full the glass is."""
     return {"message": f"glass full at {quantity} ml", "quantity": quantity}

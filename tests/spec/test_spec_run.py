@@ -1,4 +1,5 @@
-"""Running specs: primitives, operators, loops and their bound, joins, stores, resume."""
+"""Running specs on the engine (runner.py): loops, conditions, joins, the bound, stores,
+resume. The planner's own semantics are tested without an engine in test_spec_planner.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dagforge.errors import LoopLimitError, SpecError, UnknownFunctionError
-from dagforge.spec import FunctionRegistry, SpecPlanner, compare, load_spec, run_workflow
+from dagforge.spec import FunctionRegistry, run_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -66,24 +67,6 @@ def test_sentiment_report_uses_outputs_from_both_earlier_nodes():
     labels = [row["label"] for row in report["report"]]
     assert labels == ["positive", "negative", "positive"]
     assert report["report"][1]["sentence"].startswith("The delivery")
-
-
-@pytest.mark.parametrize(
-    ("operator", "value", "target", "expected"),
-    [
-        ("equals", 3, "3", True),
-        ("equals", "even", "even", True),
-        ("equals", "a", "b", False),
-        ("greater_than", 10, "9", True),  # numbers compare as numbers, not "10" < "9"
-        ("less_than", "10", 9, False),
-        ("greater_than_equals", 5, 5.0, True),
-        ("less_than_equals", 4, "4.5", True),
-        ("less_than", "apple", "banana", True),  # strings compare as strings
-        ("greater_than", "b", 1, True),  # mixed: both as strings, "b" > "1"
-    ],
-)
-def test_comparison_rule(operator, value, target, expected):
-    assert compare(value, operator, target) is expected
 
 
 def test_condition_takes_the_right_branch():
@@ -166,7 +149,7 @@ def test_loop_bound_ends_the_run_with_loop_limit_error():
     doc = json.loads((EXAMPLES / "specs" / "filling-a-glass-of-water.json").read_text())
     doc["max_iterations"] = 3
     reg = FunctionRegistry().from_module(spec_functions)
-    with pytest.raises(LoopLimitError, match=r"'check_if_full'.*bound is 3") as err:
+    with pytest.raises(LoopLimitError, match=r"'check_if_full'.*loop bound of 3") as err:
         run_workflow(doc, reg, {"quantity": 0, "step": 100})
     partial = err.value.result
     assert partial.status == "failed"
@@ -198,22 +181,8 @@ def test_unknown_functions_are_reported_before_anything_runs():
     reg = registry(a=lambda **_: ran.append("a") or {})
     with pytest.raises(UnknownFunctionError) as err:
         run_workflow(doc, reg, {})
-    assert "b (" in str(err.value) and "c (" in str(err.value)
+    assert err.value.missing == ["b", "c"]
     assert ran == []
-
-
-def test_registry_import_paths_and_allowed_modules():
-    reg = FunctionRegistry(allowed_modules=["spec_functions"])
-    reg.register_path("add_water", "spec_functions:add_water")
-    assert reg.resolve("add_water")(quantity=1) == {"quantity": 251}
-    with pytest.raises(UnknownFunctionError, match="not in the allowed packages"):
-        reg.register_path("evil", "os:system")
-    with pytest.raises(UnknownFunctionError, match=r"package\.module:function"):
-        reg.register_path("bad", "no_colon")
-    reg2 = FunctionRegistry()
-    reg2.register_path("ghost", "spec_functions:does_not_exist")
-    with pytest.raises(UnknownFunctionError, match="cannot import"):
-        reg2.resolve("ghost")
 
 
 def test_outputs_are_stored_by_key_and_a_run_resumes_from_completed(tmp_path):
@@ -246,20 +215,3 @@ def test_outputs_are_stored_by_key_and_a_run_resumes_from_completed(tmp_path):
     # the journaled first two instances are restored, not called again
     assert calls == ["check_if_full", "add_water", "check_if_full", "glass_full"]
     assert again.execution_order[:2] == ["check_if_full", "add_water"]
-
-
-def test_planner_is_pure_and_never_adds_edges_into_existing_instances():
-    spec = load_spec(EXAMPLES / "specs" / "filling-a-glass-of-water.json")
-    planner = SpecPlanner(spec, {"quantity": 0})
-    created = []
-    frontier = planner.start()
-    while frontier:
-        step = frontier.pop(0)
-        assert all(p in created for p in step.parents)  # parents exist already
-        created.append(step.instance)
-        outputs = getattr(spec_functions, step.node_id)(
-            **step.build_kwargs({i: planner.outputs(i) for i in step.kwargs_from})
-        )
-        frontier.extend(planner.complete(step.instance, outputs))
-    assert created[-1] == "glass_full"
-    assert planner.final_outputs["glass_full"]["quantity"] == 1000

@@ -1,59 +1,278 @@
 """Pydantic models of DAGit's workflow specification (seed 004), accepted verbatim.
 
-DAGit writes "no value" as ``""`` (``next``, ``branch_1``, ``condition``) or ``{}``
-(``condition``); the models normalise both to ``None``/``""`` so the rest of dagforge
-sees one shape. Structural checks that need the whole document (unknown targets,
-joins, loops) live in :mod:`dagforge.spec.validate`.
+DAGit writes "no value" as ``""`` (``next``, ``branch_1``, ``branch_2``) and "no
+condition" as ``{}`` or ``""``; the models accept exactly that and normalise an empty
+condition to ``None`` (it is written back as ``{}``). ``arguments`` and
+``outputs_from`` also accept ``""`` for "empty", as DAGit's docs say "keep it blank".
+
+The models are strict (no silent coercion: ``"5"`` is not an ``int``, ``1`` is not a
+node_id) and forbid unknown fields, so a typo is an error that names its JSON path.
+Whole-document rules (unknown targets, joins, loops, reachability) live in
+:mod:`dagforge.spec.validate`; build specs through :func:`~dagforge.spec.load_spec`,
+which runs both. The published JSON Schema (:func:`spec_json_schema`) describes the
+same shapes and accepts the seed documents verbatim.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    WithJsonSchema,
+    field_serializer,
+)
+from pydantic_core import PydanticCustomError
+
+from dagforge.errors import SpecError
+
+OPERATORS: tuple[str, ...] = (
+    "equals",
+    "greater_than",
+    "less_than",
+    "greater_than_equals",
+    "less_than_equals",
+)
+PRIMITIVES: tuple[str, ...] = ("serial", "parallel", "condition")
 
 Operator = Literal["equals", "greater_than", "less_than", "greater_than_equals", "less_than_equals"]
 Primitive = Literal["serial", "parallel", "condition"]
+
+#: Instance names are ``node_id`` or ``node_id#N``; a node_id may not contain it.
+INSTANCE_SEPARATOR = "#"
+
+# -- field types ---------------------------------------------------------------------------
+# Unions are discriminated by the Python type of the value, so a wrong value gets one
+# clear error instead of one per union member. The tags ("<str>", ...) appear in
+# pydantic's error locations; validate.py drops them when it builds JSON paths.
+
+
+def _node_id(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("node_id_empty", "a node_id must be a non-empty string")
+    if INSTANCE_SEPARATOR in value:
+        raise PydanticCustomError(
+            "node_id_hash",
+            "a node_id must not contain '#': it separates a node from its pass number in "
+            "instance names such as 'add_water#2'",
+        )
+    return value
+
+
+NodeId = Annotated[
+    str,
+    AfterValidator(_node_id),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": "^[^#]+$"}),
+]
+
+
+def _next_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<str>"
+    if isinstance(value, list):
+        return "<list>"
+    return None
+
+
+Next = Annotated[
+    Annotated[str, Tag("<str>")] | Annotated[list[str], Tag("<list>")],
+    Discriminator(
+        _next_kind,
+        custom_error_type="next_type",
+        custom_error_message=(
+            'must be a node_id string ("" ends the workflow) or, for a parallel node, '
+            "a list of node_ids"
+        ),
+    ),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": 'serial: one node_id or "" to end; parallel: a list of node_ids',
+        }
+    ),
+]
+
+
+def _target_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "<bool>"
+    if isinstance(value, int):
+        return "<int>"
+    if isinstance(value, float):
+        return "<float>"
+    if isinstance(value, str):
+        return "<str>"
+    return None
+
+
+Target = Annotated[
+    Annotated[str, Tag("<str>")]
+    | Annotated[int, Tag("<int>")]
+    | Annotated[float, Tag("<float>")]
+    | Annotated[bool, Tag("<bool>")],
+    Discriminator(
+        _target_kind,
+        custom_error_type="target_type",
+        custom_error_message="must be a string, a number or a boolean",
+    ),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+
+
+def _empty_condition(value: Any) -> Any:
+    if (isinstance(value, str) and value == "") or (isinstance(value, dict) and not value):
+        return None
+    if value is None:
+        raise PydanticCustomError("condition_null", 'write "no condition" as {} or "", not null')
+    return value
+
+
+def _empty_to(empty: Any) -> Any:
+    def convert(value: Any) -> Any:
+        return empty() if isinstance(value, str) and value == "" else value
+
+    return convert
+
+
+Arguments = Annotated[
+    dict[str, Any],
+    BeforeValidator(_empty_to(dict)),
+    WithJsonSchema({"anyOf": [{"type": "object"}, {"const": ""}]}),
+]
+OutputsFrom = Annotated[
+    list[NodeId],
+    BeforeValidator(_empty_to(list)),
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"const": ""}]}),
+]
+
+
+def _dag_not_empty(value: list[Any]) -> list[Any]:
+    if not value:
+        raise PydanticCustomError(
+            "dag_empty", "must contain at least one node (execution starts at the first entry)"
+        )
+    return value
+
+
+# -- the comparison rule -------------------------------------------------------------------
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def as_number(value: Any) -> int | float | None:
+    """``value`` as a number if it is one, or a string spelling a decimal number.
+
+    ``int`` and ``float`` count (``bool`` does not); so does a string that, after
+    stripping surrounding whitespace, is a decimal literal: ``"1000"``, ``"-2.5"``,
+    ``".5"``, ``"1e3"``. ``"nan"``, ``"inf"``, ``"0x10"`` and ``"1_000"`` are not numbers.
+    Integer strings become ``int`` so large values compare exactly.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.fullmatch(text):
+            try:
+                return int(text)
+            except ValueError:  # more digits than int() parses by default
+                return float(text)
+        if _DECIMAL.fullmatch(text):
+            return float(text)
+    return None
+
+
+def as_text(value: Any) -> str:
+    """``value`` as a string: strings as they are, anything else as its JSON text."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def compare(value: Any, operator: str, target: Any) -> bool:
+    """DAGit's comparison of a node's output ``value`` with a condition's ``target``.
+
+    When both sides are numbers (:func:`as_number`) they compare as numbers, so
+    ``250 < "1000"``. Otherwise both compare as strings (:func:`as_text`; ``True`` is
+    ``"true"``), by Unicode code points: ``"apple" < "banana"``, ``"b" > "1"``.
+    """
+    a: Any = as_number(value)
+    b: Any = as_number(target)
+    if a is None or b is None:
+        a, b = as_text(value), as_text(target)
+    if operator == "equals":
+        return bool(a == b)
+    if operator == "greater_than":
+        return bool(a > b)
+    if operator == "less_than":
+        return bool(a < b)
+    if operator == "greater_than_equals":
+        return bool(a >= b)
+    if operator == "less_than_equals":
+        return bool(a <= b)
+    raise SpecError(f"unknown operator {operator!r}; expected one of {', '.join(OPERATORS)}")
+
+
+# -- models --------------------------------------------------------------------------------
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class Condition(BaseModel):
     """``{source, operator, target}``: compare the node's output ``source`` with ``target``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="a key of the node's own output dict")
     operator: Operator
-    target: int | float | str
+    target: Target
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` (the output under ``source``) satisfies the condition."""
+        return compare(value, self.operator, self.target)
+
+
+def _properties_schema(schema: dict[str, Any]) -> None:
+    # The condition is a Condition, {} or "" (never null): say so in the schema.
+    prop = schema["properties"]["condition"]
+    ref = next(alt for alt in prop.pop("anyOf") if "$ref" in alt)
+    prop["anyOf"] = [ref, {"type": "object", "maxProperties": 0}, {"const": ""}]
+    prop.pop("default", None)
 
 
 class Properties(BaseModel):
     """What a node does and where control goes next."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=_properties_schema
+    )
 
     label: str = ""
     primitive: Primitive
-    condition: Condition | None = None
-    next: str | list[str] = ""
+    condition: Annotated[Condition | None, BeforeValidator(_empty_condition)] = None
+    next: Next = ""
     branch_1: str = ""
     branch_2: str = ""
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    outputs_from: list[str] = Field(default_factory=list)
+    arguments: Arguments = Field(default_factory=dict)
+    outputs_from: OutputsFrom = Field(default_factory=list)
 
-    @field_validator("condition", mode="before")
-    @classmethod
-    def _empty_condition(cls, value: Any) -> Any:
-        return None if value in ("", {}, None) else value
-
-    @field_validator("outputs_from", mode="before")
-    @classmethod
-    def _empty_list(cls, value: Any) -> Any:
-        return [] if value in ("", None) else value
-
-    @field_validator("arguments", mode="before")
-    @classmethod
-    def _empty_arguments(cls, value: Any) -> Any:
-        return {} if value in ("", None) else value
+    @field_serializer("condition")
+    def _dump_condition(self, condition: Condition | None) -> dict[str, Any]:
+        return {} if condition is None else condition.model_dump()
 
     @property
     def successors(self) -> list[str]:
@@ -68,30 +287,80 @@ class Properties(BaseModel):
 class SpecNode(BaseModel):
     """One entry of ``dag``: a function (``node_id``) and its properties."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    node_id: str = Field(min_length=1)
+    node_id: NodeId
     properties: Properties
 
 
 class WorkflowSpec(BaseModel):
-    """A DAGit workflow: ``name``, the ``dag`` entries (the first one starts), a loop bound."""
+    """A DAGit workflow: ``name``, the ``dag`` entries (the first one starts), a loop bound.
 
-    model_config = ConfigDict(extra="forbid")
+    ``max_iterations`` (optional, default 1000) is how many instances one node may have
+    in a run; the planner raises ``LoopLimitError`` past it. ``warnings`` lists the
+    ``(path, message)`` pairs :func:`~dagforge.spec.load_spec` also emitted as
+    ``SpecWarning``.
+    """
+
+    model_config = _STRICT
 
     name: str = Field(min_length=1)
-    dag: list[SpecNode]
+    dag: Annotated[list[SpecNode], AfterValidator(_dag_not_empty)]
     max_iterations: int = Field(default=1000, ge=1)
 
+    _warnings: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+    _checked: bool = PrivateAttr(default=False)
+
     def node(self, node_id: str) -> SpecNode:
+        """The entry named ``node_id`` (``KeyError`` if there is none)."""
         for entry in self.dag:
             if entry.node_id == node_id:
                 return entry
         raise KeyError(node_id)
 
+    def index(self, node_id: str) -> int:
+        """The position of ``node_id`` in ``dag`` (for ``dag[i]`` paths)."""
+        for i, entry in enumerate(self.dag):
+            if entry.node_id == node_id:
+                return i
+        raise KeyError(node_id)
+
     @property
     def start(self) -> str:
+        """The node execution starts at: the first entry of ``dag``."""
         return self.dag[0].node_id
 
+    @property
+    def node_ids(self) -> list[str]:
+        return [entry.node_id for entry in self.dag]
+
+    @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """``(path, message)`` of every warning found when the spec was loaded."""
+        return list(self._warnings)
+
     def to_json_dict(self) -> dict[str, Any]:
+        """The spec as DAGit JSON (``{}`` for no condition, ``""`` for no next)."""
         return self.model_dump(mode="json")
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a workflow spec (``dagforge spec schema``).
+
+    It describes the shapes; the whole-document rules (targets exist, a condition has
+    both branches, ...) are checked by ``load_spec`` and listed in ``docs/specs.md``.
+    """
+    schema = WorkflowSpec.model_json_schema(mode="validation")
+    schema["properties"]["dag"].update(
+        minItems=1, description="the nodes; execution starts at the first entry"
+    )
+    schema.pop("title", None)
+    schema["description"] = (
+        "A DAGit workflow specification as dagforge accepts it. Execution starts at the "
+        "first dag entry; see docs/specs.md for the semantics and the checks beyond shape."
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dagforge / DAGit workflow specification",
+        **schema,
+    }

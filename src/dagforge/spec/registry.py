@@ -1,68 +1,143 @@
 """``FunctionRegistry``: where a spec's ``node_id``s find their Python functions.
 
-Functions are registered by name (``register``, or the ``@registry.function`` decorator)
-or by import path (``"package.module:function"``, imported on first use). With
-``allowed_modules``, import paths outside those packages are refused, so a spec sent
-over HTTP cannot make the platform import arbitrary code.
+Functions are registered by name (``register(name, fn)`` or as a decorator), by import
+path (``register_path(name, "package.module:function")``, imported on first use) or a
+whole module at a time (``from_module``). ``check(spec)`` resolves every ``node_id`` of
+a spec and reports *all* that have no usable function in one
+:class:`~dagforge.errors.UnknownFunctionError`, before anything runs.
+
+With ``allowed_modules``, import paths (and modules named by string) outside those
+packages are refused, so a spec or a registration sent over HTTP cannot make the
+platform import arbitrary code. Callables registered directly are trusted: they are
+already in the process.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
-from dagforge.errors import UnknownFunctionError
+from dagforge.errors import RegistryError, UnknownFunctionError
+
+__all__ = ["FunctionRegistry"]
+
+_IMPORT_PATH = re.compile(
+    r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII
+)
+
+
+class _registry_or_instance_method:
+    """``Cls.m(...)`` makes a new registry; ``obj.m(...)`` adds to ``obj``."""
+
+    def __init__(self, func: Callable[..., Any]):
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, cls: type) -> Callable[..., Any]:
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            if obj is None:
+                allowed = kwargs.pop("allowed_modules", None)
+                return self.func(cls(allowed_modules=allowed), *args, **kwargs)
+            return self.func(obj, *args, **kwargs)
+
+        bound.__doc__ = self.func.__doc__
+        return bound
 
 
 class FunctionRegistry:
-    """Maps names to callables (given directly or by import path)."""
+    """Maps names (a spec's ``node_id``s) to callables, given directly or by import path."""
 
     def __init__(
         self,
-        functions: dict[str, Callable[..., Any]] | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
         *,
         allowed_modules: Iterable[str] | None = None,
     ):
-        self._functions: dict[str, Callable[..., Any]] = dict(functions or {})
+        self._functions: dict[str, Callable[..., Any]] = {}
         self._paths: dict[str, str] = {}
-        self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
+        if isinstance(allowed_modules, str):
+            allowed_modules = [allowed_modules]
+        self.allowed_modules: tuple[str, ...] | None = (
+            tuple(allowed_modules) if allowed_modules is not None else None
+        )
+        for name, fn in (functions or {}).items():
+            self.register(name, fn)
 
-    def register(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    # -- registering -----------------------------------------------------------------------
+
+    def register(self, name: Any = None, fn: Callable[..., Any] | None = None) -> Any:
+        """Register ``fn`` under ``name``; also a decorator.
+
+        ``register("name", fn)``, ``@register`` (the function's ``__name__``),
+        ``@register("name")``. A later registration of a name replaces the earlier one.
+        Returns the function (so the decorator leaves it usable).
+        """
+        if fn is None:
+            if callable(name) and not isinstance(name, str):
+                return self.register(getattr(name, "__name__", None), name)
+
+            def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+                return self.register(name if name is not None else func.__name__, func)
+
+            return decorator
+        _check_name(name)
         if not callable(fn):
-            raise UnknownFunctionError(f"function {name!r} is not callable: {fn!r}")
+            raise RegistryError(f"function {name!r} is not callable: {fn!r}")
         self._functions[name] = fn
         self._paths.pop(name, None)
         return fn
 
     def function(self, name_or_fn: Any = None) -> Any:
         """Decorator: ``@registry.function`` or ``@registry.function("name")``."""
-        if callable(name_or_fn):
-            return self.register(name_or_fn.__name__, name_or_fn)
-
-        def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-            return self.register(name_or_fn or fn.__name__, fn)
-
-        return wrap
+        return self.register(name_or_fn)
 
     def register_path(self, name: str, path: str) -> None:
-        """Register ``"package.module:function"`` under ``name`` (imported on first use)."""
-        module, _, attr = path.partition(":")
-        if not module or not attr:
+        """Register ``"package.module:function"`` under ``name`` (imported on first use).
+
+        Raises ``UnknownFunctionError`` when the path is malformed or its module is outside
+        ``allowed_modules``; import problems surface on ``resolve``/``check``.
+        """
+        _check_name(name)
+        if not isinstance(path, str) or not _IMPORT_PATH.fullmatch(path):
             raise UnknownFunctionError(
-                f"function {name!r}: import path must look like 'package.module:function', "
+                f"function {name!r}: an import path looks like 'package.module:function', "
                 f"got {path!r}"
             )
+        module = path.partition(":")[0]
         self._check_allowed(name, module)
         self._paths[name] = path
         self._functions.pop(name, None)
 
+    @_registry_or_instance_method
     def from_module(self, module: ModuleType | str) -> FunctionRegistry:
-        """Register every public function defined in ``module`` under its own name."""
+        """Register every public function of ``module`` under its own name.
+
+        Public means listed in ``__all__`` when the module has one, else every callable
+        whose name has no leading underscore, defined in that module (not imported into
+        it) and not a class. ``FunctionRegistry.from_module(m, allowed_modules=...)``
+        builds a new registry; ``registry.from_module(m)`` adds to one. Returns it.
+        """
         if isinstance(module, str):
             self._check_allowed(module, module)
-            module = importlib.import_module(module)
+            try:
+                module = importlib.import_module(module)
+            except Exception as exc:
+                raise UnknownFunctionError(
+                    f"cannot import module {module!r}: {type(exc).__name__}: {exc}"
+                ) from exc
+        if not isinstance(module, ModuleType):
+            raise RegistryError(f"from_module takes a module or its name, got {module!r}")
+        public = getattr(module, "__all__", None)
+        if public is not None:
+            for attr in public:
+                value = getattr(module, attr, None)
+                if callable(value):
+                    self.register(attr, value)
+            return self
         for attr, value in vars(module).items():
             if attr.startswith("_") or not callable(value) or isinstance(value, type):
                 continue
@@ -80,39 +155,83 @@ class FunctionRegistry:
                 f"{list(allowed)}; the operator allows more with --allow-module"
             )
 
+    # -- looking up ------------------------------------------------------------------------
+
     def resolve(self, name: str) -> Callable[..., Any]:
+        """The callable registered as ``name``, importing it on first use."""
         fn = self._functions.get(name)
         if fn is not None:
             return fn
         path = self._paths.get(name)
         if path is None:
+            hint = difflib.get_close_matches(str(name), self.names, n=1)
+            maybe = f"; did you mean {hint[0]!r}?" if hint else ""
+            shown = ", ".join(self.names[:12]) + (", ..." if len(self.names) > 12 else "")
             raise UnknownFunctionError(
-                f"no function registered for {name!r}; registered: {sorted(self.names)}"
+                f"no function registered for {name!r}{maybe} (registered: {shown or 'none'})"
             )
-        module, _, attr = path.partition(":")
+        module_name, _, attr = path.partition(":")
         try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise UnknownFunctionError(f"function {name!r}: cannot import {path!r}: {exc}") from exc
-        self._functions[name] = fn
-        return fn
-
-    def check(self, spec: Any) -> None:
-        """Raise ``UnknownFunctionError`` listing every node_id with no function."""
-        missing = []
-        for entry in spec.dag:
-            try:
-                self.resolve(entry.node_id)
-            except UnknownFunctionError as exc:
-                missing.append(f"{entry.node_id} ({exc})")
-        if missing:
+            value: Any = importlib.import_module(module_name)
+        except Exception as exc:  # ImportError, or whatever the module raises on import
             raise UnknownFunctionError(
-                f"workflow {spec.name!r} uses functions that cannot be found: " + "; ".join(missing)
+                f"function {name!r}: cannot import {path!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        for part in attr.split("."):
+            try:
+                value = getattr(value, part)
+            except AttributeError:
+                raise UnknownFunctionError(
+                    f"function {name!r}: cannot import {path!r}: {module_name!r} has no "
+                    f"attribute {attr!r}"
+                ) from None
+        if not callable(value):
+            raise UnknownFunctionError(f"function {name!r}: {path!r} is not callable")
+        self._functions[name] = value
+        return value
+
+    def check(self, spec: Any) -> dict[str, Callable[..., Any]]:
+        """Resolve every ``node_id`` of ``spec``; report all that fail at once.
+
+        Returns ``{node_id: callable}``. Raises ``UnknownFunctionError`` whose
+        ``.missing`` lists the node_ids and ``.errors`` the ``(dag[i], reason)`` pairs.
+        """
+        found: dict[str, Callable[..., Any]] = {}
+        errors: list[tuple[str, str]] = []
+        missing: list[str] = []
+        for i, entry in enumerate(spec.dag):
+            try:
+                found[entry.node_id] = self.resolve(entry.node_id)
+            except UnknownFunctionError as exc:
+                missing.append(entry.node_id)
+                errors.append((f"dag[{i}]", f"{entry.node_id!r}: {exc}"))
+        if missing:
+            lines = "".join(f"\n  {path}: {reason}" for path, reason in errors)
+            error = UnknownFunctionError(
+                f"workflow {spec.name!r}: {len(missing)} node(s) have no usable function "
+                f"({', '.join(missing)}):{lines}\nregister them with register(name, fn) or "
+                "register_path(name, 'package.module:function')"
             )
+            error.missing = missing  # type: ignore[attr-defined]
+            error.errors = errors  # type: ignore[attr-defined]
+            raise error
+        return found
 
     @property
     def names(self) -> list[str]:
+        """Every registered name, sorted."""
         return sorted({*self._functions, *self._paths})
 
     def __contains__(self, name: object) -> bool:
         return name in self._functions or name in self._paths
+
+    def __len__(self) -> int:
+        return len(self._functions.keys() | self._paths.keys())
+
+    def __repr__(self) -> str:
+        return f"<FunctionRegistry {self.names}>"
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise RegistryError(f"a function name is a non-empty string, got {name!r}")

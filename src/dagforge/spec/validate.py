@@ -1,43 +1,62 @@
 """Load and validate workflow specifications; every error names its JSON path.
 
-``load_spec`` accepts a dict, a JSON string, a path or a ``WorkflowSpec`` and either
+``load_spec`` accepts a dict, JSON text, a file path or a ``WorkflowSpec`` and either
 returns a valid spec or raises :class:`~dagforge.errors.SpecError` whose ``.errors``
-lists every ``(path, message)`` found — never another exception, whatever the input
-(the fuzz tests hold it to that).
+lists every ``(path, message)`` found, paths written like
+``dag[2].properties.branch_1`` (``$`` is the document itself). It never raises another
+exception, whatever the input: the fuzz tests hold it to that.
+
+Validation has two stages. The pydantic models check shapes (types, required and
+unknown fields, operators, primitives); pydantic's error locations are translated into
+JSON paths. Then :func:`check_structure` checks the document as a graph: targets exist,
+each primitive has the fields it needs and no others, ``outputs_from`` names nodes that
+can have run before, and which nodes are unreachable (a :class:`SpecWarning`, also kept
+on ``spec.warnings``).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 import warnings
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dagforge.errors import SpecError
-from dagforge.spec.models import WorkflowSpec
+from dagforge.spec.models import (
+    OPERATORS,
+    Condition,
+    Properties,
+    SpecNode,
+    WorkflowSpec,
+    spec_json_schema,
+)
+
+__all__ = ["SpecWarning", "check_structure", "load_spec", "reachability", "spec_json_schema"]
+
+#: How many errors a SpecError's message lists (``.errors`` always has all of them).
+MAX_LISTED = 20
 
 
 class SpecWarning(UserWarning):
     """A spec that is valid but probably not what was meant (e.g. unreachable nodes)."""
 
 
-def _path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("str", "list[str]", "int", "float", "function-after", "function-before"):
-            continue  # pydantic's union-branch labels are not part of the document
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "$"
+# -- entry point ---------------------------------------------------------------------------
 
 
-def load_spec(source: Any) -> WorkflowSpec:
-    """Parse and validate a spec from a dict, JSON text, a file path or a model."""
+def load_spec(source: Any, *, warn: bool = True) -> WorkflowSpec:
+    """Parse and validate a spec from a dict, JSON text, a file path or a model.
+
+    A string that starts with ``{`` or ``[`` (after whitespace) is JSON text; any other
+    string, and any ``os.PathLike``, is a file path. Warnings are emitted as
+    :class:`SpecWarning` (unless ``warn=False``) and kept on ``spec.warnings``.
+    """
     if isinstance(source, WorkflowSpec):
+        if source._checked:
+            return source
         spec = source
     else:
         data = _read(source)
@@ -46,145 +65,314 @@ def load_spec(source: Any) -> WorkflowSpec:
         try:
             spec = WorkflowSpec.model_validate(data)
         except ValidationError as exc:
-            errors = [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
-            raise SpecError(_summary(errors), errors[0][0], errors) from None
-    problems, unreachable = check_structure(spec)
-    if problems:
-        raise SpecError(_summary(problems), problems[0][0], problems)
-    for node, path in unreachable:
-        warnings.warn(
-            f"{path}: node {node!r} can never run (no path from {spec.start!r})",
-            SpecWarning,
-            stacklevel=2,
-        )
+            raise spec_error([_translate(e) for e in exc.errors()]) from None
+        except RecursionError:
+            raise SpecError("the document is nested too deeply", path="$") from None
+    errors, unreachable = check_structure(spec)
+    if errors:
+        raise spec_error(errors)
+    spec._warnings = [
+        (path, f"node {node!r} can never run: no control path leads to it from {spec.start!r}")
+        for node, path in unreachable
+    ]
+    spec._checked = True
+    if warn:
+        for path, message in spec._warnings:
+            warnings.warn(f"{path}: {message}", SpecWarning, stacklevel=2)
     return spec
 
 
+def spec_error(errors: list[tuple[str, str]]) -> SpecError:
+    """One ``SpecError`` for every ``(path, message)``; its text starts with the first."""
+    path, message = errors[0]
+    if len(errors) > 1:
+        listed = errors[1:MAX_LISTED]
+        message += f"\n{len(errors) - 1} more error(s):" + "".join(
+            f"\n  {p}: {m}" for p, m in listed
+        )
+        if len(errors) > MAX_LISTED:
+            message += f"\n  ... and {len(errors) - MAX_LISTED} more (see .errors)"
+    return SpecError(message, path=path, errors=errors)
+
+
 def _read(source: Any) -> Any:
-    if isinstance(source, dict):
-        return source
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and not source.lstrip().startswith(("{", "["))
-    ):
-        path = Path(source)
+    if isinstance(source, Mapping):
+        return dict(source)
+    text: str | None = None
+    if isinstance(source, bytes | bytearray):
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise SpecError(f"cannot read spec file {str(path)!r}: {exc.strerror}") from exc
-        source = text
-    if isinstance(source, (str, bytes)):
+            text = bytes(source).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"not UTF-8 text: {exc}", path="$") from None
+    elif isinstance(source, str) and source.lstrip().startswith(("{", "[")):
+        text = source
+    elif isinstance(source, str | os.PathLike):
         try:
-            return json.loads(source)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f"line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-            raise SpecError(f"not valid JSON ({where}): {exc}".replace(" ()", "")) from None
-    raise SpecError(f"a spec is a JSON object, got {type(source).__name__}")
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, ValueError) as exc:  # ValueError: NUL bytes, undecodable text
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            shown = repr(os.fspath(source))
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            raise SpecError(f"cannot read spec file {shown}: {reason}", path="$") from None
+    else:
+        raise SpecError(
+            "a workflow spec is a JSON object (a dict, JSON text or a file path), "
+            f"got {json_type(source)}",
+            path="$",
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path="$"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise SpecError(f"not valid JSON: {exc}", path="$") from None
 
 
-def _summary(errors: list[tuple[str, str]]) -> str:
-    lines = [f"{p}: {m}" for p, m in errors[:20]]
-    more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
-    return "invalid workflow spec:\n  " + "\n  ".join(lines) + more
+# -- pydantic errors -> JSON paths ---------------------------------------------------------
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNION_TAGS = {"<str>", "<list>", "<int>", "<float>", "<bool>"}
+
+
+def json_path(loc: Iterable[Any]) -> str:
+    """``("dag", 2, "properties", "branch_1")`` -> ``"dag[2].properties.branch_1"``."""
+    out = ""
+    previous: Any = None
+    for part in loc:
+        if isinstance(part, str) and part in _UNION_TAGS and previous in ("next", "target"):
+            continue  # the member of a discriminated union, not part of the document
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _IDENTIFIER.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+        previous = part
+    return out or "$"
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type (``null``, ``boolean``, ``number``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    parent = [p for p in loc[:-1] if not (isinstance(p, str) and p in _UNION_TAGS)]
+    if not parent:
+        model: Any = WorkflowSpec
+    elif isinstance(parent[-1], int):
+        model = SpecNode
+    else:
+        model = {"properties": Properties, "condition": Condition}.get(parent[-1])
+    return list(model.model_fields) if model is not None else []
+
+
+def _translate(error: Mapping[str, Any]) -> tuple[str, str]:
+    loc = tuple(error.get("loc", ()))
+    path = json_path(loc)
+    kind = error.get("type", "")
+    value = error.get("input")
+    got = f"got {json_type(value)}"
+    last = loc[-1] if loc else None
+    if kind == "missing":
+        return path, "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_fields_at(loc))
+        return path, f"unknown field {last!r}; allowed fields: {allowed}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        if not loc:
+            return path, f'a workflow spec is a JSON object with "name" and "dag", {got}'
+        return path, f"must be a JSON object, {got}"
+    if kind == "literal_error":
+        if last == "primitive":
+            return (
+                path,
+                f"unknown primitive {value!r}; expected 'serial', 'parallel' or 'condition'",
+            )
+        if last == "operator":
+            return path, f"unknown operator {value!r}; expected one of {', '.join(OPERATORS)}"
+        return path, f"{error.get('msg')}, got {value!r}"
+    simple = {
+        "string_type": "must be a string",
+        "list_type": "must be a list",
+        "int_type": "must be an integer",
+        "next_type": error.get("msg", ""),
+        "target_type": error.get("msg", ""),
+    }
+    if kind in simple:
+        return path, f"{simple[kind]}, {got}"
+    if kind == "string_too_short":
+        return path, "must not be empty"
+    if kind == "greater_than_equal":
+        return path, f"must be at least {error.get('ctx', {}).get('ge')}, got {value!r}"
+    message = str(error.get("msg", "invalid value"))
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return path, message
+
+
+# -- whole-document checks -----------------------------------------------------------------
 
 
 def check_structure(spec: WorkflowSpec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Whole-document checks: ``(errors, unreachable)`` as ``(path, message)`` lists."""
+    """Whole-document checks of a shape-valid spec.
+
+    Returns ``(errors, unreachable)``: ``errors`` as ``(path, message)``, and the
+    unreachable nodes as ``(node_id, path)``.
+    """
     errors: list[tuple[str, str]] = []
     if not spec.dag:
         return [("dag", "must contain at least one node")], []
     index: dict[str, int] = {}
     for i, entry in enumerate(spec.dag):
         if entry.node_id in index:
+            first = index[entry.node_id]
             errors.append(
                 (
                     f"dag[{i}].node_id",
-                    f"duplicate node_id {entry.node_id!r} (first at dag[{index[entry.node_id]}])",
+                    f"duplicate node_id {entry.node_id!r} (first at dag[{first}])",
                 )
             )
         else:
             index[entry.node_id] = i
+
+    def unknown(path: str, name: str) -> None:
+        hint = difflib.get_close_matches(name, list(index), n=1)
+        known = ", ".join(list(index)[:12]) + (", ..." if len(index) > 12 else "")
+        maybe = f"; did you mean {hint[0]!r}?" if hint else ""
+        errors.append((path, f"unknown node_id {name!r}{maybe} (known: {known})"))
+
     for i, entry in enumerate(spec.dag):
         p = entry.properties
         base = f"dag[{i}].properties"
-        if p.primitive == "parallel":
+        kind = p.primitive
+        if kind == "parallel":
             if not isinstance(p.next, list):
-                errors.append((f"{base}.next", "a parallel node takes a list of node_ids"))
+                errors.append(
+                    (
+                        f"{base}.next",
+                        f"a parallel node takes a list of node_ids, got the string {p.next!r}"
+                        + (f'; write ["{p.next}"]' if p.next else ""),
+                    )
+                )
             elif not p.next:
                 errors.append((f"{base}.next", "a parallel node needs at least one node_id"))
+            else:
+                seen: set[str] = set()
+                for j, target in enumerate(p.next):
+                    if target not in index:
+                        unknown(f"{base}.next[{j}]", target)
+                    elif target in seen:
+                        errors.append((f"{base}.next[{j}]", f"{target!r} is listed twice"))
+                    seen.add(target)
         elif isinstance(p.next, list):
             errors.append(
                 (
                     f"{base}.next",
-                    f'a {p.primitive} node takes one node_id (or ""), '
-                    "not a list; use primitive 'parallel'",
+                    f'a {kind} node takes one node_id (or "" to end), not a list; '
+                    "use primitive 'parallel' to start several nodes at once",
                 )
             )
-        if p.primitive == "condition":
+        elif kind == "condition" and p.next:
+            errors.append(
+                (
+                    f"{base}.next",
+                    'a condition node continues at branch_1 or branch_2; leave next ""',
+                )
+            )
+        elif p.next and p.next not in index:
+            unknown(f"{base}.next", p.next)
+        if kind == "condition":
             if p.condition is None:
                 errors.append(
-                    (f"{base}.condition", "a condition node needs {source, operator, target}")
+                    (
+                        f"{base}.condition",
+                        "a condition node needs a condition {source, operator, target}",
+                    )
                 )
             for key in ("branch_1", "branch_2"):
-                if not getattr(p, key):
-                    errors.append((f"{base}.{key}", "a condition node needs both branches"))
+                target = getattr(p, key)
+                if not target:
+                    errors.append(
+                        (
+                            f"{base}.{key}",
+                            "a condition node needs both branches: branch_1 (taken when the "
+                            "condition holds) and branch_2 (when it does not)",
+                        )
+                    )
+                elif target not in index:
+                    unknown(f"{base}.{key}", target)
         else:
+            if p.condition is not None:
+                errors.append(
+                    (
+                        f"{base}.condition",
+                        f"only a condition node has a condition (this one is {kind}); "
+                        'leave it {} or use primitive "condition"',
+                    )
+                )
             for key in ("branch_1", "branch_2"):
                 if getattr(p, key):
                     errors.append(
                         (
                             f"{base}.{key}",
-                            f"only condition nodes have branches (this one is {p.primitive})",
+                            f'only condition nodes have branches (this one is {kind}); leave it ""',
                         )
                     )
-        targets: list[tuple[str, str]] = []
-        if isinstance(p.next, list):
-            targets += [(f"{base}.next[{j}]", t) for j, t in enumerate(p.next)]
-        elif p.next:
-            targets.append((f"{base}.next", p.next))
-        if p.primitive == "condition":
-            targets += [
-                (f"{base}.{k}", getattr(p, k)) for k in ("branch_1", "branch_2") if getattr(p, k)
-            ]
-        for path, target in targets:
-            if target not in index:
-                errors.append((path, f"unknown node_id {target!r}; known: {sorted(index)}"))
+        for j, source in enumerate(p.outputs_from):
+            if source not in index:
+                unknown(f"{base}.outputs_from[{j}]", source)
     if errors:
         return errors, []
-    succ = {e.node_id: e.properties.successors for e in spec.dag}
-    reach = {n: _reachable(n, succ) for n in succ}
+
+    reach = reachability(spec)
+    start = spec.start
+    runs = reach[start] | {start}
     for i, entry in enumerate(spec.dag):
+        if entry.node_id not in runs:
+            continue  # never runs: whom it reads from does not matter (it is a warning)
         for j, source in enumerate(entry.properties.outputs_from):
-            path = f"dag[{i}].properties.outputs_from[{j}]"
-            if source not in index:
-                errors.append((path, f"unknown node_id {source!r}; known: {sorted(index)}"))
-            elif entry.node_id not in reach[source]:
+            if source not in runs or entry.node_id not in reach[source]:
                 errors.append(
                     (
-                        path,
-                        f"{source!r} can never run before {entry.node_id!r} "
-                        "(no control path from it)",
+                        f"dag[{i}].properties.outputs_from[{j}]",
+                        f"{source!r} can never run before {entry.node_id!r}: no control path "
+                        f"leads from {source!r} to {entry.node_id!r}",
                     )
                 )
-    start_reach = reach[spec.start] | {spec.start}
     unreachable = [
-        (e.node_id, f"dag[{i}]") for i, e in enumerate(spec.dag) if e.node_id not in start_reach
+        (e.node_id, f"dag[{i}]") for i, e in enumerate(spec.dag) if e.node_id not in runs
     ]
     return errors, unreachable
 
 
-def _reachable(start: str, succ: dict[str, list[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(succ[start])
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(succ.get(n, ()))
-    return seen
-
-
-def spec_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a workflow spec (``dagforge spec schema``)."""
-    schema = WorkflowSpec.model_json_schema()
-    schema["title"] = "dagforge / DAGit workflow specification"
-    return schema
+def reachability(spec: WorkflowSpec) -> dict[str, frozenset[str]]:
+    """For each node, the nodes control can reach from it in one or more steps."""
+    succ = {e.node_id: e.properties.successors for e in spec.dag}
+    reach: dict[str, frozenset[str]] = {}
+    for start in succ:
+        seen: set[str] = set()
+        stack = list(succ[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen and node in succ:
+                seen.add(node)
+                stack.extend(succ[node])
+        reach[start] = frozenset(seen)
+    return reach
