@@ -6,8 +6,9 @@ The profile part of the seed is checked in tests/profiling; here: routing and sh
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from dagforge import DAG, Config, Task, task
+from dagforge import DAG, Config, Executor, Task, task
 from dagforge import dag as make_dag  # dagprofiler: from dagprofiler.decorators import dag
 
 
@@ -69,6 +70,7 @@ def test_quickstart_routes_every_output_to_the_right_input():
     np.random.seed(42)
     result = quickstart_dag().execute()
     assert result.ok and result.succeeded == 3
+    assert result.backend == "inline"
     collected = result.results["collect"].value
     features = result.results["process"].value["features"]
     predictions = result.results["classify"].value["predictions"]
@@ -76,6 +78,39 @@ def test_quickstart_routes_every_output_to_the_right_input():
     np.testing.assert_array_equal(features, collected["data"] ** 2)
     assert predictions is collected["labels"]  # routed, not copied, on one machine
     assert result.execution_order == ["collect", "process", "classify"]
+
+
+@pytest.mark.parametrize("backend", ["inline", "threads"])
+def test_quickstart_on_each_backend(backend):
+    result = Executor(quickstart_dag(), backend=backend, max_workers=2).execute()
+    assert (result.succeeded, result.failed, result.skipped) == (3, 0, 0)
+    r = result.results
+    data, labels = r["collect"].outputs["data"], r["collect"].outputs["labels"]
+    assert r["process"].outputs["features"].shape == (10000, 10)
+    np.testing.assert_array_equal(r["process"].outputs["features"], data**2)
+    assert r["classify"].outputs["predictions"] is labels
+    assert set(np.unique(labels)) <= {0, 1, 2}
+    assert result.outputs.keys() == {"classify"}  # the one leaf
+    assert r["collect"].end <= r["process"].start and r["process"].end <= r["classify"].start
+
+
+def test_quickstart_routes_each_input_from_the_parent_that_outputs_it():
+    seen = {}
+
+    class SpyClassify(Classify):
+        def compute(self, features, labels, cfg=None):
+            seen.update(features=features, labels=labels, cfg=cfg)
+            return super().compute(features, labels, cfg=cfg)
+
+    d = quickstart_dag()
+    d.set_task("classify", SpyClassify())
+    assert d.edges == [("collect", "process"), ("collect", "classify"), ("process", "classify")]
+    assert d.predecessors("classify") == ["collect", "process"]
+    result = d.execute()
+    r = result.results
+    assert seen["features"] is r["process"].outputs["features"]  # process -> classify
+    assert seen["labels"] is r["collect"].outputs["labels"]  # collect -> classify
+    assert seen["cfg"] == Config(N=10000)
 
 
 def test_quickstart_cost_model_and_structure():
@@ -99,8 +134,10 @@ def test_decorator_example():
         return {"result": data * 2}
 
     my_dag = make_dag(tasks=[source, process], config=Config(N=100))
+    assert my_dag.edges == [("source", "process")]  # inferred from "data"
     result = my_dag.execute()
     data = result.results["source"].value["data"]
+    assert data.shape == (100,)
     np.testing.assert_array_equal(result.results["process"].value["result"], data * 2)
     assert process.estimate_instructions(my_dag.config) == 1000
 
