@@ -2,34 +2,40 @@
 
 The engine still decides what runs when (priorities, exclusivity, ``max_concurrency``,
 the resource pool, rules); this backend only submits each admitted job with
-``client.submit`` — one Dask task per node.
+``client.submit`` — one Dask task per node, keyed ``dagforge-<node>-<attempt>-<run>``.
 
 What moves where:
 - A node runs ``execution.worker.run_job`` *on a Dask worker*, so compute time, output
   checks and profiling measurements are taken there. The task's result is the node's
   value (a failure re-raises the node's exception, so Dask knows it failed). When and
   where it ran, and its measured sizes, stay in a small table on the worker that the
-  backend collects with one ``client.run`` call when the run ends.
+  backend collects with one ``client.run`` call when the run ends (one Dask task per
+  node instead of three: a (value, meta) pair would need a getitem task for the value
+  and a transfer of the meta per node). Until then, completion events carry the
+  client's clock and no worker.
 - The engine keeps the value *future*; children receive futures as arguments, so Dask
   moves data worker to worker, never through the client. Task nodes get each input via
   ``select`` = a ``getitem`` task on the parent's future.
 - With a client dagforge created (``backend="dask"``, ``address=``) the values are
   fetched when the run ends and the client is closed. With a client or ``DaskBackend``
   you pass in, ``result.values``/``outputs`` stay futures: fetch them with
-  :meth:`DaskBackend.gather` or ``future.result()``.
+  :meth:`DaskBackend.gather` or ``future.result()``, or pass ``gather=True``.
 - The engine keeps up to ``capacity`` nodes in flight (16 per worker thread by
   default), so workers never idle waiting for the next admission; Dask orders what is
   queued by the dagforge priority passed with each task. Per-node ``resources=`` become
   Dask worker resources (``{"gpu": 1}`` only lands on workers started with
-  ``--resources gpu=1``).
+  ``--resources gpu=1``); a requirement no worker declares fails its node with
+  ``ResourceError`` instead of waiting forever (``worker_resources=`` narrows or turns
+  off the mapping, for pool-only resources such as licences).
 
 Faults: Dask recomputes what a killed worker held; a node whose worker keeps dying
 becomes ``KilledWorker`` after Dask's ``allowed-failures`` and fails with
 ``WorkerLostError``. An unreachable or lost scheduler raises ``BackendError`` naming the
-address.
+address (Dask cancels every future when the scheduler connection drops).
 
 Concurrency hazards: Dask runs done-callbacks on its own callback thread; they only put
-events on ``_done`` (a ``SimpleQueue``). Everything else runs on the engine's thread.
+events on ``_done`` (a ``SimpleQueue``) and read ``_abandoned`` (a set the engine thread
+only adds to). Everything else runs on the engine's thread.
 """
 
 from __future__ import annotations
@@ -37,16 +43,22 @@ from __future__ import annotations
 import operator
 import queue
 import traceback
+import uuid
+from collections.abc import Collection
+from functools import partial
 from time import perf_counter
 from typing import Any
 
-from dagforge.errors import BackendError, WorkerLostError
+from dagforge.errors import BackendError, ResourceError, WorkerLostError
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
 
 # Per worker process: task key -> (wall start, wall end, where, metrics), handed to the
 # client at the end of a run by ``_collect``. Written only by that worker's task threads.
 _RAN: dict[str, tuple] = {}
+
+# How often a waiting engine checks that the client is still connected.
+_POLL = 0.5
 
 
 def _remote(job: tuple) -> Any:
@@ -78,11 +90,31 @@ def _collect(keys: list[str]) -> dict[str, tuple]:
     return {k: _RAN.pop(k) for k in keys if k in _RAN}
 
 
+class _Lost:
+    """Marker event: Dask cancelled a node we did not abandon while the client was down."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
 class DaskBackend(Backend):
     """Submit nodes to a Dask cluster: ``DaskBackend(client)`` or ``DaskBackend(address=...)``.
 
-    With neither, a ``LocalCluster`` with ``n_workers`` worker processes is started for
-    the run and closed after it.
+    Args:
+        client: a ``distributed.Client`` (or a scheduler address string).
+        address: the scheduler to connect to (``tcp://host:8786``); with neither, a
+            ``LocalCluster`` of ``n_workers`` worker processes is started for the run
+            and closed after it.
+        threads_per_worker: threads of each worker of that local cluster.
+        capacity: how many nodes the engine may keep submitted at once; default
+            ``in_flight_per_thread`` x the cluster's worker threads.
+        worker_resources: map per-node ``resources=`` onto Dask worker resources:
+            ``True`` (all), ``False`` (none: the engine's pool only) or a collection of
+            resource names to map.
+        gather: fetch every value to this process when the run ends; default only when
+            dagforge created the client.
     """
 
     name = "dask"
@@ -96,8 +128,12 @@ class DaskBackend(Backend):
         threads_per_worker: int = 1,
         capacity: int | None = None,
         in_flight_per_thread: int = 16,
+        worker_resources: bool | Collection[str] = True,
+        gather: bool | None = None,
     ):
         super().__init__()
+        if isinstance(client, str):
+            client, address = None, client
         self._client = client
         self._own_client = client is None
         self._cluster: Any = None
@@ -106,10 +142,16 @@ class DaskBackend(Backend):
         self.threads_per_worker = threads_per_worker
         self._capacity = capacity
         self.in_flight_per_thread = in_flight_per_thread
+        self.worker_resources = worker_resources
+        self.fetch_values = self._own_client if gather is None else gather
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._futures: dict[tuple[int, int], Any] = {}
+        self._abandoned: set[str] = set()
         self._keys: dict[str, int] = {}
         self._worker_ids: dict[str, int] = {}
+        self._declared: list[dict[str, float]] | None = None
+        self._token = ""
+        #: The run's per-node options; set by the engine before ``start``.
         self.run_opts: Any = None
 
     # -- connection ------------------------------------------------------------------
@@ -179,111 +221,189 @@ class DaskBackend(Backend):
     def start(self) -> None:
         self._done = queue.SimpleQueue()
         self._futures = {}
+        self._abandoned = set()
         self._keys = {}
+        self._declared = None
+        # Keys are unique per run: Dask returns the existing future for a key it still
+        # holds, so a second run must never reuse the first run's keys.
+        self._token = uuid.uuid4().hex[:12]
         client = self.client
         if client.status not in ("running", "connecting", "newly-created"):
             raise BackendError(f"the Dask client for {self._where()} is {client.status}")
 
-    def submit(self, job: tuple) -> None:
+    def _submit_kwargs(self, job: tuple) -> dict[str, Any] | BaseException:
+        """Dask submit options for a job, or the error that fails it before it runs."""
         idx, attempt, name = job[0], job[1], job[6]
-        key = f"dagforge-{name}-{attempt}-{id(self):x}"
+        key = f"dagforge-{name}-{attempt}-{self._token}"
         kwargs: dict[str, Any] = {"key": key, "pure": False}
         opts = self.run_opts[idx] if self.run_opts is not None else None
         if opts is not None:
-            if opts.resources:
-                kwargs["resources"] = dict(getattr(opts.resources, "resources", opts.resources))
+            if opts.resources and self.worker_resources:
+                placed = self._placement(name, opts.resources)
+                if isinstance(placed, BaseException):
+                    return placed
+                if placed:
+                    kwargs["resources"] = placed
             if opts.priority:
                 kwargs["priority"] = opts.priority
+        return kwargs
+
+    def _placement(self, name: str, resources: Any) -> dict[str, float] | BaseException:
+        """The Dask worker resources of a node; an error when no worker could run it."""
+        amounts = dict(getattr(resources, "resources", resources))
+        wanted = self.worker_resources
+        if wanted is not True:
+            amounts = {k: v for k, v in amounts.items() if k in wanted}  # type: ignore[operator]
+        if not amounts:
+            return amounts
+        for refresh in (False, True):
+            if self._declared is None or refresh:
+                try:
+                    workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+                except Exception as exc:
+                    return BackendError(
+                        f"could not ask the Dask scheduler at {self._where()} for its "
+                        f"workers' resources: {exc}"
+                    )
+                self._declared = [dict(w.get("resources") or {}) for w in workers]
+            if any(all(d.get(k, 0) >= v for k, v in amounts.items()) for d in self._declared):
+                return amounts
+        declared = sorted({k for d in self._declared or () for k in d})
+        return ResourceError(
+            f"node {name!r} needs Dask worker resources {amounts}, but no worker of the "
+            f"cluster at {self._where()} declares that much (declared: {declared or 'none'}); "
+            f"start workers with `dask worker ... --resources "
+            f'"{",".join(f"{k}={v:g}" for k, v in amounts.items())}"`, or keep these '
+            f"resources to the engine's pool with DaskBackend(worker_resources=False) or "
+            f"worker_resources=[names to map]"
+        )
+
+    def submit(self, job: tuple) -> None:
+        future = self._send(job)
+        if future is not None:
+            future.add_done_callback(partial(self._finished, job))
+
+    def _send(self, job: tuple) -> Any:
+        """Submit one job to Dask; None when it failed before reaching Dask (event queued)."""
+        idx, attempt, name = job[0], job[1], job[6]
+        kwargs = self._submit_kwargs(job)
+        if isinstance(kwargs, BaseException):
+            now = perf_counter()
+            self._done.put((idx, attempt, False, None, kwargs, "", now, now, -1, None))
+            return None
         try:
             future = self.client.submit(_remote, job, **kwargs)
         except Exception as exc:
             raise BackendError(f"could not submit node {name!r} to {self._where()}: {exc}") from exc
         self._futures[(idx, attempt)] = future
-        self._keys[key] = idx
-        future.add_done_callback(lambda f, job=job: self._finished(job, f))
+        self._keys[kwargs["key"]] = idx
+        return future
 
     def _finished(self, job: tuple, future: Any) -> None:
         """Runs on Dask's callback thread: turn the future's state into an engine event."""
         idx, attempt, name = job[0], job[1], job[6]
         now = perf_counter()
-        if future.status == "finished":
+        status = future.status
+        if status == "finished":
             self._done.put((idx, attempt, True, future, None, None, now, now, -1, None))
             return
-        tb = ""
-        try:
-            exc = future.exception()
-            if exc is not None:
-                tb = "".join(traceback.format_tb(future.traceback()))
-        except BaseException as lost:  # cancelled, or the scheduler went away
-            exc = lost
-        if _is_killed_worker(exc):
-            exc = WorkerLostError(
-                f"node {name!r} kept killing its Dask worker (Dask gave up after its "
-                f"allowed-failures): {exc}"
-            )
-        elif exc is None or future.status == "cancelled":
-            exc = BackendError(f"node {name!r} was cancelled on {self._where()}")
+        if status == "cancelled":
+            if future.key in self._abandoned:
+                return  # the engine gave up on it (timeout, interrupt)
+            if self._client is None or self._client.status != "running":
+                self._done.put(_Lost(name))
+                return
+        exc, tb = node_error(name, future, self._where())
         self._done.put((idx, attempt, False, None, exc, tb, now, now, -1, None))
 
     def wait(self, timeout: float | None) -> list[tuple]:
         done = self._done
-        try:
-            events = [done.get(timeout=timeout)]
-        except queue.Empty:
-            return self._check_alive()
+        deadline = None if timeout is None else perf_counter() + timeout
+        while True:
+            step = _POLL if deadline is None else max(0.0, min(_POLL, deadline - perf_counter()))
+            try:
+                first = done.get(timeout=step)
+                break
+            except queue.Empty:
+                self._check_alive()
+                if deadline is not None and perf_counter() >= deadline:
+                    return []
+        events = [first]
         while True:
             try:
                 events.append(done.get_nowait())
             except queue.Empty:
                 break
+        futures = self._futures
         for ev in events:
-            self._futures.pop((ev[0], ev[1]), None)
+            if type(ev) is _Lost:
+                raise BackendError(
+                    f"lost the connection to the Dask scheduler at {self._where()} while node "
+                    f"{ev.name!r} was running; the run cannot go on"
+                )
+            futures.pop((ev[0], ev[1]), None)
         return events
 
-    def _check_alive(self) -> list[tuple]:
+    def _check_alive(self) -> None:
         client = self._client
         if client is not None and client.status in ("closed", "closing"):
             raise BackendError(f"lost the connection to the Dask scheduler at {self._where()}")
-        return []
 
     def select(self, value: Any, output: str) -> Any:  # type: ignore[override]
+        from distributed import Future
+
+        if not isinstance(value, Future):  # e.g. restored from a cache
+            return value[output]
         return self.client.submit(operator.getitem, value, output, pure=False)
 
     def abandon(self, idx: int, attempt: int) -> None:
         future = self._futures.pop((idx, attempt), None)
         if future is not None:
+            self._abandoned.add(future.key)
             future.cancel()
 
     def shutdown(self, wait: bool = True) -> None:
-        for future in self._futures.values():
-            future.cancel()
+        futures = list(self._futures.values())
         self._futures.clear()
+        for future in futures:
+            self._abandoned.add(future.key)
+        if futures and self._client is not None and self._client.status == "running":
+            try:
+                self._client.cancel(futures)
+            except Exception:
+                pass  # the cluster is going away anyway
 
     # -- end of run ------------------------------------------------------------------------
 
     def finalize(self, run: Any) -> None:
-        """Collect where and when nodes ran; on a client dagforge created, also fetch
-        the values and close it (a user's client keeps its futures and stays open)."""
+        """Collect where and when nodes ran; fetch values if asked (always on a client
+        dagforge created, which is then closed: a user's client stays open)."""
         if self._client is None:
             return
-        self._collect_ran(run)
-        if not self._own_client:
-            return
+        try:
+            self._collect_ran(run)
+            if self.fetch_values:
+                self._fetch(run)
+        finally:
+            if self._own_client:
+                self.close()
+
+    def _fetch(self, run: Any) -> None:
         from distributed import Future
 
         idx = [i for i, v in enumerate(run.values) if isinstance(v, Future)]
-        if idx:
-            try:
-                fetched = self._client.gather([run.values[i] for i in idx], errors="skip")
-            except Exception as exc:
-                raise BackendError(f"could not fetch results from {self._where()}: {exc}") from exc
-            for i, value in zip(idx, fetched, strict=False):
-                run.values[i] = value
-        self.close()
+        if not idx:
+            return
+        try:
+            fetched = self._client.gather([run.values[i] for i in idx])
+        except Exception as exc:
+            raise BackendError(f"could not fetch results from {self._where()}: {exc}") from exc
+        for i, value in zip(idx, fetched, strict=True):
+            run.values[i] = value
 
     def _collect_ran(self, run: Any) -> None:
         keys, self._keys = self._keys, {}
-        if not keys:
+        if not keys or self._client.status != "running":
             return
         try:
             per_worker = self._client.run(_collect, list(keys))
@@ -295,6 +415,8 @@ class DaskBackend(Backend):
                 i = keys.get(key)
                 if i is None or run.status[i] not in ran:
                     continue
+                if not key.endswith(f"-{run.attempt[i]}-{self._token}"):
+                    continue  # an earlier attempt of a retried node
                 run.starts[i] = run.t0 + (w0 - run.wall_start)
                 run.ends[i] = run.t0 + (w1 - run.wall_start)
                 run.workers[i] = self.worker_id(where)
@@ -312,9 +434,35 @@ class DaskBackend(Backend):
 
     def gather(self, result: Any) -> dict[str, Any]:
         """Fetch the values of every succeeded node of ``result`` to this process."""
-        futures = result.values
-        fetched = self.client.gather(list(futures.values()))
-        return dict(zip(futures, fetched, strict=True))
+        from distributed import Future
+
+        values = result.values
+        names = [n for n, v in values.items() if isinstance(v, Future)]
+        fetched = self.client.gather([values[n] for n in names])
+        out = dict(values)
+        out.update(zip(names, fetched, strict=True))
+        return out
+
+
+def node_error(name: str, future: Any, where: str) -> tuple[BaseException, str]:
+    """The error (and remote traceback) a failed or cancelled node future stands for."""
+    tb = ""
+    try:
+        exc = future.exception()
+        if exc is not None:
+            tb = "".join(traceback.format_tb(future.traceback()))
+    except BaseException as lost:  # cancelled, or the scheduler went away
+        exc = lost
+    if _is_killed_worker(exc):
+        err: BaseException = WorkerLostError(
+            f"node {name!r} kept killing its Dask worker (Dask gave up after its "
+            f"allowed-failures): {exc}"
+        )
+        err.__cause__ = exc
+        return err, tb
+    if exc is None or future.status == "cancelled":
+        return BackendError(f"node {name!r} was cancelled on the Dask cluster at {where}"), tb
+    return exc, tb
 
 
 def _is_killed_worker(exc: BaseException | None) -> bool:
