@@ -106,7 +106,8 @@ class DaskBackend(Backend):
         client: a ``distributed.Client`` (or a scheduler address string).
         address: the scheduler to connect to (``tcp://host:8786``); with neither, a
             ``LocalCluster`` of ``n_workers`` worker processes is started for the run
-            and closed after it.
+            and closed after it. Connecting gives up after Dask's
+            ``distributed.comm.timeouts.connect`` (30 s by default).
         threads_per_worker: threads of each worker of that local cluster.
         capacity: how many nodes the engine may keep submitted at once; default
             ``in_flight_per_thread`` x the cluster's worker threads.
@@ -153,6 +154,10 @@ class DaskBackend(Backend):
         self._token = ""
         #: The run's per-node options; set by the engine before ``start``.
         self.run_opts: Any = None
+        #: The run's conditional edges ``{(source, target): when}``, when the engine
+        #: hands them over: those sources' values are fetched so ``when`` sees values.
+        self.run_conditions: Any = None
+        self._resolve: set[int] = set()
 
     # -- connection ------------------------------------------------------------------
 
@@ -183,7 +188,7 @@ class DaskBackend(Backend):
                 raise BackendError(f"could not start a local Dask cluster: {exc}") from exc
             return
         try:
-            self._client = Client(self.address, timeout="10s")
+            self._client = Client(self.address)  # timeout: distributed.comm.timeouts.connect
         except Exception as exc:
             raise BackendError(
                 f"cannot reach the Dask scheduler at {self.address}: {type(exc).__name__}: {exc}"
@@ -224,6 +229,7 @@ class DaskBackend(Backend):
         self._abandoned = set()
         self._keys = {}
         self._declared = None
+        self._resolve = {u for u, _ in (self.run_conditions or ())}
         # Keys are unique per run: Dask returns the existing future for a key it still
         # holds, so a second run must never reuse the first run's keys.
         self._token = uuid.uuid4().hex[:12]
@@ -305,7 +311,18 @@ class DaskBackend(Backend):
         now = perf_counter()
         status = future.status
         if status == "finished":
-            self._done.put((idx, attempt, True, future, None, None, now, now, -1, None))
+            value = future
+            if idx in self._resolve:  # a `when=` condition reads it on the engine's side
+                try:
+                    value = future.result()
+                except BaseException as exc:
+                    err = BackendError(
+                        f"could not fetch the value of node {name!r}, which a conditional "
+                        f"edge needs, from {self._where()}: {exc}"
+                    )
+                    self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+                    return
+            self._done.put((idx, attempt, True, value, None, None, now, now, -1, None))
             return
         if status == "cancelled":
             if future.key in self._abandoned:
@@ -337,7 +354,7 @@ class DaskBackend(Backend):
         futures = self._futures
         for ev in events:
             if type(ev) is _Lost:
-                raise BackendError(
+                self._give_up(
                     f"lost the connection to the Dask scheduler at {self._where()} while node "
                     f"{ev.name!r} was running; the run cannot go on"
                 )
@@ -347,7 +364,16 @@ class DaskBackend(Backend):
     def _check_alive(self) -> None:
         client = self._client
         if client is not None and client.status in ("closed", "closing"):
-            raise BackendError(f"lost the connection to the Dask scheduler at {self._where()}")
+            self._give_up(f"lost the connection to the Dask scheduler at {self._where()}")
+
+    def _give_up(self, message: str) -> None:
+        """End the run: close what dagforge opened (no ``finalize`` follows), then raise."""
+        if self._own_client:
+            try:
+                self.close()
+            except Exception:
+                pass
+        raise BackendError(message)
 
     def select(self, value: Any, output: str) -> Any:  # type: ignore[override]
         from distributed import Future
