@@ -155,11 +155,6 @@ def test_bad_worker_and_concurrency_settings():
         Executor(d, priority="random")
 
 
-@pytest.mark.xfail(
-    reason="engine bug: max_workers=0 and max_concurrency=0 are falsy and silently mean "
-    "'the default' (threads backend / Run), instead of being refused like negative values",
-    strict=True,
-)
 @pytest.mark.parametrize("setting", [{"max_workers": 0}, {"max_concurrency": 0}])
 def test_zero_workers_or_concurrency_is_refused(setting):
     d = DAG().add_node("a", lambda: 1)
@@ -568,11 +563,6 @@ def test_unknown_targets_and_excludes_are_named():
         Executor(d).execute(exclude=["zz"])
 
 
-@pytest.mark.xfail(
-    reason="engine bug: with targets=, result.outputs only holds the DAG's leaves, which "
-    "did not run, so the targets' values are missing from it",
-    strict=True,
-)
 def test_outputs_of_a_targeted_run_are_the_targets():
     result = Executor(partial_dag(Recorder())).execute(targets=["b"])
     assert result.values["b"] == ((),)  # b received a's value, ()
@@ -721,11 +711,6 @@ def test_keyboard_interrupt_from_a_callback_on_threads():
         assert statuses[n] == "cancelled"
 
 
-@pytest.mark.xfail(
-    reason="engine bug: a KeyboardInterrupt raised inside a node on the threads backend "
-    "kills the worker thread without an event, and execute() never returns",
-    strict=True,
-)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_keyboard_interrupt_inside_a_node_on_threads_ends_the_run():
     box: dict = {}

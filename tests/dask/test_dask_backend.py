@@ -372,11 +372,6 @@ def test_throughput_mode_refuses_what_needs_the_engine(client):
         run_graph(cond, client=client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the engine to hand its conditional edges to the backend "
-    "(Run.begin: backend.run_conditions = self.conditions), as it does run_opts",
-)
 def test_conditional_edges_see_values_not_futures(client):
     d = DAG().add_node("s", lambda: 5).add_node("big", lambda s: s).add_node("small", lambda s: s)
     d.add_edge("s", "big", when=lambda v: v > 3).add_edge("s", "small", when=lambda v: v <= 3)

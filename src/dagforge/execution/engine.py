@@ -74,6 +74,7 @@ class Run:
         preset: Mapping[int, Any] | None = None,
         cache: Any = None,
         overtake_limit: int = 8,
+        outputs_of: list[int] | None = None,
     ):
         dag.validate()
         self.rules: list[Any] = list(dag._rules)
@@ -102,7 +103,7 @@ class Run:
         self._resolve_callables(tasks)
         self._resolve_requirements(requirements)
         cap = backend.capacity
-        self.max_conc = min(max_concurrency, cap) if max_concurrency else cap
+        self.max_conc = min(max_concurrency, cap) if max_concurrency is not None else cap
         if self.max_conc < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         # Per-node run state (flat arrays; see module docstring).
@@ -144,6 +145,7 @@ class Run:
         self.selected = selected
         self.preset = preset or {}
         self.cache = cache
+        self.outputs_of = outputs_of  # the nodes result.outputs reports (default: leaves)
         self.cache_keys: dict[int, str] = {}
         self.cached = 0
 
@@ -309,6 +311,8 @@ class Run:
         self.t0 = perf_counter()
         if hasattr(self.backend, "run_opts"):
             self.backend.run_opts = self.opts  # remote backends map options (resources)
+        if hasattr(self.backend, "run_conditions"):
+            self.backend.run_conditions = self.conditions  # and see conditional edges
         self.backend.start()
         cb = self.callbacks
         if cb is not None and cb.on_run_start is not None:
@@ -694,6 +698,8 @@ class Run:
         i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
         if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
             return  # a late event from an abandoned attempt
+        if not ok and isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise KeyboardInterrupt from err  # Ctrl-C inside a node interrupts the run
         self.in_flight -= 1
         o = self.opts[i]
         if o.exclusive:
@@ -1008,7 +1014,9 @@ class Run:
             reasons=self.reasons,
             attempts=self.attempts,
             metrics=self.metrics,
-            leaves=[i for i in range(self.n) if not self.succ[i]],
+            leaves=self.outputs_of
+            if self.outputs_of is not None
+            else [i for i in range(self.n) if not self.succ[i]],
             t0=self.t0,
             t1=t1,
             wall_start=self.wall_start,

@@ -140,6 +140,7 @@ class Executor:
             run_inputs=run_inputs,
             serializer=self.serializer,
             selected=self._selection(targets, exclude),
+            outputs_of=[self.dag._index[t] for t in targets] if targets is not None else None,
             cache=self._cache(),
             overtake_limit=self.overtake_limit,
         )

@@ -84,7 +84,11 @@ class ProcessBackend(Backend):
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__()
-        self.max_workers = max_workers or (os.cpu_count() or 1)
+        if max_workers is None:
+            max_workers = os.cpu_count() or 1
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        self.max_workers = max_workers
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._backlog: list[tuple] = []

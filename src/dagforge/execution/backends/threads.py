@@ -28,6 +28,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 from dagforge.execution.backends.base import Backend
@@ -44,7 +45,9 @@ class ThreadBackend(Backend):
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__()
-        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
+        if max_workers is None:
+            max_workers = min(32, (os.cpu_count() or 1) + 4)
+        self.max_workers = max_workers
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -93,7 +96,12 @@ class ThreadBackend(Backend):
             if job is _STOP:
                 return
             running[wid] = (job[0], job[1])
-            event = run_job(job, wid)
+            try:
+                event = run_job(job, wid)
+            except BaseException as exc:  # KeyboardInterrupt/SystemExit from the node:
+                # report it (the engine turns it into an interrupt) instead of dying silently
+                now = perf_counter()
+                event = (job[0], job[1], False, None, exc, "", now, now, wid, None)
             del running[wid]
             if engine_lock is not None and engine_lock.acquire():
                 try:
