@@ -5,7 +5,9 @@ Contenders per shape: raw `client.get` on a dict graph; dagforge throughput mode
 (`Executor(dag, backend=DaskBackend(client))`: one admission decision per node).
 Shapes: layered (100 layers, up to 3 parents), fan-out 1 -> N -> 1, and N tasks that
 sleep 10 ms. Prints wall time, us/task and the ratio to raw Dask.
-Run: `.venv/bin/python bench/dask_bench.py [--n 10000] [--sleep-n 1000] [--scale]`.
+Run: `.venv/bin/python bench/dask_bench.py [--n 10000] [--sleep-n 1000] [--scale]`
+(about 4 minutes at the defaults, most of it raw `client.get` on the 10,000-wide fan-out,
+which grows faster than linearly; `--n 2000 --sleep-n 300` takes about 40 s).
 """
 
 from __future__ import annotations
