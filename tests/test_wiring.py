@@ -6,8 +6,6 @@ Every error test checks that the message names the culprit.
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 
 import pytest
 
@@ -346,90 +344,7 @@ def test_run_cannot_be_started_twice():
         run.begin()
 
 
-# -- public surface ----------------------------------------------------------------------------
-
-
-def test_import_is_light():
-    code = (
-        "import sys, dagforge; "
-        "heavy = {'numpy', 'pandas', 'dask', 'distributed', 'fastapi', 'matplotlib', "
-        "'pydantic', 'redis', 'boto3', 'networkx', 'rich', 'typer'}; "
-        "print(sorted(heavy & set(sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "[]"
-
-
-def test_every_public_name_resolves():
-    for name in dagforge.__all__:
-        assert getattr(dagforge, name) is not None, name
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = dagforge.nope
-
-
-PUBLIC = {
-    "__version__",
-    # authoring
-    "Config",
-    "Task",
-    "task",
-    "DAG",
-    "DAGBuilder",
-    "dag",
-    "NodeOptions",
-    "Rule",
-    "rule",
-    # running
-    "Executor",
-    "ResourceAwareExecutor",
-    "AsyncResourceAwareExecutor",
-    "ExecutionCallbacks",
-    "ExecutionResult",
-    "NodeResult",
-    # resources, profiles, the platform client
-    "ResourcePool",
-    "ResourceRequirements",
-    "ResourceSnapshot",
-    "ResourceTimeline",
-    "Profile",
-    "simulate",
-    "Client",
-    # errors
-    "DagforgeError",
-    "GraphError",
-    "CycleError",
-    "DuplicateNodeError",
-    "UnknownNodeError",
-    "MissingInputError",
-    "AmbiguousInputError",
-    "EdgeRoutingError",
-    "ConfigError",
-    "TaskOutputError",
-    "NodeStateError",
-    "ExecutionError",
-    "NodeTimeoutError",
-    "WorkerLostError",
-    "BackendError",
-    "CancelledError",
-    "ResourceError",
-    "DynamicGraphError",
-    "SpecError",
-    "LoopLimitError",
-    "UnknownFunctionError",
-    "ProfileError",
-    "SerializationError",
-    "StoreError",
-    "RegistryError",
-    "ClientError",
-}
-
-
-def test_all_is_exactly_the_public_surface():
-    assert set(dagforge.__all__) == PUBLIC
-    assert len(dagforge.__all__) == len(PUBLIC)  # no duplicates
-    assert set(dir(dagforge)) >= PUBLIC
+# -- errors (the public surface itself is tested in test_public_api.py) ----------------
 
 
 def test_every_error_derives_from_the_one_root():

@@ -128,12 +128,3 @@ def _normalise(values: Mapping[str, Any], node: str) -> dict[str, Any]:
 
 
 DEFAULT_OPTIONS = NodeOptions()
-
-
-def split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Pop the option keywords (and aliases) out of ``kwargs`` and return them."""
-    found = {}
-    for key in list(kwargs):
-        if key in NodeOptions.names() or key in _ALIASES:
-            found[key] = kwargs.pop(key)
-    return found

@@ -2,59 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from dagforge import DAG, Config, Task
+from dagforge import DAG
 
 DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 
-
-class CollectData(Task):
-    inputs = []
-    outputs = ["data", "labels"]
-    config_deps = ["N"]
-
-    def compute(self, cfg=None):
-        import numpy as np
-
-        N = cfg.N
-        return {"data": np.random.randn(N, 10), "labels": np.random.randint(0, 3, N)}
-
-    @staticmethod
-    def estimate_instructions(cfg):
-        return cfg.N * 10
-
-
-class ProcessData(Task):
-    inputs = ["data"]
-    outputs = ["features"]
-    config_deps = ["N"]
-
-    def compute(self, data, cfg=None):
-        return {"features": data**2}
-
-    @staticmethod
-    def estimate_instructions(cfg):
-        return cfg.N * 100
-
-
-class Classify(Task):
-    inputs = ["features", "labels"]
-    outputs = ["predictions"]
-
-    def compute(self, features, labels, cfg=None):
-        return {"predictions": labels}
+from quickstart import build  # noqa: E402
 
 
 def make_quickstart(n: int = 10000) -> DAG:
-    return DAG(
-        tasks={"collect": CollectData(), "process": ProcessData(), "classify": Classify()},
-        edges=[("collect", "process"), ("collect", "classify"), ("process", "classify")],
-        config=Config(N=n),
-    )
+    """The seed's quickstart DAG, from the example users run (``examples/quickstart.py``)."""
+    return build(n)
 
 
 def make_sleepers(seconds: dict[str, float], edges: list[tuple[str, str]]) -> tuple[DAG, dict]:

@@ -86,7 +86,7 @@ def test_the_request_log_has_one_line_per_run_with_dagits_fields(make_server, tm
     records = [
         json.loads(x) for x in (tmp_path / "logdata" / "requests.jsonl").read_text().splitlines()
     ]
-    assert [r["run_id"] for r in records] == ids or set(r["run_id"] for r in records) == set(ids)
+    assert [r["run_id"] for r in records] == ids  # runs waited for one by one
     for r in records:
         assert r["total_response_time"] >= r["workflow_response_time"] >= 0
         assert r["queue_delay"] >= 0

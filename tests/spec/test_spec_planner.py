@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spec_helpers import node
 
 from dagforge.errors import LoopLimitError, NodeStateError, SpecError, TaskOutputError
 from dagforge.spec import (
@@ -42,21 +43,6 @@ def _example_functions():
 
 
 EXAMPLE_FUNCTIONS = _example_functions()
-
-
-def node(node_id, primitive="serial", **props):
-    base = {
-        "label": node_id,
-        "primitive": primitive,
-        "condition": {},
-        "next": "",
-        "branch_1": "",
-        "branch_2": "",
-        "arguments": {},
-        "outputs_from": [],
-    }
-    base.update(props)
-    return {"node_id": node_id, "properties": base}
 
 
 def cond(source, operator, target):

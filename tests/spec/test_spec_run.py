@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from spec_helpers import node
 
 from dagforge.errors import LoopLimitError, SpecError, UnknownFunctionError
 from dagforge.spec import FunctionRegistry, run_workflow
@@ -16,21 +17,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
 import spec_functions  # noqa: E402
-
-
-def node(node_id, primitive="serial", **props):
-    base = {
-        "label": node_id,
-        "primitive": primitive,
-        "condition": {},
-        "next": "",
-        "branch_1": "",
-        "branch_2": "",
-        "arguments": {},
-        "outputs_from": [],
-    }
-    base.update(props)
-    return {"node_id": node_id, "properties": base}
 
 
 def registry(**fns):

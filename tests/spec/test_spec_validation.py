@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spec_helpers import node
 
 from dagforge.errors import SpecError
 from dagforge.spec import SpecPlanner, SpecWarning, WorkflowSpec, load_spec, spec_json_schema
@@ -20,21 +21,6 @@ GLASS = json.loads((SPECS / "filling-a-glass-of-water.json").read_text())
 SENTIMENT = json.loads((SPECS / "text-sentiment-analysis.json").read_text())
 SCHEMA = spec_json_schema()
 SCHEMA_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-
-
-def node(node_id, primitive="serial", **props):
-    base = {
-        "label": node_id,
-        "primitive": primitive,
-        "condition": {},
-        "next": "",
-        "branch_1": "",
-        "branch_2": "",
-        "arguments": {},
-        "outputs_from": [],
-    }
-    base.update(props)
-    return {"node_id": node_id, "properties": base}
 
 
 def spec(*nodes):

@@ -71,7 +71,6 @@ class Run:
         run_inputs: Mapping[str, Any] | None = None,
         serializer: Any = None,
         selected: set[int] | None = None,
-        preset: Mapping[int, Any] | None = None,
         cache: Any = None,
         overtake_limit: int = 8,
         outputs_of: list[int] | None = None,
@@ -143,7 +142,6 @@ class Run:
             and not self.conditions
         )
         self.selected = selected
-        self.preset = preset or {}
         self.cache = cache
         self.outputs_of = outputs_of  # the nodes result.outputs reports (default: leaves)
         self.cache_keys: dict[int, str] = {}
@@ -325,22 +323,8 @@ class Run:
         for i in range(self.n):
             if not self.pending[i] and self.status[i] == S.PENDING:
                 self._push(i)
-        for i, value in self.preset.items():
-            self._preset(i, value)
         if self.rules:
             self._apply_rules()
-
-    def _preset(self, i: int, value: Any) -> None:
-        """Mark a node succeeded from a cache/checkpoint without running it."""
-        if self.status[i] == S.READY:
-            self.heap.remove(i if self.keys is None else self.keys[i])
-            heapq.heapify(self.heap)
-            self._set(i, S.RUNNING)
-        else:
-            self.status[i] = S.RUNNING
-        self.in_flight += 1
-        self._complete((i, self.attempt[i], True, value, None, None, 0.0, 0.0, -1, None))
-        self.reasons[i] = "restored from cache"
 
     def finished(self) -> bool:
         return (

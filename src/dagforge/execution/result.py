@@ -8,7 +8,6 @@ and ``end`` of a ``NodeResult`` are relative to the run's start.
 
 from __future__ import annotations
 
-import traceback as _tb
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -334,7 +333,3 @@ class ExecutionResult:
 
     def __repr__(self) -> str:
         return f"<ExecutionResult {self.summary()}>"
-
-
-def format_exception(exc: BaseException) -> str:
-    return "".join(_tb.format_exception(type(exc), exc, exc.__traceback__))
