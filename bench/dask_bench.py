@@ -76,11 +76,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--sleep-n", type=int, default=1000)
-    ap.add_argument("--scale", action="store_true",
-                    help="find the largest layered DAG (engine mode) finishing under 60 s")
+    ap.add_argument(
+        "--scale",
+        action="store_true",
+        help="find the largest layered DAG (engine mode) finishing under 60 s",
+    )
     args = ap.parse_args()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, host="127.0.0.1")
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    )
     client = Client(cluster)
     try:
         cases = [
@@ -92,11 +96,14 @@ def main() -> None:
         for label, (names, parents), fn in cases:
             dag = build(names, parents, fn)
             t_raw = raw(client, names, parents, fn)
-            for name, t in (("raw client.get", t_raw),
-                            ("dagforge throughput", throughput(client, dag)),
-                            ("dagforge engine", engine(client, dag))):
-                print(f"{label:<16} {name:<22} {t:8.3f} {t * 1e6 / len(names):9.1f} "
-                      f"{t / t_raw:6.2f}x")
+            for name, t in (
+                ("raw client.get", t_raw),
+                ("dagforge throughput", throughput(client, dag)),
+                ("dagforge engine", engine(client, dag)),
+            ):
+                print(
+                    f"{label:<16} {name:<22} {t:8.3f} {t * 1e6 / len(names):9.1f} {t / t_raw:6.2f}x"
+                )
         if args.scale:
             n = 2000
             while True:

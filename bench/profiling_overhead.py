@@ -52,9 +52,13 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--backend", default="inline")
-    ap.add_argument("--task", choices=["busy", "sleep"], default=None,
-                    help="busy-wait (default on inline) or sleep (default on threads: "
-                    "busy-waiting threads only measure the GIL)")
+    ap.add_argument(
+        "--task",
+        choices=["busy", "sleep"],
+        default=None,
+        help="busy-wait (default on inline) or sleep (default on threads: "
+        "busy-waiting threads only measure the GIL)",
+    )
     args = ap.parse_args()
     kind = args.task or ("busy" if args.backend == "inline" else "sleep")
     dag = layered(args.tasks, busy if kind == "busy" else sleeping)

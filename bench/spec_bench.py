@@ -21,19 +21,37 @@ from dagforge.spec import FunctionRegistry, run_workflow
 
 
 def node(node_id, primitive="serial", **props):
-    base = {"label": node_id, "primitive": primitive, "condition": {}, "next": "",
-            "branch_1": "", "branch_2": "", "arguments": {}, "outputs_from": []}
+    base = {
+        "label": node_id,
+        "primitive": primitive,
+        "condition": {},
+        "next": "",
+        "branch_1": "",
+        "branch_2": "",
+        "arguments": {},
+        "outputs_from": [],
+    }
     base.update(props)
     return {"node_id": node_id, "properties": base}
 
 
 def loop_spec(n: int) -> dict:
-    return {"name": "count", "max_iterations": n + 5, "dag": [
-        node("check", "condition", outputs_from=["add"], branch_1="add", branch_2="done",
-             condition={"source": "i", "operator": "less_than", "target": n}),
-        node("add", next="check", outputs_from=["check"]),
-        node("done", outputs_from=["check"]),
-    ]}
+    return {
+        "name": "count",
+        "max_iterations": n + 5,
+        "dag": [
+            node(
+                "check",
+                "condition",
+                outputs_from=["add"],
+                branch_1="add",
+                branch_2="done",
+                condition={"source": "i", "operator": "less_than", "target": n},
+            ),
+            node("add", next="check", outputs_from=["check"]),
+            node("done", outputs_from=["check"]),
+        ],
+    }
 
 
 def main() -> None:
@@ -57,8 +75,10 @@ def main() -> None:
         result = run_workflow(loop_spec(n), reg, {"i": 0}, backend=args.backend)
         current, _peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"  N={n:>6}: {instances:>6} instances, {elapsed * 1e6 / instances:7.1f} us, "
-              f"{current / instances:8.0f} B/instance retained")
+        print(
+            f"  N={n:>6}: {instances:>6} instances, {elapsed * 1e6 / instances:7.1f} us, "
+            f"{current / instances:8.0f} B/instance retained"
+        )
         del result
 
 
