@@ -72,6 +72,27 @@ class EdgeRoutingError(GraphError):
     """Raised when an edge routes no data, or names outputs/inputs the tasks do not declare."""
 
 
+class OptionError(GraphError):
+    """Raised when a node option has an invalid value; ``.node``, ``.option``, ``.value``."""
+
+    def __init__(self, node: str, option: str, value: object, reason: str):
+        self.node, self.option, self.value = node, option, value
+        super().__init__(f"node {node!r}: option {option}={value!r} is invalid: {reason}")
+
+
+class SignatureError(GraphError):
+    """Raised when a callable's required parameters cannot take its node's parents' values."""
+
+
+class GraphValidationError(GraphError):
+    """Raised when a DAG has several problems; ``.errors`` lists (node, message) for each."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]):
+        self.errors = list(problems)
+        lines = "".join(f"\n  {node}: {msg}" for node, msg in self.errors)
+        super().__init__(f"the DAG has {len(self.errors)} problems:{lines}")
+
+
 class ConfigError(DagforgeError, KeyError):
     """Raised when a configuration key a task depends on is missing."""
 
