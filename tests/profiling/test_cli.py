@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dagforge.cli_profiling import register
+from dagforge.cli.profiling import register
 from dagforge.profiling import Profile
 
 runner = CliRunner()

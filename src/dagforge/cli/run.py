@@ -1,61 +1,19 @@
-"""The ``dagforge`` command line: run, show, profile, compare, simulate, spec, serve.
-
-Each command is a thin driver over the library; subcommand groups owned by other
-modules register themselves through a ``register(app)`` function so this file stays
-small. typer and rich are imported here only, never by ``import dagforge``.
-"""
+"""``dagforge run | show``: run a DAG from a module, or print it as text."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
-app = typer.Typer(
-    name="dagforge",
-    help="Author, run, profile, schedule, grow and serve DAG workflows.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
-
-def load_object(ref: str) -> Any:
-    """Load ``MODULE:OBJECT`` (a DAG, or a zero-argument callable returning one)."""
-    from dagforge.graph import DAG
-
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise typer.BadParameter(f"expected MODULE:OBJECT, got {ref!r}")
-    if module_name.endswith(".py") or "/" in module_name:
-        path = Path(module_name).resolve()
-        sys.path.insert(0, str(path.parent))
-        module_name = path.stem
-    else:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise typer.BadParameter(f"module {module_name!r} has no attribute {attr!r}") from None
-    if not isinstance(obj, DAG) and callable(obj):
-        obj = obj()
-    if not isinstance(obj, DAG):
-        raise typer.BadParameter(f"{ref} is not a dagforge DAG (got {type(obj).__name__})")
-    return obj
+from dagforge.cli import load_object
 
 
 def _backend(spec: str) -> str:
     return spec
 
 
-@app.command()
 def run(
     ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG"),
     backend: str = typer.Option(
@@ -102,7 +60,6 @@ def run(
     raise typer.Exit(0 if result.ok else 1)
 
 
-@app.command()
 def show(
     ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG"),
     fmt: str = typer.Option("mermaid", "--format", help="mermaid | dot | json"),
@@ -119,23 +76,7 @@ def show(
         raise typer.BadParameter(f"unknown format {fmt!r}; use mermaid, dot or json")
 
 
-def _register_optional() -> None:
-    for module_name in ("dagforge.cli_profiling", "dagforge.spec.cli", "dagforge.server.cli"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            if exc.name and exc.name.startswith("dagforge"):
-                continue  # that part is not part of this build
-            raise
-        module.register(app)
-
-
-_register_optional()
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``show`` to the typer ``app``."""
+    app.command("run")(run)
+    app.command("show")(show)

@@ -1,0 +1,5 @@
+"""``python -m dagforge.cli`` runs the command line."""
+
+from dagforge.cli import main
+
+main()
