@@ -1,9 +1,13 @@
 """The one exception hierarchy of dagforge.
 
-Every error dagforge raises derives from :class:`DagforgeError`. Messages name the
-node, edge, input, resource or JSON path at fault and, where it helps, what would fix
-it. Errors coming from outside parts (Redis, S3, Dask, HTTP) are translated at the
-boundary with ``raise ... from``, so the original stays reachable as ``__cause__``.
+Every error dagforge raises derives from :class:`DagforgeError`; every error about bad
+input also derives from the built-in type the seeds' originals raise for it, so code
+that catches ``ValueError`` (a cycle, a missing output, an impossible resource request),
+``KeyError`` (an unknown node, a missing config key) or ``TypeError`` keeps working.
+Messages name the node, edge, input, resource or JSON path at fault and, where it
+helps, what would fix it. Errors coming from outside parts (Redis, S3, Dask, HTTP) are
+translated at the boundary with ``raise ... from``, so the original stays reachable as
+``__cause__``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ class DagforgeError(Exception):
 # --- graph construction -------------------------------------------------------------
 
 
-class GraphError(DagforgeError):
+class GraphError(DagforgeError, ValueError):
     """Raised when a DAG is built or wired inconsistently."""
 
 
@@ -103,11 +107,11 @@ class ConfigError(DagforgeError, KeyError):
 # --- execution ------------------------------------------------------------------------
 
 
-class TaskOutputError(DagforgeError):
+class TaskOutputError(DagforgeError, ValueError):
     """Raised when ``compute`` returns a non-dict, misses a declared output or adds one."""
 
 
-class NodeStateError(DagforgeError):
+class NodeStateError(DagforgeError, RuntimeError):
     """Raised on an illegal lifecycle transition of a node or a run."""
 
 
@@ -138,18 +142,18 @@ class CancelledError(DagforgeError):
 # --- resources ------------------------------------------------------------------------
 
 
-class ResourceError(DagforgeError):
+class ResourceError(DagforgeError, ValueError):
     """Raised when a resource request can never be met, or a release is invalid."""
 
 
 # --- dynamic graphs and specs ------------------------------------------------------------
 
 
-class DynamicGraphError(DagforgeError):
+class DynamicGraphError(DagforgeError, ValueError):
     """Raised when a rule body tries anything but appending nodes and outgoing edges."""
 
 
-class SpecError(DagforgeError):
+class SpecError(DagforgeError, ValueError):
     """Raised when a workflow specification is invalid; ``.path`` is the JSON path."""
 
     def __init__(self, message: str, path: str = "", errors: Sequence[tuple[str, str]] = ()):
@@ -162,18 +166,21 @@ class LoopLimitError(DagforgeError):
     """Raised when a workflow loop exceeds its iteration bound."""
 
 
-class UnknownFunctionError(DagforgeError, LookupError):
+class UnknownFunctionError(DagforgeError, KeyError):
     """Raised when a function name is not in the registry or cannot be imported."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 # --- profiles, serialization, stores ---------------------------------------------------
 
 
-class ProfileError(DagforgeError):
+class ProfileError(DagforgeError, ValueError):
     """Raised when a profile file is malformed; the message names the JSON path."""
 
 
-class SerializationError(DagforgeError):
+class SerializationError(DagforgeError, ValueError):
     """Raised when a serializer cannot encode or decode a value."""
 
 
@@ -181,7 +188,7 @@ class StoreError(DagforgeError):
     """Raised when an intermediate-data store fails (Redis, S3, local directory)."""
 
 
-class RegistryError(DagforgeError):
+class RegistryError(DagforgeError, ValueError):
     """Raised when a registry operation fails (unknown or duplicate function, DAG, trigger)."""
 
 
