@@ -572,9 +572,9 @@ def test_is_sequential_is_an_alias_of_exclusive():
     [
         ({"prio": 1}, "unknown option 'prio' for node 'n1'"),
         ({"simple": True}, "unknown option 'simple' for node 'n1'"),
-        ({"retries": -1}, "retries must be >= 0, got -1"),
-        ({"timeout": 0}, "timeout must be > 0 seconds, got 0"),
-        ({"cost": -2}, "cost must be >= 0, got -2"),
+        ({"retries": -1}, "option retries=-1 is invalid: must be an integer >= 0"),
+        ({"timeout": 0}, "option timeout=0 is invalid: must be > 0 seconds"),
+        ({"cost": -2}, "option cost=-2 is invalid: must be >= 0"),
     ],
 )
 def test_bad_options_name_the_node(options, fragment):

@@ -8,10 +8,12 @@ object, not a million.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
-from dagforge.errors import GraphError
+from dagforge.errors import GraphError, OptionError
 
 _ALIASES = {"is_sequential": "exclusive"}
 
@@ -49,30 +51,62 @@ class NodeOptions:
         retry_jitter: float = 0.1,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         timeout: float | None = None,
-        tags: Iterable[str] = (),
+        tags: Iterable[str] | str | None = (),
         serializer: Any = None,
         cache: bool = True,
+        node: str = "?",
     ):
-        if retries < 0:
-            raise GraphError(f"retries must be >= 0, got {retries}")
-        if timeout is not None and timeout <= 0:
-            raise GraphError(f"timeout must be > 0 seconds, got {timeout}")
-        if cost is not None and cost < 0:
-            raise GraphError(f"cost must be >= 0, got {cost}")
-        self.priority = priority
-        self.exclusive = bool(exclusive)
+        bad = functools.partial(_bad, node)
+        self.priority = _number(bad, "priority", priority)
+        if not isinstance(exclusive, bool):
+            bad("exclusive", exclusive, "must be True or False")
+        self.exclusive = exclusive
+        if cost is not None:
+            cost = _number(bad, "cost", cost)
+            if cost < 0:
+                bad("cost", cost, "must be >= 0")
         self.cost = cost
-        self.resources = resources
+        self.resources = _resources(bad, resources)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            bad("retries", retries, "must be an integer >= 0")
         self.retries = int(retries)
-        self.retry_delay = float(retry_delay)
-        self.retry_backoff = float(retry_backoff)
-        self.retry_jitter = float(retry_jitter)
+        self.retry_delay = _number(bad, "retry_delay", retry_delay)
+        if self.retry_delay < 0:
+            bad("retry_delay", retry_delay, "must be >= 0 seconds")
+        self.retry_backoff = _number(bad, "retry_backoff", retry_backoff)
+        if self.retry_backoff <= 0:
+            bad("retry_backoff", retry_backoff, "must be > 0 (1 = constant delay)")
+        self.retry_jitter = _number(bad, "retry_jitter", retry_jitter)
+        if not 0 <= self.retry_jitter <= 1:
+            bad("retry_jitter", retry_jitter, "must be between 0 and 1 (a fraction)")
         if isinstance(retry_on, type):
             retry_on = (retry_on,)
+        if not isinstance(retry_on, tuple | list | frozenset | set) or not all(
+            isinstance(c, type) and issubclass(c, BaseException) for c in retry_on
+        ):
+            bad("retry_on", retry_on, "must be an exception class or a tuple of them")
         self.retry_on = tuple(retry_on)
+        if timeout is not None:
+            timeout = _number(bad, "timeout", timeout)
+            if timeout <= 0:
+                bad("timeout", timeout, "must be > 0 seconds (None or inf: no timeout)")
+            if timeout == math.inf:
+                timeout = None  # documented: an infinite timeout is no timeout
         self.timeout = timeout
-        self.tags = frozenset(tags)
+        if tags is None:
+            tags = ()
+        elif isinstance(tags, str):
+            tags = (tags,)  # one tag, not its characters
+        try:
+            tag_set = frozenset(tags)
+        except TypeError:
+            bad("tags", tags, "must be a string or an iterable of strings")
+        if not all(isinstance(t, str) for t in tag_set):
+            bad("tags", tags, "every tag must be a string")
+        self.tags = tag_set
         self.serializer = serializer
+        if not isinstance(cache, bool):
+            bad("cache", cache, "must be True or False")
         self.cache = cache
         # True when the engine can run the node on its fast path: nothing about it
         # changes admission or execution (priority and tags only change ordering).
@@ -85,13 +119,13 @@ class NodeOptions:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
         """Build options from keywords, accepting tawazi's ``is_sequential`` alias."""
-        return _named(node, lambda: cls(**_normalise(values, node)))
+        return _named(node, lambda: cls(**_normalise(values, node), node=node))
 
     def merged(self, values: Mapping[str, Any], *, node: str = "?") -> NodeOptions:
         """A copy with ``values`` overriding this record's fields."""
         current = {name: getattr(self, name) for name in self.names()}
         current.update(_normalise(values, node))
-        return _named(node, lambda: NodeOptions(**current))
+        return _named(node, lambda: NodeOptions(**current, node=node))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.names()}
@@ -112,6 +146,37 @@ def _named(node: str, build: Any) -> NodeOptions:
         if node == "?" or repr(node) in str(exc):
             raise
         raise GraphError(f"node {node!r}: {exc}") from None
+
+
+def _bad(node: str, option: str, value: Any, reason: str) -> NoReturn:
+    raise OptionError(node, option, value, reason)
+
+
+def _number(bad: Any, option: str, value: Any) -> float:
+    """A real, non-NaN number (bool and strings refused); ints stay ints."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        bad(option, value, "must be a number")
+    if value != value:
+        bad(option, value, "must be a number, not NaN")
+    if option != "timeout" and isinstance(value, float) and math.isinf(value):
+        bad(option, value, "must be finite")
+    return value
+
+
+def _resources(bad: Any, value: Any) -> Any:
+    """None, a ``ResourceRequirements``, or a mapping of resource name -> amount >= 0."""
+    if value is None or type(value).__name__ == "ResourceRequirements":
+        return value
+    if not isinstance(value, Mapping):
+        bad("resources", value, "must be a dict of resource name -> amount")
+    for k, amount in value.items():
+        if not isinstance(k, str) or not k:
+            bad("resources", value, f"resource names must be non-empty strings, got {k!r}")
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            bad("resources", value, f"the amount of {k!r} must be a number")
+        if amount != amount or amount < 0 or math.isinf(amount):
+            bad("resources", value, f"the amount of {k!r} must be a finite number >= 0")
+    return value
 
 
 def _normalise(values: Mapping[str, Any], node: str) -> dict[str, Any]:

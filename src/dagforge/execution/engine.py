@@ -124,6 +124,8 @@ class Run:
         self.stopping = False
         self.interrupted = False
         self.timers: list[tuple[float, int, int, int]] = []
+        # Node waiting for its retry -> the error of the attempt that failed.
+        self.retry_errors: dict[int, tuple[BaseException, str]] = {}
         self.blocked: list[Any] = []
         # Parked node -> how many later nodes started while it waited (bounded overtaking).
         self.overtaken: dict[int, int] = {}
@@ -327,11 +329,16 @@ class Run:
             self._apply_rules()
 
     def finished(self) -> bool:
-        return (
-            not self.in_flight
-            and not self.timers
-            and (self.stopping or (not self.heap and not self.blocked))
-        )
+        if self.in_flight:
+            return False
+        if self.timers:
+            # Nothing runs, so every timeout timer is stale (its node already finished):
+            # only a node waiting for its retry keeps the run open.
+            status = self.status
+            if any(k == _TIMER_RETRY and status[i] == S.RETRY_WAIT for _, k, i, _ in self.timers):
+                return False
+            self.timers.clear()
+        return self.stopping or (not self.heap and not self.blocked)
 
     def run(self) -> ExecutionResult:
         """Drive the run on the calling thread until every node settled."""
@@ -544,7 +551,7 @@ class Run:
                     import asyncio
 
                     value = asyncio.run(value)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 from dagforge.execution.worker import _format
 
                 self._complete(
@@ -682,8 +689,10 @@ class Run:
         i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
         if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
             return  # a late event from an abandoned attempt
-        if not ok and isinstance(err, (KeyboardInterrupt, SystemExit)):
+        if not ok and isinstance(err, KeyboardInterrupt):
             raise KeyboardInterrupt from err  # Ctrl-C inside a node interrupts the run
+        # SystemExit raised by a node is that node's failure (it is not retried by the
+        # default retry_on=(Exception,)); it never ends the caller's process.
         self.in_flight -= 1
         o = self.opts[i]
         if o.exclusive:
@@ -873,6 +882,7 @@ class Run:
         o = self.opts[i]
         if attempt <= o.retries and isinstance(err, o.retry_on) and not self.stopping:
             self._set(i, S.RETRY_WAIT)
+            self.retry_errors[i] = (err, tb or "")
             delay = o.retry_delay * (o.retry_backoff ** (attempt - 1))
             if o.retry_jitter and delay:
                 delay *= 1.0 + random.uniform(-o.retry_jitter, o.retry_jitter)
@@ -916,7 +926,9 @@ class Run:
         self.overtaken.clear()
         for i in range(self.n):
             st = self.status[i]
-            if st in (S.PENDING, S.READY, S.RETRY_WAIT):
+            if st == S.RETRY_WAIT:
+                self._retry_dropped(i, reason, state)
+            elif st in (S.PENDING, S.READY):
                 if state == S.SKIPPED:
                     self._skip(i, reason)
                 else:
@@ -924,6 +936,21 @@ class Run:
                     self.reasons[i] = reason
         self.timers = [t for t in self.timers if t[1] == _TIMER_TIMEOUT]
         heapq.heapify(self.timers)
+
+    def _retry_dropped(self, i: int, reason: str, state: int) -> None:
+        """A node waiting for its retry when the run stops: it ran and failed, so it is
+        reported failed with that error (cancelled with it on an interrupt)."""
+        err = self.retry_errors.pop(i)
+        if state == S.SKIPPED:
+            self._set(i, S.FAILED)
+            self.reasons[i] = f"its retry did not run: {reason}"
+            cb = self.callbacks
+            if cb is not None and cb.on_node_error is not None:
+                cb.on_node_error(self.names[i], err[0])
+        else:
+            self._set(i, S.CANCELLED)
+            self.reasons[i] = f"{reason} while it waited for its retry"
+        self.errors[i] = err
 
     def _fire_timers(self) -> None:
         now = perf_counter()
@@ -934,6 +961,7 @@ class Run:
                 continue
             if kind == _TIMER_RETRY:
                 if self.status[i] == S.RETRY_WAIT:
+                    self.retry_errors.pop(i, None)
                     self._push(i)
             elif self.status[i] == S.RUNNING:
                 self._timed_out(i, attempt, now)

@@ -6,6 +6,7 @@ says whether ``a -> b`` is legal; :func:`illegal` builds the error for the rest.
     PENDING -> READY -> RUNNING -> SUCCEEDED | FAILED | TIMED_OUT
                           RUNNING -> RETRY_WAIT -> READY        (retries)
     PENDING | READY | RETRY_WAIT -> SKIPPED | CANCELLED
+    RETRY_WAIT -> FAILED                                        (run stopped before the retry)
     RUNNING -> CANCELLED                                        (abandoned on interrupt)
 """
 
@@ -33,7 +34,7 @@ _EDGES = {
     PENDING: {READY, SKIPPED, CANCELLED},
     READY: {RUNNING, SKIPPED, CANCELLED},
     RUNNING: {SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, RETRY_WAIT},
-    RETRY_WAIT: {READY, SKIPPED, CANCELLED},
+    RETRY_WAIT: {READY, SKIPPED, CANCELLED, FAILED},
 }
 
 ALLOWED: tuple[tuple[bool, ...], ...] = tuple(

@@ -3,8 +3,8 @@
 ``run_job`` is the single function every backend executes (inline, on a thread, in a
 child process, on a Dask worker), so timing, output checking and profiling
 measurements mean the same thing everywhere. It never raises for a task's own error:
-the error travels back inside the event. ``KeyboardInterrupt``/``SystemExit`` do
-propagate, so Ctrl-C reaches the engine.
+the error travels back inside the event, ``SystemExit`` included (it is the node's
+failure). ``KeyboardInterrupt`` does propagate, so Ctrl-C reaches the engine.
 
 A job is a tuple ``(idx, attempt, kind, fn, args, kwargs, name, outputs, serializer)``;
 an event is ``(idx, attempt, ok, value, error, traceback, t_start, t_end, worker, metrics)``.
@@ -129,7 +129,7 @@ def run_job(job: tuple, worker: Any) -> tuple:
             value = asyncio.run(value)
         if kind == K_TASK:
             value = check_task_outputs(name, outputs, value)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit too: it is the node's failure
         return (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), worker, None)
     t1 = perf_counter()
     metrics = None

@@ -57,6 +57,7 @@ class AsyncioBackend(Backend):
         self._tasks: dict[tuple[int, int], asyncio.Task] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue | None = None
+        self._abandoned = False
 
     @property
     def capacity(self) -> int:
@@ -66,6 +67,7 @@ class AsyncioBackend(Backend):
         self._queue = asyncio.Queue()
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="dagforge-async")
         self._tasks = {}
+        self._abandoned = False
 
     def submit(self, job: tuple) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job))
@@ -95,7 +97,7 @@ class AsyncioBackend(Backend):
             event = (idx, attempt, True, value, None, None, t0, t1, wid, metrics)
         except asyncio.CancelledError:
             return  # abandoned (timeout or interrupt): the engine already settled it
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit is the node's failure too
             event = (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), wid, None)
         finally:
             self._tasks.pop((idx, attempt), None)
@@ -120,11 +122,14 @@ class AsyncioBackend(Backend):
         task = self._tasks.pop((idx, attempt), None)
         if task is not None:
             task.cancel()
+            # A sync callable keeps its pool thread until it returns; shutdown must not
+            # wait for it (execute() returns once the DAG is done).
+            self._abandoned = True
 
     def shutdown(self, wait: bool = True) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
         self._tasks.clear()
         if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool.shutdown(wait=wait and not self._abandoned, cancel_futures=True)
             self._pool = None
