@@ -94,7 +94,8 @@ class GraphView:
                 f"node {name!r} has no value yet (status {S.NAMES[run.status[i]]!r}); check "
                 f"view.succeeded({name!r}) in the predicate first"
             )
-        return run.values[i]
+        fetch = getattr(run.backend, "materialize", None)  # e.g. Dask: the future's value
+        return run.values[i] if fetch is None else fetch(run, i)
 
     def by_tag(self, tag: str) -> list[str]:
         run = self._run
