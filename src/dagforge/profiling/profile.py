@@ -14,7 +14,15 @@ Invariants:
   run), and every edge has a weight (0 when nothing crossed it).
 - ``execution_metrics`` is written as dagprofiler's *list* of entries, one per node in
   ``nodes`` order, each carrying its node name under ``"task"``; a dict keyed by node
-  name is accepted on load. (Why the list: it is what dagprofiler writes and what SAGA's
+  name is accepted on load.
+- **The file is a contract with dagprofiler 0.1.0**: its own ``Profile.load`` reads what
+  ``save()`` writes and its JSON Schema accepts it. So each ``execution_metrics`` entry
+  holds exactly dagprofiler's keys (``task`` + the five numbers, bytes as integers),
+  weights are integers, and ``metadata`` carries ``dagprofiler_version``. What dagforge
+  adds per node (``status``, ``worker``, ``start_ms``/``end_ms``, ``attempts``, ``runs``,
+  ``stats``) and exact non-integral weights live in a top-level ``"dagforge"`` object
+  that dagprofiler ignores; dagforge merges it back on load. Older dagforge files (extras
+  inside the entries) still load. (Why the list: it is what dagprofiler writes and what SAGA's
   profile adapter reads; a dict would break those readers. In memory the metrics are a
   dict keyed by node name.)
 - Aggregated profiles (``Profile.aggregate``) keep the seed's keys holding the
@@ -39,16 +47,20 @@ from pathlib import Path
 from typing import Any
 
 from dagforge.errors import ProfileError
-from dagforge.profiling.schema import validate_profile
+from dagforge.profiling.schema import normalise_task_names, validate_profile
 
 __all__ = [
     "EdgeMetrics",
     "Profile",
     "ProfileMetrics",
     "TaskMetrics",
+    "compare_dict",
     "rank_costs_from_profile",
     "run_profile",
 ]
+
+#: The dagprofiler release whose format ``save()`` writes (``metadata.dagprofiler_version``).
+DAGPROFILER_FORMAT_VERSION = "0.1.0"
 
 _TIMINGS = ("compute_time_ms", "serialize_time_ms", "deserialize_time_ms")
 _SEED_KEYS = (*_TIMINGS, "bytes_in", "bytes_out")
@@ -114,16 +126,38 @@ class TaskMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         """The seed's entry (``task`` + five numbers), then dagforge's extras when set."""
+        out = self.seed_dict()
+        out.update(self.extras_dict())
+        return out
+
+    def seed_dict(self) -> dict[str, Any]:
+        """Exactly dagprofiler's entry: ``task``, three timings, bytes as integers."""
         out: dict[str, Any] = {"task": self.task}
-        for key in _SEED_KEYS:
+        for key in _TIMINGS:
             out[key] = _round(getattr(self, key))
+        out["bytes_in"] = round(self.bytes_in)
+        out["bytes_out"] = round(self.bytes_out)
+        return out
+
+    def extras_dict(self) -> dict[str, Any]:
+        """What dagforge adds to an entry (written under the top-level ``"dagforge"``)."""
+        out: dict[str, Any] = {}
         for key in ("status", "worker", "start_ms", "end_ms", "attempts", "runs"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = _round(value) if isinstance(value, float) else value
+        for key in ("bytes_in", "bytes_out"):
+            value = getattr(self, key)
+            if not float(value).is_integer():
+                out[key] = _round(value)
         if self.stats is not None:
             out["stats"] = {k: {s: _round(v) for s, v in d.items()} for k, d in self.stats.items()}
         return out
+
+    @property
+    def loop_idx(self) -> int:
+        """dagprofiler's loop index of the entry (dagforge names loop instances instead)."""
+        return 0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], task: str | None = None) -> TaskMetrics:
@@ -157,14 +191,37 @@ class TaskMetrics:
 
 
 class EdgeMetrics:
-    """Data that crossed one edge: ``bits`` (what the JSON stores) and ``bytes``."""
+    """Data that crossed one edge: ``bits`` (what the JSON stores) and ``bytes``.
 
-    __slots__ = ("source", "target", "bits")
+    dagprofiler's names are aliases: ``size_bits``, ``size_bytes`` and ``data_fields``
+    (the routed output names when known, else empty, as after dagprofiler's own load).
+    """
 
-    def __init__(self, source: str, target: str, bits: float):
+    __slots__ = ("source", "target", "bits", "data_fields")
+
+    def __init__(self, source: str, target: str, bits: float, data_fields: Sequence[str] = ()):
         self.source = source
         self.target = target
         self.bits = _num(bits)
+        self.data_fields = list(data_fields)
+
+    @property
+    def size_bits(self) -> float:
+        return self.bits
+
+    @property
+    def size_bytes(self) -> float:
+        return self.bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """dagprofiler's edge entry."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "data_fields": list(self.data_fields),
+            "size_bytes": self.size_bytes,
+            "size_bits": self.size_bits,
+        }
 
     @property
     def bytes(self) -> float:
@@ -185,16 +242,34 @@ class EdgeMetrics:
 
 
 class ProfileMetrics:
-    """``profile.metrics``: the three numbers the seed's quickstart prints."""
+    """``profile.metrics``: the seed's quickstart numbers, shaped like dagprofiler's
+    ``DAGMetrics`` (``task_metrics`` and ``edge_metrics`` are lists)."""
 
-    __slots__ = ("total_time_ms", "node_weights", "edge_weights")
+    __slots__ = ("total_time_ms", "node_weights", "edge_weights", "task_metrics", "edge_metrics")
 
     def __init__(
-        self, total_time_ms: float, node_weights: dict[str, float], edge_weights: dict[str, float]
+        self,
+        total_time_ms: float,
+        node_weights: dict[str, float],
+        edge_weights: dict[str, float],
+        task_metrics: Sequence[TaskMetrics] = (),
+        edge_metrics: Sequence[EdgeMetrics] = (),
     ):
         self.total_time_ms = total_time_ms
         self.node_weights = node_weights
         self.edge_weights = edge_weights
+        self.task_metrics: list[TaskMetrics] = list(task_metrics)
+        self.edge_metrics: list[EdgeMetrics] = list(edge_metrics)
+
+    def to_dict(self) -> dict[str, Any]:
+        """dagprofiler's ``DAGMetrics.to_dict()`` shape."""
+        return {
+            "task_metrics": [m.seed_dict() for m in self.task_metrics],
+            "edge_metrics": [e.to_dict() for e in self.edge_metrics],
+            "node_weights": dict(self.node_weights),
+            "edge_weights": dict(self.edge_weights),
+            "total_time_ms": self.total_time_ms,
+        }
 
     def __repr__(self) -> str:
         return (
@@ -256,6 +331,8 @@ class Profile:
         self.execution_order: list[str] = list(execution_order or [])
         self.configuration: dict[str, Any] = dict(configuration or {})
         self.metadata: dict[str, Any] = dict(metadata or {})
+        if "timestamp" not in self.metadata:  # as dagprofiler's Profile does
+            self.metadata["timestamp"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.total_time_ms = float(total_time_ms)
         self.aggregate_stats: dict[str, Any] | None = (
             dict(aggregate_stats) if aggregate_stats else None
@@ -267,7 +344,29 @@ class Profile:
 
     @property
     def metrics(self) -> ProfileMetrics:
-        return ProfileMetrics(self.total_time_ms, self.node_weights, self.edge_weights)
+        return ProfileMetrics(
+            self.total_time_ms,
+            self.node_weights,
+            self.edge_weights,
+            [self.execution_metrics[n] for n in self.nodes],
+            list(self.edge_metrics.values()),
+        )
+
+    @property
+    def config(self) -> Any:
+        """The run's configuration as a :class:`~dagforge.config.Config` (dagprofiler's name)."""
+        from dagforge.config import Config
+
+        return Config(self.configuration)
+
+    @property
+    def dag_structure(self) -> dict[str, Any]:
+        """dagprofiler's ``dag_structure`` dict: nodes, edges, execution order."""
+        return {
+            "nodes": list(self.nodes),
+            "edges": [{"source": s, "target": t} for s, t in self.edges],
+            "execution_order": list(self.execution_order),
+        }
 
     @property
     def seed(self) -> int | None:
@@ -449,21 +548,30 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: the seed's keys, in the seed's order."""
+        metadata = _jsonable(self.metadata)
+        metadata.setdefault("dagprofiler_version", DAGPROFILER_FORMAT_VERSION)
         out: dict[str, Any] = {
-            "metadata": _jsonable(self.metadata),
+            "metadata": metadata,
             "configuration": _jsonable(self.configuration),
-            "dag_structure": {
-                "nodes": list(self.nodes),
-                "edges": [{"source": s, "target": t} for s, t in self.edges],
-                "execution_order": list(self.execution_order),
-            },
-            "node_weights": {k: _round(v) for k, v in self.node_weights.items()},
-            "edge_weights": {k: _round(v) for k, v in self.edge_weights.items()},
-            "execution_metrics": [self.execution_metrics[n].to_dict() for n in self.nodes],
+            "dag_structure": self.dag_structure,
+            "node_weights": {k: _int(v) for k, v in self.node_weights.items()},
+            "edge_weights": {k: _int(v) for k, v in self.edge_weights.items()},
+            "execution_metrics": [self.execution_metrics[n].seed_dict() for n in self.nodes],
             "total_time_ms": _round(self.total_time_ms),
         }
         if self.aggregate_stats:
             out["aggregate"] = _jsonable(self.aggregate_stats)
+        ours: dict[str, Any] = {}
+        per_node = {n: self.execution_metrics[n].extras_dict() for n in self.nodes}
+        per_node = {n: d for n, d in per_node.items() if d}
+        if per_node:
+            ours["execution_metrics"] = per_node
+        for key in ("node_weights", "edge_weights"):
+            exact = {k: _round(v) for k, v in getattr(self, key).items() if _int(v) != v}
+            if exact:
+                ours[key] = exact
+        if ours:
+            out["dagforge"] = ours
         for key, value in self.extra.items():
             out.setdefault(key, value)
         return out
@@ -473,14 +581,21 @@ class Profile:
         cls, data: Mapping[str, Any], *, validate: bool = True, source: str | None = None
     ) -> Profile:
         """Read a parsed profile (dagforge's or dagprofiler's); validated unless told not."""
+        data = normalise_task_names(data)
         if validate:
             validate_profile(data, source=source)
         structure = data["dag_structure"]
         raw = data["execution_metrics"]
-        if isinstance(raw, list):
-            metrics = {e["task"]: TaskMetrics.from_dict(e) for e in raw}
-        else:
-            metrics = {k: TaskMetrics.from_dict(e, task=k) for k, e in raw.items()}
+        ours = data.get("dagforge")
+        ours = ours if isinstance(ours, Mapping) else {}
+        more = ours.get("execution_metrics")
+        more = more if isinstance(more, Mapping) else {}
+        entries = {e["task"]: e for e in raw} if isinstance(raw, list) else dict(raw)
+        metrics = {
+            k: TaskMetrics.from_dict({**e, **more.get(k, {})}, task=k) for k, e in entries.items()
+        }
+        node_weights = {**data["node_weights"], **ours.get("node_weights", {})}
+        edge_weights = {**data["edge_weights"], **ours.get("edge_weights", {})}
         known = {
             "metadata",
             "configuration",
@@ -490,12 +605,13 @@ class Profile:
             "execution_metrics",
             "total_time_ms",
             "aggregate",
+            "dagforge",
         }
         return cls(
             nodes=structure["nodes"],
             edges=[(e["source"], e["target"]) for e in structure["edges"]],
-            node_weights=data["node_weights"],
-            edge_weights=data["edge_weights"],
+            node_weights=node_weights,
+            edge_weights=edge_weights,
             execution_metrics=metrics,
             execution_order=structure["execution_order"],
             configuration=data["configuration"],
@@ -583,6 +699,36 @@ class Profile:
             path.append(cur)
             cur = nxt[cur]
         return path, best[start]
+
+
+def compare_dict(a: Profile, b: Profile) -> dict[str, Any]:
+    """dagprofiler 0.1.0's ``Profile.compare`` result: a dict, differences ``a - b``.
+
+    ``{"config_diff": {key: {"self", "other"}}, "node_weight_diff": {node: {"self",
+    "other", "diff", "pct"}}, "edge_weight_diff": {...}, "time_diff_ms": float}``; only
+    entries that differ are listed; ``pct`` is ``inf`` when ``b``'s weight is 0.
+    """
+
+    def weights(mine: Mapping[str, float], theirs: Mapping[str, float]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in sorted(set(mine) | set(theirs)):
+            w1, w2 = mine.get(key, 0), theirs.get(key, 0)
+            if w1 != w2:
+                pct = (w1 - w2) / w2 * 100 if w2 else float("inf")
+                out[key] = {"self": w1, "other": w2, "diff": w1 - w2, "pct": pct}
+        return out
+
+    config_diff = {}
+    for key in sorted(set(a.configuration) | set(b.configuration)):
+        v1, v2 = a.configuration.get(key), b.configuration.get(key)
+        if v1 != v2:
+            config_diff[key] = {"self": v1, "other": v2}
+    return {
+        "config_diff": config_diff,
+        "node_weight_diff": weights(a.node_weights, b.node_weights),
+        "edge_weight_diff": weights(a.edge_weights, b.edge_weights),
+        "time_diff_ms": a.total_time_ms - b.total_time_ms,
+    }
 
 
 # --- engine hook -----------------------------------------------------------------------
@@ -716,6 +862,7 @@ def _metadata(started_at: float | None, seed: int | None) -> dict[str, Any]:
     )
     return {
         "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "dagprofiler_version": DAGPROFILER_FORMAT_VERSION,
         "dagforge_version": _version(),
         "seed": seed,
         "hostname": socket.gethostname(),
@@ -744,6 +891,11 @@ def _num(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+def _int(value: Any) -> int:
+    """A weight as dagprofiler's schema wants it: an integer."""
+    return round(value)
 
 
 def _round(value: Any) -> Any:

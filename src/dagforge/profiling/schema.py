@@ -26,9 +26,10 @@ from typing import Any
 
 from dagforge.errors import ProfileError
 
-__all__ = ["PROFILE_SCHEMA", "json_path", "validate_profile"]
+__all__ = ["PROFILE_SCHEMA", "json_path", "normalise_task_names", "validate_profile"]
 
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+# The zone is optional: dagprofiler 0.1.0 writes ``datetime.now().isoformat()`` (naive).
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
 _NONNEG = {"type": "number", "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 0}
 _STAT = {
@@ -250,6 +251,33 @@ def _check(value: Any, schema: Mapping[str, Any], path: tuple[Any, ...], src: st
                 raise _fail((*path, key), "unknown key", src)
             elif isinstance(extra, Mapping):
                 _check(item, extra, (*path, key), src)
+
+
+def normalise_task_names(data: Any) -> Any:
+    """Map dagprofiler's per-entry task names onto node names where they differ.
+
+    dagprofiler 0.1.0 writes each entry's ``task`` as the Task's own name, which is its
+    *class* name when the task was built as ``CollectData()`` (the seed's quickstart),
+    not the node name ``"collect"``. It appends entries in ``execution_order``, so when
+    some entry names no node and there is one entry per executed node, entries are
+    renamed by position. Anything else is left for :func:`validate_profile` to report.
+    """
+    try:
+        metrics = data["execution_metrics"]
+        structure = data["dag_structure"]
+        known = set(structure["nodes"])
+        order = list(structure["execution_order"])
+    except (KeyError, TypeError):
+        return data
+    if not isinstance(metrics, list) or not all(isinstance(e, Mapping) for e in metrics):
+        return data
+    if all(e.get("task") in known for e in metrics) or len(metrics) != len(order):
+        return data
+    if set(order) - known or len(set(order)) != len(order):
+        return data
+    out = dict(data)
+    out["execution_metrics"] = [{**e, "task": name} for e, name in zip(metrics, order, strict=True)]
+    return out
 
 
 def validate_profile(data: Any, *, source: str | None = None) -> None:
