@@ -18,7 +18,7 @@ __all__ = ["register", "summary_tables"]
 
 
 def _load_dag(ref: str) -> Any:
-    from dagforge.cli import load_object
+    from dagforge.cli._app import load_object
 
     return load_object(ref)
 

@@ -4,76 +4,85 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from dagforge.cli import load_object
+from dagforge.cli._app import OUTPUT, check_backend, emit, fail, load_object
+
+BACKEND_HELP = "inline | threads | processes | asyncio | dask | dask://HOST:PORT"
 
 
-def _backend(spec: str) -> str:
-    return spec
+def result_rows(result: Any) -> list[dict[str, Any]]:
+    """One dict per node of an ``ExecutionResult`` (status, worker, times, error)."""
+    rows = []
+    for name, r in result.results.items():
+        detail = f"{type(r.error).__name__}: {r.error}" if r.error else (r.reason or "")
+        rows.append(
+            {
+                "node": name,
+                "status": r.status,
+                "worker": r.worker or "",
+                "start_s": r.start,
+                "duration_s": r.duration,
+                "detail": detail[:200],
+            }
+        )
+    return rows
 
 
 def run(
     ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG"),
-    backend: str = typer.Option(
-        "threads", help="inline | threads | processes | asyncio | dask[://HOST:PORT]"
-    ),
-    workers: int = typer.Option(None, help="worker pool size"),
-    max_concurrency: int = typer.Option(None, help="cap on nodes running at once"),
+    backend: str = typer.Option("threads", callback=check_backend, help=BACKEND_HELP),
+    workers: int = typer.Option(None, min=1, help="worker pool size"),
+    max_concurrency: int = typer.Option(None, min=1, help="cap on nodes running at once"),
     trace: Path = typer.Option(None, help="write a Chrome trace JSON here"),
     keep_going: bool = typer.Option(False, help="on a failure, finish independent branches"),
+    output: str = OUTPUT,
 ) -> None:
-    """Run a DAG and print a per-node summary."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Run a DAG and print a per-node summary (exit 1 if a node failed)."""
     from dagforge.execution.executor import Executor
 
     dag = load_object(ref)
-    console = Console()
     result = Executor(
         dag,
-        backend=_backend(backend),
+        backend=backend,
         max_workers=workers,
         max_concurrency=max_concurrency,
         fail_fast=not keep_going,
         enable_tracing=trace is not None,
     ).execute()
-    table = Table(title=f"{ref}: {result.summary()}")
-    for col in ("node", "status", "worker", "start s", "duration s", "detail"):
-        table.add_column(col)
-    for name, r in result.results.items():
-        detail = f"{type(r.error).__name__}: {r.error}" if r.error else (r.reason or "")
-        table.add_row(
-            name,
-            r.status,
-            r.worker or "",
-            f"{r.start:.4f}" if r.start is not None else "",
-            f"{r.duration:.4f}" if r.duration is not None else "",
-            detail[:80],
-        )
-    console.print(table)
+    rows = result_rows(result)
+    if output == "json":
+        emit({"dag": ref, "ok": result.ok, "summary": result.summary(), "nodes": rows}, output)
+    else:
+        emit(rows, output, title=f"{ref}: {result.summary()}")
     if trace is not None:
         result.trace.save(trace)
-        console.print(f"trace written to {trace}")
+        typer.echo(f"trace written to {trace}", err=output == "json")
     raise typer.Exit(0 if result.ok else 1)
 
 
 def show(
     ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG"),
     fmt: str = typer.Option("mermaid", "--format", help="mermaid | dot | json"),
+    output: str = typer.Option(None, "--output", "-o", help="json: same as --format json"),
 ) -> None:
     """Print a DAG as Mermaid, DOT or JSON text."""
+    if output is not None:
+        if output not in ("json", "table"):
+            fail(f"unknown --output {output!r}; use json (or --format mermaid|dot|json)")
+        if output == "json":
+            fmt = "json"
+    if fmt not in ("mermaid", "dot", "json"):
+        fail(f"unknown --format {fmt!r}; use mermaid, dot or json")
     dag = load_object(ref)
     if fmt == "mermaid":
         typer.echo(dag.to_mermaid(), nl=False)
     elif fmt == "dot":
         typer.echo(dag.to_dot(), nl=False)
-    elif fmt == "json":
-        typer.echo(json.dumps(dag.to_dict(), indent=2))
     else:
-        raise typer.BadParameter(f"unknown format {fmt!r}; use mermaid, dot or json")
+        typer.echo(json.dumps(dag.to_dict(), indent=2))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from dagforge.cli._app import read_json
+
 register_app = typer.Typer(
     help="Register functions, DAG specs and triggers on a server.", no_args_is_help=True
 )
@@ -27,6 +29,11 @@ def serve(
     backend: str = typer.Option("threads", help="engine backend for runs (dask://HOST:PORT)"),
     token: str = typer.Option(None, envvar="DAGFORGE_TOKEN", help="require Bearer token"),
     allow_module: list[str] = typer.Option(None, help="packages python functions may use"),
+    functions_path: list[Path] = typer.Option(
+        None,
+        "--functions-path",
+        help="directory the server imports python functions from (repeatable; like PYTHONPATH)",
+    ),
     max_body: int = typer.Option(1_000_000, min=1, help="largest request body in bytes"),
     retention: float = typer.Option(None, help="seconds to keep a run's data in the store"),
     weights: str = typer.Option(None, help="priority weights as JSON, e.g. '{\"gold\": 5}'"),
@@ -35,8 +42,23 @@ def serve(
         False, help="allow pickle-like serializers (only if every store writer is trusted)"
     ),
 ) -> None:
-    """Start the platform: FastAPI on uvicorn with embedded defaults."""
+    """Start the platform: FastAPI on uvicorn with embedded defaults.
+
+    Python functions are imported by this server process, so their modules must be
+    importable here: on PYTHONPATH, in the directory `serve` was started from, or in a
+    --functions-path directory.
+    """
+    import sys
+
     import uvicorn
+
+    for directory in reversed(functions_path or []):
+        if not directory.is_dir():
+            raise typer.BadParameter(f"--functions-path {directory}: no such directory")
+        sys.path.insert(0, str(directory.resolve()))
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(directory.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
 
     from dagforge.errors import DagforgeError
     from dagforge.server.app import create_app
@@ -64,12 +86,8 @@ def serve(
 
 
 def _body(source: str) -> Any:
-    """JSON from a file path or from the text itself."""
-    text = Path(source).read_text() if os.path.isfile(source) else source
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"not a JSON file or JSON text: {exc}") from exc
+    """JSON from a file path or from the text itself (a missing file is named as such)."""
+    return read_json(source)
 
 
 def _client(url: str, token: str | None) -> Any:
