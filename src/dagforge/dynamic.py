@@ -208,6 +208,18 @@ class MapItem:
         return self.fn(items[self.k])
 
 
+class ReduceNothing:
+    """The reduce of an empty map: ordered after the source, called with no arguments."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+
+    def __call__(self, _source_value: Any) -> Any:
+        return self.fn()
+
+
 def map_rule(
     source: str,
     fn: Callable[[Any], Any],
@@ -237,15 +249,16 @@ def map_rule(
                 f"map over {source!r} needs a sized sequence; {source!r} returned "
                 f"{type(items).__name__}"
             ) from None
-        record = NodeOptions.from_mapping(
-            {**options, "tags": set(options.get("tags", ())) | {base}}, node=base
-        )
+        tags = options.get("tags") or ()
+        tags = {tags} if isinstance(tags, str) else set(tags)
+        record = NodeOptions.from_mapping({**options, "tags": tags | {base}}, node=base)
         names = [f"{base}[{k}]" for k in range(count)]
         for k, node in enumerate(names):
             b.add_node(node, MapItem(fn, k), after=[source], options=record)
         if reduce is not None:
-            b.add_node(red_name, reduce, after=names)
-            if not names:  # an empty map still reduces (over nothing), after the source
-                b.add_edge(source, red_name)
+            if names:
+                b.add_node(red_name, reduce, after=names)
+            else:  # an empty map still reduces, with no arguments, after the source
+                b.add_node(red_name, ReduceNothing(reduce), after=[source])
 
     return Rule(predicate, body, name=f"map {base} over {source}", tags=(base,))

@@ -25,6 +25,7 @@ from dagforge.errors import (
     DuplicateNodeError,
     EdgeRoutingError,
     GraphError,
+    GraphValidationError,
     MissingInputError,
     UnknownNodeError,
 )
@@ -237,9 +238,29 @@ class DAG:
         if self._topo is not None:
             return self
         order = self._kahn()
-        self._check_routing()
+        problems: list[tuple[str, Exception]] = []
+        self._check_routing(problems)
+        self._check_signatures(problems)
+        if problems:
+            raise_problems(problems)
         self._topo = order
         return self
+
+    def _check_signatures(self, problems: list[tuple[str, Exception]]) -> None:
+        """Plain callables must be able to take their parents' values (see ``calling``)."""
+        from dagforge.execution.calling import arity, kind_for, refuse
+
+        seen: dict[int, Any] = {}
+        names, pred = self._names, self._pred
+        for v, fn in enumerate(self._tasks):
+            if fn is None or isinstance(fn, Task) or not callable(fn):
+                continue
+            key = id(fn)
+            a = seen[key] if key in seen else seen.setdefault(key, arity(fn))
+            kind = kind_for(a, len(pred[v]))
+            if type(kind) is str:
+                parents = [names[u] for u in pred[v]]
+                problems.append((names[v], refuse(names[v], parents, fn, kind)))
 
     def _kahn(self) -> list[int]:
         n = len(self._names)
@@ -280,7 +301,8 @@ class DAG:
         names = [self._names[i] for i in cycle]
         return [*names, names[0]]
 
-    def _check_routing(self) -> None:
+    def _check_routing(self, problems: list[tuple[str, Exception]]) -> None:
+        """Bind Task inputs to parents' outputs; every problem found is appended."""
         bindings: dict[int, list[tuple[int, str, str]]] = {}
         tasks = self._tasks
         for v, task in enumerate(tasks):
@@ -289,34 +311,52 @@ class DAG:
             name = self._names[v]
             missing_cfg = [k for k in task.config_deps if k not in self.config]
             if missing_cfg:
-                raise ConfigError(
-                    f"node {name!r} depends on config key(s) {missing_cfg} that the DAG's "
-                    f"config does not set; known: {sorted(self.config)}"
+                problems.append(
+                    (
+                        name,
+                        ConfigError(
+                            f"node {name!r} depends on config key(s) {missing_cfg} that the "
+                            f"DAG's config does not set; known: {sorted(self.config)}"
+                        ),
+                    )
                 )
             wanted = set(task.inputs)
+            bad_edge = False
             providers: dict[str, list[tuple[int, str]]] = {}
             for u in self._pred[v]:
                 parent = tasks[u]
                 if not isinstance(parent, Task):
                     continue
-                for out, inp in self._edge_pairs(u, v, parent, task):
+                try:
+                    pairs = self._edge_pairs(u, v, parent, task)
+                except EdgeRoutingError as exc:
+                    problems.append((name, exc))
+                    bad_edge = True  # what it meant to route is not "missing" as well
+                    continue
+                for out, inp in pairs:
                     providers.setdefault(inp, []).append((u, out))
             binding = []
             for inp in task.inputs:
                 found = providers.get(inp, [])
                 if len(found) > 1:
-                    raise AmbiguousInputError(name, inp, [self._names[u] for u, _ in found])
+                    parents = [self._names[u] for u, _ in found]
+                    problems.append((name, AmbiguousInputError(name, inp, parents)))
                 if found:
                     binding.append((found[0][0], found[0][1], inp))
             unprovided = [i for i in task.inputs if i not in providers]
             missing = [i for i in unprovided if i not in self.run_inputs]
-            if missing:
-                raise MissingInputError(name, missing)
+            if missing and not bad_edge:
+                problems.append((name, MissingInputError(name, missing)))
             extra = set(providers) - wanted
             if extra:  # only possible with explicit routes naming non-inputs
-                raise EdgeRoutingError(
-                    f"edges into {name!r} route {sorted(extra)}, which it does not declare "
-                    f"as inputs {list(task.inputs)}"
+                problems.append(
+                    (
+                        name,
+                        EdgeRoutingError(
+                            f"edges into {name!r} route {sorted(extra)}, which it does not "
+                            f"declare as inputs {list(task.inputs)}"
+                        ),
+                    )
                 )
             bindings[v] = binding
         self._bindings = bindings
@@ -629,6 +669,20 @@ def dag(
                 by_parent.setdefault(found[0], []).append(inp)
         edges.extend((p, name, fields) for p, fields in by_parent.items())
     return DAG(tasks=named, edges=edges, config=config, inputs=inputs, **dag_kwargs)
+
+
+def raise_problems(problems: Sequence[tuple[str, Exception]]) -> None:
+    """Raise every problem at once: the problem itself when there is one, else a
+    :class:`GraphValidationError` listing each. Either way ``.errors`` holds
+    ``(node, message)`` for every problem (``.problems`` the exceptions)."""
+    if len(problems) == 1:
+        node, exc = problems[0]
+        exc.errors = [(node, str(exc))]  # type: ignore[attr-defined]
+        exc.problems = [exc]  # type: ignore[attr-defined]
+        raise exc
+    err = GraphValidationError([(node, str(exc)) for node, exc in problems])
+    err.problems = [exc for _, exc in problems]  # type: ignore[attr-defined]
+    raise err
 
 
 def _escape(text: str) -> str:

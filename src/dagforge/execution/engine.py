@@ -32,6 +32,7 @@ from typing import Any
 
 from dagforge.errors import (
     CancelledError,
+    DynamicGraphError,
     GraphError,
     MissingInputError,
     NodeTimeoutError,
@@ -40,13 +41,16 @@ from dagforge.errors import (
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
 from dagforge.execution.callbacks import ExecutionCallbacks
+from dagforge.execution.calling import arity, kind_for, refuse
 from dagforge.execution.result import Attempt, ExecutionResult
-from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK, call_kind
+from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK
+from dagforge.graph import raise_problems
 from dagforge.options import DEFAULT_OPTIONS
 from dagforge.scheduling.priority import upward_ranks
 from dagforge.tasks import Task
 
 _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
+_PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)
 
 
 class Run:
@@ -153,14 +157,15 @@ class Run:
 
     def _check_run_inputs(self) -> None:
         needed = self.dag.run_inputs
-        missing = sorted(needed - self.run_inputs.keys())
+        missing = set(needed - self.run_inputs.keys())
         if missing:
-            users = [
-                name
-                for name, t in zip(self.names, self.dag._tasks, strict=True)
-                if isinstance(t, Task) and any(i in missing for i in t.inputs)
-            ]
-            raise MissingInputError(users[0] if users else "?", missing)
+            problems: list[tuple[str, Exception]] = []
+            for name, t in zip(self.names, self.dag._tasks, strict=True):
+                if isinstance(t, Task):
+                    mine = [i for i in t.inputs if i in missing]
+                    if mine:
+                        problems.append((name, MissingInputError(name, mine)))
+            raise_problems(problems or [("?", MissingInputError("?", sorted(missing)))])
 
     def _resolve_callables(self, tasks: Mapping[str, Any] | None) -> None:
         dag = self.dag
@@ -174,9 +179,11 @@ class Run:
             )
         fns: list[Any] = [None] * n
         kinds = bytearray(n)
-        self._kinds_seen: dict[Any, int] = {}
+        self._arity_seen: dict[Any, Any] = {}
         missing = []
+        problems: list[tuple[str, GraphError]] = []
         attached = dag._tasks
+        pred = self.pred
         for i in range(n):
             t = given.get(self.names[i]) if given else None
             if t is None:
@@ -189,14 +196,31 @@ class Run:
                 kinds[i] = K_TASK
                 continue
             if not callable(t):
-                raise GraphError(f"the task of node {self.names[i]!r} is not callable: {t!r}")
+                name = self.names[i]
+                problems.append(
+                    (name, GraphError(f"the task of node {name!r} is not callable: {t!r}"))
+                )
+                continue
             fns[i] = t
-            kinds[i] = self._kind_of(t)
+            kind = kind_for(self._arity(t), len(pred[i]))
+            if type(kind) is str:
+                parents = [self.names[p] for p in pred[i]]
+                problems.append((self.names[i], refuse(self.names[i], parents, t, kind)))
+                continue
+            kinds[i] = kind
         if missing:
-            raise GraphError(
-                f"node(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} have no task; pass "
-                f"callables with execute({{name: fn}}) or attach them with add_node(name, fn)"
+            problems.append(
+                (
+                    missing[0],
+                    GraphError(
+                        f"node(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} have no "
+                        "task; pass callables with execute({name: fn}) or attach them with "
+                        "add_node(name, fn)"
+                    ),
+                )
             )
+        if problems:
+            raise_problems(problems)
         self.fns = fns
         self.kinds = kinds
         # Task nodes take keyword inputs; bind compute() and the config once.
@@ -210,16 +234,20 @@ class Run:
                 external = [inp for inp in t.inputs if inp not in bound]
                 self.task_calls[i] = (t.compute, tuple(t.outputs), external)
 
-    def _kind_of(self, fn: Any) -> int:
-        """How to call ``fn``, memoised per function (or per class for callable objects)."""
+    def _arity(self, fn: Any) -> Any:
+        """``calling.arity(fn)``, memoised per function (or per class for callable objects)."""
         t = type(fn)
-        key: Any = id(fn) if t is types.FunctionType or t is functools.partial else t
         if t is types.MethodType:
-            key = id(fn.__func__)
-        kind = self._kinds_seen.get(key)
-        if kind is None:
-            kind = self._kinds_seen[key] = call_kind(fn)
-        return kind
+            key: Any = id(fn.__func__)
+        elif t in _PER_OBJECT or isinstance(fn, type):
+            key = id(fn)
+        else:
+            key = t  # a callable object: its class's __call__ decides
+        try:
+            return self._arity_seen[key]
+        except KeyError:
+            a = self._arity_seen[key] = arity(fn)
+            return a
 
     def _resolve_requirements(self, requirements: Mapping[str, Any] | None) -> None:
         from_opts = any(o.resources for o in self.opts) if self.opts else False
@@ -784,6 +812,14 @@ class Run:
             return
         dag = self.dag
         first = len(self.names)
+        parents_of: dict[str, list[str]] = {}
+        for src, dst in b.edges:
+            parents_of.setdefault(dst, []).append(src)
+        for name, fn, _ in b.nodes:
+            kind = kind_for(self._arity(fn), len(parents_of.get(name, ())))
+            if type(kind) is str:
+                err = refuse(name, parents_of.get(name, []), fn, kind)
+                raise DynamicGraphError(f"rule {r.name!r} adds an uncallable node: {err}")
         for name, fn, opts in b.nodes:
             dag._append_node(name, fn, opts)
         index = dag._index
@@ -810,7 +846,7 @@ class Run:
             self.attempt.append(0)
             fn = dag._tasks[i]
             self.fns.append(fn)
-            self.kinds.append(self._kind_of(fn))
+            self.kinds.append(kind_for(self._arity(fn), len(self.pred[i])))
             self.keys.append((-self.opts[i].priority, 0.0, i))
         for i in new:
             failed_parent = None

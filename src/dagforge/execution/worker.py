@@ -13,7 +13,6 @@ Tuples, not objects: the hot path allocates nothing it does not need.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import types
 from time import perf_counter
@@ -126,6 +125,8 @@ def run_job(job: tuple, worker: Any) -> tuple:
         else:
             value = fn(**kwargs)
         if type(value) is types.CoroutineType:
+            import asyncio  # imported here: most runs never need it (import time)
+
             value = asyncio.run(value)
         if kind == K_TASK:
             value = check_task_outputs(name, outputs, value)
