@@ -65,7 +65,10 @@ def load_spec(source: Any, *, warn: bool = True) -> WorkflowSpec:
         try:
             spec = WorkflowSpec.model_validate(data)
         except ValidationError as exc:
-            raise spec_error([_translate(e) for e in exc.errors()]) from None
+            shape = [_translate(e) for e in exc.errors()]
+            # Report every problem at once: the references the document makes are
+            # checked too, although its shape is wrong somewhere.
+            raise spec_error(_merge(shape, raw_references(data))) from None
         except RecursionError:
             raise SpecError("the document is nested too deeply", path="$") from None
     errors, unreachable = check_structure(spec)
@@ -360,6 +363,60 @@ def check_structure(spec: WorkflowSpec) -> tuple[list[tuple[str, str]], list[tup
         (e.node_id, f"dag[{i}]") for i, e in enumerate(spec.dag) if e.node_id not in runs
     ]
     return errors, unreachable
+
+
+def raw_references(data: Any) -> list[tuple[str, str]]:
+    """Unknown node_ids named by a document whose shape is invalid (best effort).
+
+    Only well-formed pieces are looked at (string targets of dict entries), so this
+    never raises, whatever ``data`` is.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("dag"), list):
+        return []
+    entries = data["dag"]
+    ids = [e.get("node_id") for e in entries if isinstance(e, Mapping)]
+    known = [i for i in ids if isinstance(i, str) and i]
+    index = set(known)
+    found: list[tuple[str, str]] = []
+
+    def check(path: str, name: Any) -> None:
+        if isinstance(name, str) and name and name not in index:
+            hint = difflib.get_close_matches(name, known, n=1)
+            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+            maybe = f"; did you mean {hint[0]!r}?" if hint else ""
+            found.append((path, f"unknown node_id {name!r}{maybe} (known: {shown})"))
+
+    for i, entry in enumerate(entries):
+        props = entry.get("properties") if isinstance(entry, Mapping) else None
+        if not isinstance(props, Mapping):
+            continue
+        base = f"dag[{i}].properties"
+        nxt = props.get("next")
+        if isinstance(nxt, list):
+            for j, target in enumerate(nxt):
+                check(f"{base}.next[{j}]", target)
+        else:
+            check(f"{base}.next", nxt)
+        for key in ("branch_1", "branch_2"):
+            check(f"{base}.{key}", props.get(key))
+        sources = props.get("outputs_from")
+        if isinstance(sources, list):
+            for j, source in enumerate(sources):
+                check(f"{base}.outputs_from[{j}]", source)
+    return found
+
+
+def _merge(first: list[tuple[str, str]], more: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Both lists, without a second error for a path already reported, in document order."""
+    seen = {p for p, _ in first}
+    merged = first + [(p, m) for p, m in more if p not in seen]
+    order = {id(e): k for k, e in enumerate(merged)}
+    return sorted(merged, key=lambda e: (_entry_of(e[0]), order[id(e)]))
+
+
+def _entry_of(path: str) -> int:
+    match = re.match(r"dag\[(\d+)\]", path)
+    return int(match.group(1)) if match else -1
 
 
 def reachability(spec: WorkflowSpec) -> dict[str, frozenset[str]]:
