@@ -25,6 +25,10 @@ EXPECTED = {
     "DAGBuilder",
     "dag",
     "NodeOptions",
+    # functional authoring
+    "node",
+    "pipeline",
+    "Pipeline",
     # dynamic graphs
     "Rule",
     "rule",
@@ -37,6 +41,8 @@ EXPECTED = {
     "NodeResult",
     # profiling and simulation
     "Profile",
+    "TaskMetrics",
+    "EdgeMetrics",
     "simulate",
     # resources
     "ResourcePool",

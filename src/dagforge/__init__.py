@@ -20,6 +20,10 @@ _EXPORTS: dict[str, str] = {
     "DAGBuilder": "dagforge.graph",
     "dag": "dagforge.graph",
     "NodeOptions": "dagforge.options",
+    # functional authoring
+    "node": "dagforge.functional",
+    "pipeline": "dagforge.functional",
+    "Pipeline": "dagforge.functional",
     # dynamic graphs
     "Rule": "dagforge.dynamic",
     "rule": "dagforge.dynamic",
@@ -32,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "NodeResult": "dagforge.execution.result",
     # profiling and simulation
     "Profile": "dagforge.profiling.profile",
+    "TaskMetrics": "dagforge.profiling.profile",
+    "EdgeMetrics": "dagforge.profiling.profile",
     "simulate": "dagforge.scheduling.simulate",
     # resources
     "ResourcePool": "dagforge.resources",
