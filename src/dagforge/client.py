@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from dagforge.errors import ClientError
 
-_FINISHED = ("succeeded", "failed")
+_FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def _seg(name: str) -> str:
@@ -47,17 +47,22 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach the dagforge platform at {self.url}: {exc}") from exc
         if reply.status_code >= 400:
-            try:
-                body = reply.json()
-            except ValueError:
-                body = reply.text
-            detail = body.get("detail", body) if isinstance(body, dict) else body
-            error = ClientError(
-                f"{method} {path} -> {reply.status_code}: {detail}", status_code=reply.status_code
-            )
-            error.detail = detail  # e.g. a spec's errors, each with its JSON path
-            raise error
+            self._raise(reply, method, path)
         return reply.json()
+
+    @staticmethod
+    def _raise(reply: Any, method: str, path: str) -> None:
+        try:
+            body = reply.json()
+        except ValueError:
+            body = reply.text
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        error = ClientError(
+            f"{method} {path} -> {reply.status_code}: {detail}", status_code=reply.status_code
+        )
+        error.detail = detail  # e.g. a spec's errors, each with its JSON path
+        error.retry_after = reply.headers.get("retry-after")  # 429 and 503
+        raise error
 
     # -- functions (DAGit's Functions class) ---------------------------------------------
 
@@ -144,11 +149,13 @@ class Client:
         )
 
     def wait(self, run_id: str, timeout: float = 300.0, poll: float = 0.05) -> dict[str, Any]:
-        """Poll a run until it finishes; ``ClientError`` (status 408) after ``timeout`` s."""
+        """Poll a run until it finishes and return it with its ``outputs``;
+        ``ClientError`` (status 408) after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while True:
             record = self.run(run_id)
             if record["status"] in _FINISHED:
+                record["outputs"] = self.outputs(run_id)
                 return record
             if time.monotonic() >= deadline:
                 raise ClientError(
@@ -161,7 +168,30 @@ class Client:
         return self._call("GET", f"/runs/{_seg(run_id)}")
 
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self._call("GET", "/runs", params={"limit": limit})
+        """The newest ``limit`` run summaries (no outputs; see :meth:`outputs`)."""
+        return self.runs_page(limit)[0]
+
+    def runs_page(
+        self, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of run summaries, newest first, and the cursor of the next page
+        (``None`` on the last one)."""
+        import httpx
+
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        try:
+            reply = self._http.request("GET", "/runs", params=params)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the dagforge platform at {self.url}: {exc}") from exc
+        if reply.status_code >= 400:
+            self._raise(reply, "GET", "/runs")
+        return reply.json(), reply.headers.get("x-next-cursor")
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel a queued or running run (409 ``ClientError`` if it already finished)."""
+        return self._call("POST", f"/runs/{_seg(run_id)}/cancel")
 
     def outputs(self, run_id: str) -> Any:
         return self._call("GET", f"/runs/{_seg(run_id)}/outputs")

@@ -23,6 +23,7 @@ def make_server(tmp_path):
     def make(**kwargs):
         kwargs.setdefault("data_dir", tmp_path / "data")
         kwargs.setdefault("allow_modules", ("platform_functions", "spec_functions"))
+        kwargs.setdefault("allow_urls", ("127.0.0.0/8",))  # the loopback function servers
         server = ServerThread(create_app(Settings(**kwargs))).__enter__()
         started.append(server)
         return server

@@ -155,7 +155,7 @@ def test_deploy_k8s_writes_valid_yaml_and_explains_a_missing_cluster(tmp_path, m
 def test_deploy_k8s_apply_registers_the_assigned_node_port(
     kube_api, make_server, tmp_path, monkeypatch
 ):
-    server = make_server()
+    server = make_server(allow_urls=(f"http://10.0.0.5:{ASSIGNED_NODE_PORT}/",))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, kube_api.url)))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     r = CliRunner().invoke(

@@ -76,7 +76,8 @@ def test_a_wait_that_times_out_does_not_change_the_run(api, tmp_path):
                 break
             time.sleep(0.05)
         assert record["status"] == "succeeded"  # the abandoned wait left no trace
-        assert record["outputs"] == {"gated": {"x": 5}}
+        assert "outputs" not in record  # outputs come only from /outputs
+        assert c.get(f"/runs/{run_id}/outputs").json() == {"gated": {"x": 5}}
         assert c.app.state.platform._waiters == {}
 
 
@@ -128,8 +129,13 @@ def test_every_mutating_endpoint_needs_the_token(api, method, path, body):
         bad = {"Authorization": "Bearer wrong"}
         assert getattr(c, method)(path, headers=bad, **kwargs).status_code == 401
         assert getattr(c, method)(path, headers=TOKEN, **kwargs).status_code != 401
-        for read in ("/functions", "/dags", "/triggers", "/runs", "/config/weights"):
-            assert c.get(read).status_code == 200
+        for read in ("/functions", "/dags", "/triggers", "/runs", "/config/weights", "/"):
+            assert c.get(read).status_code == 401  # with a token, reads need it too
+            assert c.get(read, headers=TOKEN).status_code == 200
+    with api(token="tok", public_reads=True) as c:
+        assert getattr(c, method)(path, **kwargs).status_code == 401
+        for read in ("/functions", "/dags", "/triggers", "/runs", "/config/weights", "/"):
+            assert c.get(read).status_code == 200  # --public-reads opens reads only
 
 
 def test_chunked_bodies_over_the_limit_get_413(api):

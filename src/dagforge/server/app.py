@@ -4,7 +4,12 @@ Handlers never block the event loop: registry calls are tiny SQLite statements r
 FastAPI's thread pool (plain ``def`` handlers), runs execute on the platform's
 dispatcher threads, and ``?wait=true`` awaits the run's future with ``asyncio``.
 Errors map to status codes: unknown names 404, invalid bodies 422 (with the JSON path),
-missing/wrong token 401, bodies over the limit 413.
+missing/wrong token 401, bodies over the limit 413, a full priority queue 429 and a
+journal that cannot be written 503 (both with ``Retry-After``).
+
+With ``--token`` every mutating route needs it, and so does every read (runs, outputs,
+traces, profiles, registries, the dashboard) unless ``--public-reads``. Routes added by
+other modules use ``app.state.read_auth`` / ``app.state.write_auth`` as dependencies.
 """
 
 from __future__ import annotations
@@ -15,12 +20,23 @@ from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, UnknownFunctionError
-from dagforge.server.platform import Platform, Settings
+from dagforge.server.db import StorageFault
+from dagforge.server.dispatch import QueueFull
+from dagforge.server.guards import BadInput
+from dagforge.server.platform import Platform, RunFinished, Settings
+
+_PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
+<p>queued: {% for cls, n in queued.items() %}{{ cls }} {{ n }}
+{%- if not loop.last %}, {% endif %}{% endfor %}</p>
+<table border=1><tr><th>run</th><th>trigger</th><th>priority</th><th>status</th></tr>
+{% for r in runs %}<tr><td>{{ r.id[:12] }}</td><td>{{ r.trigger }}</td>
+<td>{{ r.priority }}</td><td>{{ r.status }}</td></tr>
+{% endfor %}</table>"""
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -38,20 +54,44 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.platform = plat
 
     app.add_middleware(BodyLimit, limit=plat.settings.max_body)
+    expected = f"Bearer {plat.settings.token}".encode() if plat.settings.token else None
 
     def authorised(authorization: str | None = Header(default=None)) -> None:
-        token = plat.settings.token
-        if token is None:
+        if expected is None:
             return
-        expected = f"Bearer {token}"
-        if authorization is None or not secrets.compare_digest(authorization, expected):
+        # compare bytes: a non-ASCII header (decoded as latin-1) is a 401, not a 500
+        given = authorization.encode("utf-8", "surrogateescape") if authorization else b""
+        if not secrets.compare_digest(given, expected):
             raise HTTPException(
                 401,
                 "this endpoint needs 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
+    def may_read(authorization: str | None = Header(default=None)) -> None:
+        if not plat.settings.public_reads:
+            authorised(authorization)
+
+    app.state.write_auth = authorised
+    app.state.read_auth = may_read
+
+    @app.exception_handler(StorageFault)
+    async def storage_fault(_request: Request, exc: StorageFault) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"the platform's journal is unavailable, nothing was changed: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(_request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "1"})
+
     def fail(exc: Exception) -> HTTPException:
+        if isinstance(exc, BadInput):
+            return HTTPException(
+                422, {"message": str(exc), "errors": [{"path": exc.path, "message": str(exc)}]}
+            )
         if isinstance(exc, SpecError):
             return HTTPException(
                 422,
@@ -82,13 +122,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return post
 
         def make_list(table=table):
-            def listing() -> list[dict[str, Any]]:
+            def listing(_: None = Depends(may_read)) -> list[dict[str, Any]]:
                 return plat.db.list(table)
 
             return listing
 
         def make_get(table=table):
-            def get(name: str) -> dict[str, Any]:
+            def get(name: str, _: None = Depends(may_read)) -> dict[str, Any]:
                 try:
                     return plat.db.get(table, name)
                 except RegistryError as exc:
@@ -127,6 +167,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         future: Future | None = Future() if wait else None
         try:
             accepted = await asyncio.to_thread(plat.accept, trigger, arguments or {}, future)
+        except QueueFull:
+            raise
+        except BadInput as exc:
+            raise fail(exc) from None
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
         if future is None:
@@ -145,18 +189,55 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 plat.unsubscribe(run_id, future)
         return JSONResponse(_public(done), status_code=200)
 
-    @app.post("/run/{trigger}/", include_in_schema=False)
+    @app.post("/run/{trigger}/", status_code=202, include_in_schema=False)
     async def run_slash(
         trigger: str,
         arguments: dict[str, Any] | None = Body(default=None),
         wait: bool = Query(False),
-        _: None = Depends(authorised),
+        timeout: float = Query(300.0, gt=0, le=3600),
+        authorization: str | None = Header(default=None),
     ) -> Any:
-        return await run(trigger, arguments, wait, 300.0, None)
+        authorised(authorization)
+        return await run(trigger, arguments, wait, timeout, None)
+
+    @app.post("/runs/{run_id}/cancel", tags=["runs"])
+    def cancel(run_id: str, _: None = Depends(authorised)) -> dict[str, Any]:
+        """Cancel a queued or running run: nothing new starts, it ends ``cancelled``."""
+        try:
+            return _public(plat.cancel(run_id), outputs=False)
+        except RunFinished as exc:
+            raise HTTPException(409, str(exc)) from None
+        except RegistryError as exc:
+            raise HTTPException(404, str(exc)) from None
 
     @app.get("/runs", tags=["runs"])
-    def runs(limit: int = Query(100, ge=1, le=10000)) -> list[dict[str, Any]]:
-        return [_public(r, nodes=False) for r in plat.db.runs(limit)]
+    def runs(
+        response: Response,
+        limit: int = Query(100, ge=1, le=plat.settings.max_list),
+        cursor: str | None = Query(None, max_length=200),
+        _: None = Depends(may_read),
+    ) -> list[dict[str, Any]]:
+        """Run summaries, newest first (no arguments, outputs or nodes). When more runs
+        follow, the ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
+        ``cursor`` of the next page."""
+        before = None
+        if cursor is not None:
+            accepted, sep, last_id = cursor.partition("_")
+            try:
+                before = (float(accepted), last_id)
+            except ValueError:
+                before = None
+            if not sep or before is None or before[0] != before[0]:
+                raise HTTPException(422, f"cursor {cursor!r} is not one this server handed out")
+        page = plat.db.run_summaries(limit, before)
+        if len(page) == limit:
+            last = page[-1]
+            nxt = f"{last['accepted']!r}_{last['id']}"
+            response.headers["X-Next-Cursor"] = nxt
+            response.headers["Link"] = f'</runs?limit={limit}&cursor={nxt}>; rel="next"'
+        for r in page:
+            r["run_id"] = r["id"]
+        return page
 
     def _run_or_404(run_id: str) -> dict[str, Any]:
         try:
@@ -165,10 +246,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             raise HTTPException(404, str(exc)) from None
 
     @app.get("/runs/{run_id}", tags=["runs"])
-    def run_status(run_id: str) -> dict[str, Any]:
-        """Status, per-node states and timings; while a run is unfinished, ``nodes``
-        lists the node instances already completed (journaled) so far."""
-        record = _public(_run_or_404(run_id))
+    def run_status(run_id: str, _: None = Depends(may_read)) -> dict[str, Any]:
+        """Status, per-node states and timings (outputs: ``/runs/{id}/outputs``); while a
+        run is unfinished, ``nodes`` lists the node instances completed so far."""
+        record = _public(_run_or_404(run_id), outputs=False)
         if record["status"] in ("queued", "running"):
             record["nodes"] = {
                 inst: {"status": "succeeded", "journaled": True}
@@ -177,7 +258,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         return record
 
     @app.get("/runs/{run_id}/outputs", tags=["runs"])
-    def run_outputs(run_id: str) -> Any:
+    def run_outputs(run_id: str, _: None = Depends(may_read)) -> Any:
         record = _run_or_404(run_id)
         if record["status"] in ("queued", "running"):
             raise HTTPException(
@@ -197,13 +278,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         return result
 
     @app.get("/runs/{run_id}/profile", tags=["runs"])
-    def run_profile(run_id: str) -> Any:
+    def run_profile(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling import Profile
 
         return Profile.from_result(_result_or_404(run_id)).to_dict()
 
     @app.get("/runs/{run_id}/trace", tags=["runs"])
-    def run_trace(run_id: str) -> Any:
+    def run_trace(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling.trace import build_trace
 
         return build_trace(_result_or_404(run_id)).to_dict()
@@ -211,32 +292,27 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     # -- config and a small dashboard -----------------------------------------------------------
 
     @app.get("/config/weights", tags=["config"])
-    def get_weights() -> dict[str, int]:
+    def get_weights(_: None = Depends(may_read)) -> dict[str, int]:
         return plat.queues.weights
 
     @app.put("/config/weights", tags=["config"])
     def put_weights(
-        weights: dict[str, int] = Body(...), _: None = Depends(authorised)
+        weights: dict[str, Any] = Body(...), _: None = Depends(authorised)
     ) -> dict[str, int]:
+        """Weights are integers from 1 to 1000 (``"3"``, ``true`` or ``10**30`` are refused)."""
         try:
             plat.queues.set_weights(weights)
         except RegistryError as exc:
             raise HTTPException(422, str(exc)) from None
         return plat.queues.weights
 
+    from jinja2 import Environment
+
+    page = Environment(autoescape=True).from_string(_PAGE)  # every value HTML-escaped
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> str:
-        rows = "".join(
-            f"<tr><td>{r['id'][:12]}</td><td>{r['trigger']}</td><td>{r['priority']}</td>"
-            f"<td>{r['status']}</td></tr>"
-            for r in plat.db.runs(50)
-        )
-        queued = plat.queues.sizes()
-        return (
-            "<!doctype html><title>dagforge</title><h1>dagforge platform</h1>"
-            f"<p>queued: {queued}</p><table border=1><tr><th>run</th><th>trigger</th>"
-            f"<th>priority</th><th>status</th></tr>{rows}</table>"
-        )
+    def dashboard(_: None = Depends(may_read)) -> str:
+        return page.render(runs=plat.db.run_summaries(50), queued=plat.queues.sizes())
 
     return app
 
@@ -299,7 +375,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
-def _public(record: dict[str, Any], nodes: bool = True) -> dict[str, Any]:
+def _public(record: dict[str, Any], nodes: bool = True, outputs: bool = True) -> dict[str, Any]:
     out = {
         k: record[k]
         for k in (
@@ -315,7 +391,8 @@ def _public(record: dict[str, Any], nodes: bool = True) -> dict[str, Any]:
         )
     }
     out["run_id"] = record["id"]
-    out["outputs"] = record["outputs"]
+    if outputs:
+        out["outputs"] = record["outputs"]
     if nodes:
         out["nodes"] = record["nodes"] or {}
     return out

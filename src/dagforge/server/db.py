@@ -5,6 +5,12 @@ is committed before the HTTP layer answers, so an accepted run or a finished nod
 survives a crash: on restart, unfinished runs are read back with the nodes they already
 completed (``unfinished_runs`` / ``completed_nodes``).
 
+Each accepted run also holds a *snapshot* (the spec and the function registrations it
+was accepted with), so a re-registration after the accept does not change what runs.
+A statement SQLite cannot carry out (disk full, I/O error, a locked file) raises
+:class:`StorageFault`, which the HTTP layer answers with 503: a fault is never
+reported as "not found" or "invalid".
+
 Concurrency hazards: the connection is shared by the request handlers and the
 dispatcher threads; ``_lock`` serialises every statement (SQLite would serialise writes
 anyway, and the statements are tiny).
@@ -19,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import RegistryError
+from dagforge.errors import DagforgeError, RegistryError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -34,7 +40,16 @@ CREATE TABLE IF NOT EXISTS node_results (
     run_id TEXT NOT NULL, instance TEXT NOT NULL, outputs TEXT NOT NULL,
     PRIMARY KEY (run_id, instance)
 );
+CREATE INDEX IF NOT EXISTS runs_by_accept ON runs (accepted, id);
 """
+
+_SUMMARY = "id, trigger, dag, priority, status, accepted, started, finished, error"
+_LIVE = ("queued", "running")
+
+
+class StorageFault(DagforgeError):
+    """The journal could not be read or written (disk full, I/O error): retry later."""
+
 
 KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
 
@@ -51,6 +66,9 @@ class Database:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
+            if "snapshot" not in columns:  # journals written before snapshots existed
+                self._conn.execute("ALTER TABLE runs ADD COLUMN snapshot TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -61,12 +79,20 @@ class Database:
             try:
                 return self._conn.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
-                raise RegistryError(f"database error in {self.path}: {exc}") from exc
+                raise StorageFault(f"journal error in {self.path}: {exc}") from exc
+
+    def _write(self, sql: str, args: tuple = ()) -> int:
+        """Run one write; the number of rows it changed."""
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).rowcount
+            except sqlite3.Error as exc:
+                raise StorageFault(f"journal error in {self.path}: {exc}") from exc
 
     # -- registries --------------------------------------------------------------------
 
     def put(self, table: str, name: str, body: dict[str, Any]) -> None:
-        self._exec(
+        self._write(
             f"INSERT OR REPLACE INTO {table} (name, body) VALUES (?, ?)", (name, json.dumps(body))
         )
 
@@ -86,26 +112,79 @@ class Database:
     # -- the run journal -----------------------------------------------------------------
 
     def accept_run(
-        self, run_id: str, trigger: str, dag: str | None, priority: str, arguments: dict[str, Any]
+        self,
+        run_id: str,
+        trigger: str,
+        dag: str | None,
+        priority: str,
+        arguments: dict[str, Any],
+        snapshot: dict[str, Any] | None = None,
     ) -> float:
+        """Journal an accepted run (one INSERT: all of it or nothing) with its snapshot."""
         now = time.time()
-        self._exec(
-            "INSERT INTO runs (id, trigger, dag, priority, arguments, status, accepted) "
-            "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-            (run_id, trigger, dag, priority, json.dumps(arguments), now),
+        self._write(
+            "INSERT INTO runs (id, trigger, dag, priority, arguments, status, accepted, snapshot) "
+            "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+            (
+                run_id,
+                trigger,
+                dag,
+                priority,
+                json.dumps(arguments, allow_nan=False),
+                now,
+                None if snapshot is None else json.dumps(snapshot, allow_nan=False),
+            ),
         )
         return now
 
-    def run_started(self, run_id: str) -> float:
+    def forget_run(self, run_id: str) -> None:
+        """Remove a run and its node results (an accept that could not be queued)."""
+        self._write("DELETE FROM node_results WHERE run_id=?", (run_id,))
+        self._write("DELETE FROM runs WHERE id=?", (run_id,))
+
+    def snapshot(self, run_id: str) -> dict[str, Any] | None:
+        """The spec and functions a run was accepted with (None for older journals)."""
+        rows = self._exec("SELECT snapshot FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            raise RegistryError(f"no run with id {run_id!r}")
+        return None if rows[0][0] is None else json.loads(rows[0][0])
+
+    def run_started(self, run_id: str) -> float | None:
+        """Mark a queued (or resumed) run running; None if it is no longer live
+        (cancelled while it waited)."""
         now = time.time()
-        self._exec(
-            "UPDATE runs SET status='running', started=COALESCE(started, ?) WHERE id=?",
+        changed = self._write(
+            "UPDATE runs SET status='running', started=COALESCE(started, ?) "
+            "WHERE id=? AND status IN ('queued', 'running')",
             (now, run_id),
         )
-        return now
+        return now if changed else None
+
+    def run_cancelled(self, run_id: str) -> bool:
+        """Journal a cancellation of a live run; False if it had already finished."""
+        return bool(
+            self._write(
+                "UPDATE runs SET status='cancelled', finished=?, "
+                "error=COALESCE(error, 'cancelled') WHERE id=? AND status IN ('queued', 'running')",
+                (time.time(), run_id),
+            )
+        )
+
+    def prune_runs(self, finished_before: float) -> list[str]:
+        """Delete finished runs (and their node results) that ended before the given time."""
+        ids = [
+            r[0]
+            for r in self._exec(
+                "SELECT id FROM runs WHERE status NOT IN ('queued', 'running') AND finished < ?",
+                (finished_before,),
+            )
+        ]
+        for run_id in ids:
+            self.forget_run(run_id)
+        return ids
 
     def node_done(self, run_id: str, instance: str, outputs: Any) -> None:
-        self._exec(
+        self._write(
             "INSERT OR REPLACE INTO node_results (run_id, instance, outputs) VALUES (?, ?, ?)",
             (run_id, instance, json.dumps(outputs, default=str)),
         )
@@ -114,7 +193,7 @@ class Database:
         self, run_id: str, status: str, outputs: Any, error: str | None, nodes: dict[str, Any]
     ) -> float:
         now = time.time()
-        self._exec(
+        self._write(
             "UPDATE runs SET status=?, finished=?, outputs=?, error=?, nodes=? WHERE id=?",
             (
                 status,
@@ -145,6 +224,24 @@ class Database:
             (limit,),
         )
         return [_run_row(r) for r in rows]
+
+    def run_summaries(
+        self, limit: int = 100, before: tuple[float, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, without arguments, outputs or nodes; ``before`` is the
+        ``(accepted, id)`` of the last summary of the previous page."""
+        if before is None:
+            rows = self._exec(
+                f"SELECT {_SUMMARY} FROM runs ORDER BY accepted DESC, id DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = self._exec(
+                f"SELECT {_SUMMARY} FROM runs WHERE accepted < ? OR (accepted = ? AND id < ?) "
+                "ORDER BY accepted DESC, id DESC LIMIT ?",
+                (before[0], before[0], before[1], limit),
+            )
+        keys = [k.strip() for k in _SUMMARY.split(",")]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def unfinished_runs(self) -> list[dict[str, Any]]:
         rows = self._exec(

@@ -13,6 +13,10 @@ naming outputs it wrote to the store, or DAGit's ``{"key": key, ...}`` naming on
 object that holds all of them. Values in the store use the platform's serializer (JSON
 unless the operator opted into pickle; pickle is never loaded from a shared store
 without that opt-in).
+
+The URL is checked against the server's ``--allow-url`` policy before every call (not
+only at registration), redirects are never followed, and an error answer is reported
+by its status alone: the body of a failing service never reaches a run's error.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class HttpFunction:
         "timeout",
         "serializer",
         "allow_pickle",
+        "policy",
     )
 
     def __init__(
@@ -64,6 +69,7 @@ class HttpFunction:
         timeout: float = 60.0,
         serializer: str = "json",
         allow_pickle: bool = False,
+        policy: Any = None,
     ):
         self.url = url
         self.name = name
@@ -73,10 +79,16 @@ class HttpFunction:
         self.timeout = timeout
         self.serializer = serializer
         self.allow_pickle = allow_pickle
+        self.policy = policy
 
     def __call__(self, **arguments: Any) -> dict[str, Any]:
         import httpx
 
+        if self.policy is not None:
+            try:
+                self.policy.check(self.name, self.url)
+            except DagforgeError as exc:
+                raise TaskOutputError(str(exc)) from None
         call = f"{self.run_id or '_http'}/_http/{self.name}/{uuid.uuid4().hex}"
         payload: dict[str, Any] = {
             "arguments": arguments,
@@ -90,15 +102,18 @@ class HttpFunction:
             if len(json.dumps(arguments, default=str)) > self.inline_limit:
                 payload.update(arguments={}, inputs=self._store_inputs(arguments, call))
         try:
-            reply = _http().post(self.url, json=payload, timeout=self.timeout)
+            reply = _http().post(
+                self.url, json=payload, timeout=self.timeout, follow_redirects=False
+            )
         except httpx.HTTPError as exc:
             raise TaskOutputError(
-                f"http function {self.name!r} at {self.url} could not be reached: {exc}"
-            ) from exc
-        if reply.status_code >= 400:
+                f"http function {self.name!r} at {self.url} could not be reached: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
+        if reply.status_code >= 300:
             raise TaskOutputError(
-                f"http function {self.name!r} at {self.url} answered {reply.status_code}: "
-                f"{reply.text[:200]}"
+                f"http function {self.name!r} at {self.url} answered HTTP {reply.status_code} "
+                f"{reply.reason_phrase[:60]!r} (its body is not shown)"
             )
         try:
             outputs = reply.json()

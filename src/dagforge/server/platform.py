@@ -17,6 +17,7 @@ a run). A waiter is one ``Future`` per waiting request, so a request that gives 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -25,9 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import DagforgeError, RegistryError, SpecError, UnknownFunctionError
-from dagforge.server.db import Database
-from dagforge.server.dispatch import CLASSES, RunQueues
+from dagforge.errors import (
+    CancelledError,
+    DagforgeError,
+    RegistryError,
+    SpecError,
+    UnknownFunctionError,
+)
+from dagforge.server.db import Database, StorageFault
+from dagforge.server.dispatch import CLASSES, QueueFull, RunQueues
+from dagforge.server.guards import UrlPolicy, check_json, check_outputs
+
+log = logging.getLogger("dagforge.server")
+
+MAX_ERROR = 2000  # characters of a run's error kept in the journal
+LIVE = ("queued", "running")
 
 
 @dataclass
@@ -45,6 +58,14 @@ class Settings:
     retention: float | None = None
     serializer: str = "json"
     allow_pickle: bool = False
+    allow_urls: tuple[str, ...] | None = None
+    public_reads: bool = False
+    max_iterations: int = 1000
+    max_queued: int = 10_000
+    max_depth: int = 64
+    journal_retention: float | None = None
+    results_bytes: int = 64_000_000
+    max_list: int = 500
 
 
 class Platform:
@@ -55,16 +76,25 @@ class Platform:
         _check_serializer(settings)
         settings.data_dir = Path(settings.data_dir)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(settings.max_iterations, bool) or settings.max_iterations < 1:
+            raise RegistryError(
+                f"--max-iterations must be a positive integer, got {settings.max_iterations!r}"
+            )
+        self.urls = UrlPolicy(settings.allow_urls)
         self.db = Database(settings.data_dir / "dagforge.sqlite3")
-        self.queues = RunQueues(settings.weights or None)
+        self.queues = RunQueues(settings.weights or None, settings.max_queued)
         self.store = self._open_store()
         self.log_path = settings.data_dir / "requests.log"
         self.jsonl_path = settings.data_dir / "requests.jsonl"
         self._lock = threading.Lock()
         self._waiters: dict[str, list[Future]] = {}
-        self._results: dict[str, Any] = {}
+        self._results: dict[str, tuple[Any, int]] = {}
+        self._results_bytes = 0
+        self._cancel: dict[str, threading.Event] = {}
+        self._finishing: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._wakeup = threading.Event()
 
     def _open_store(self) -> Any:
         from dagforge.store import LocalDirStore, open_store
@@ -77,16 +107,21 @@ class Platform:
 
     def start(self) -> None:
         for run in self.db.unfinished_runs():  # resume what a crash interrupted
-            self.queues.put(run["priority"], run["id"])
+            self.queues.put(run["priority"], run["id"], force=True)
         for k in range(self.settings.workers):
             t = threading.Thread(
                 target=self._dispatch_loop, name=f"dagforge-dispatch-{k}", daemon=True
             )
             t.start()
             self._threads.append(t)
+        if self.settings.journal_retention is not None:
+            t = threading.Thread(target=self._prune_loop, name="dagforge-prune", daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def stop(self) -> None:
         self._stopping = True
+        self._wakeup.set()
         self.queues.close()
         for t in self._threads:
             t.join(timeout=5)
@@ -95,6 +130,7 @@ class Platform:
     # -- registries ----------------------------------------------------------------------------
 
     def register_function(self, body: dict[str, Any]) -> dict[str, Any]:
+        body = self._body(body)
         name = _name(body.get("name") or body.get("function_name"), "function", "name")
         kind = body.get("kind", "python")
         if kind == "python":
@@ -103,11 +139,17 @@ class Platform:
                 raise RegistryError(
                     f"function {name!r}: kind 'python' needs 'path': 'package.module:function'"
                 )
-            self._registry_for().register_path(name, path)  # checks --allow-module
+            if self.settings.allow_modules is None:
+                raise UnknownFunctionError(
+                    f"function {name!r}: python functions are disabled on this server; the "
+                    "operator enables them with --allow-module PACKAGE (the packages whose "
+                    "functions may run)"
+                )
+            registry = self._registry_for()
+            registry.register_path(name, path)  # checks --allow-module
+            registry.resolve(name)  # defined in an allowed package, no module hops
         elif kind == "http":
-            url = body.get("url")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise RegistryError(f"function {name!r}: kind 'http' needs an http(s) 'url'")
+            self.urls.check(name, body.get("url"))  # checks --allow-url
         else:
             raise RegistryError(f"function {name!r}: kind must be 'python' or 'http', got {kind!r}")
         ftype = body.get("type", "cpu")
@@ -121,12 +163,21 @@ class Platform:
     def register_dag(self, body: dict[str, Any]) -> dict[str, Any]:
         from dagforge.spec import load_spec
 
+        body = self._body(body)
         spec = load_spec(body)  # SpecError with the JSON path
         _name(spec.name, "DAG", "name")
+        cap = self.settings.max_iterations
+        if spec.max_iterations > cap and "max_iterations" in body:
+            raise SpecError(
+                f"max_iterations {spec.max_iterations} is over this server's limit of {cap} "
+                "(--max-iterations)",
+                path="max_iterations",
+            )
         self.db.put("dags", spec.name, body)
         return body
 
     def register_trigger(self, body: dict[str, Any]) -> dict[str, Any]:
+        body = self._body(body)
         name = _name(body.get("trigger_name"), "trigger", "trigger_name")
         ttype = body.get("type")
         if ttype not in ("dag", "function"):
@@ -157,6 +208,12 @@ class Platform:
         self.db.put("triggers", name, record)
         return record
 
+    def _body(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise RegistryError(f"the body must be a JSON object, got {type(body).__name__}")
+        check_json(body, "body", self.settings.max_depth)
+        return body
+
     # -- runs ------------------------------------------------------------------------------------
 
     def accept(
@@ -167,20 +224,80 @@ class Platform:
         ``waiter`` (optional) is registered before the run is queued, so it is resolved
         with the run's record when it finishes, however fast that is.
         """
+        if not isinstance(arguments, dict):
+            raise RegistryError(
+                f"trigger arguments must be a JSON object, got {type(arguments).__name__}"
+            )
+        check_json(arguments, "arguments", self.settings.max_depth)
         record = self.db.get("triggers", trigger)
         run_id = uuid.uuid4().hex
         dag = record["dags"][0] if record["type"] == "dag" else None
-        accepted = self.db.accept_run(run_id, trigger, dag, record["priority"], arguments)
+        if self.queues.sizes()[record["priority"]] >= self.settings.max_queued:
+            raise QueueFull(record["priority"], self.settings.max_queued)  # before journaling
+        snapshot = self._snapshot(record)
+        accepted = self.db.accept_run(
+            run_id, trigger, dag, record["priority"], arguments, snapshot
+        )  # StorageFault: nothing was written
         if waiter is not None:
             with self._lock:
                 self._waiters.setdefault(run_id, []).append(waiter)
-        self.queues.put(record["priority"], run_id)
+        try:
+            self.queues.put(record["priority"], run_id)
+        except QueueFull:  # filled up since the check above: take the accept back
+            if waiter is not None:
+                self.unsubscribe(run_id, waiter)
+            self.db.forget_run(run_id)
+            raise
         return {
             "run_id": run_id,
             "status": "queued",
             "priority": record["priority"],
             "accepted": accepted,
         }
+
+    def _snapshot(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        """What an accepted run will execute: its spec and the functions it names."""
+        snapshot: dict[str, Any] = {"trigger": trigger, "spec": None, "functions": {}}
+        if trigger["type"] == "dag":
+            try:
+                snapshot["spec"] = self.db.get("dags", trigger["dags"][0])
+            except RegistryError:
+                return snapshot  # the run fails with a clear SpecError when it runs
+        else:
+            snapshot["spec"] = _function_spec(trigger["functions"][0])
+        names = {e.get("node_id") for e in snapshot["spec"].get("dag", []) if isinstance(e, dict)}
+        for fname in sorted(n for n in names if isinstance(n, str)):
+            try:
+                snapshot["functions"][fname] = self.db.get("functions", fname)
+            except RegistryError:
+                pass  # reported as an unknown function when the run starts
+        return snapshot
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel a run: a queued one never starts; a running one starts nothing new and
+        its running nodes are abandoned (their outputs are dropped). Journaled, so a
+        restart does not resume it. Returns the run's record; ``RunFinished`` if it had
+        finished already, ``RegistryError`` for an unknown id.
+        """
+        record = self.db.run(run_id)
+        with self._lock:
+            finishing = run_id in self._finishing
+            if not finishing and record["status"] in LIVE and self.db.run_cancelled(run_id):
+                event = self._cancel.get(run_id)
+                if event is not None:
+                    event.set()
+                cancelled = True
+            else:
+                cancelled = False
+        if not cancelled:
+            record = self.db.run(run_id)
+            raise RunFinished(f"run {run_id!r} has already finished ({record['status']})")
+        self.queues.discard(record["priority"], run_id)
+        record = self.db.run(run_id)
+        if record["started"] is None:  # never started: its one log line is written now
+            self._log_safely(record, record["finished"], record["finished"], "cancelled", None)
+        self._wake(run_id)
+        return record
 
     def subscribe(self, run_id: str) -> Future:
         """A future resolved with the run's record when it finishes (at once if it has).
@@ -193,7 +310,7 @@ class Platform:
         with self._lock:
             self._waiters.setdefault(run_id, []).append(future)
         record = self.db.run(run_id)
-        if record["status"] not in ("queued", "running"):
+        if record["status"] not in LIVE:
             with self._lock:
                 waiting = self._waiters.get(run_id, [])
                 if future in waiting:
@@ -214,41 +331,90 @@ class Platform:
 
     def result(self, run_id: str) -> Any:
         with self._lock:
-            return self._results.get(run_id)
+            held = self._results.get(run_id)
+        return None if held is None else held[0]
+
+    def _keep_result(self, run_id: str, result: Any, size: int) -> None:
+        """Hold a finished run's result (for profiles/traces) within ``results_bytes``."""
+        limit = self.settings.results_bytes
+        with self._lock:
+            if size > limit:
+                return
+            old = self._results.pop(run_id, None)
+            if old is not None:
+                self._results_bytes -= old[1]
+            self._results[run_id] = (result, size)
+            self._results_bytes += size
+            while self._results_bytes > limit or len(self._results) > 1000:
+                _, dropped = self._results.pop(next(iter(self._results)))
+                self._results_bytes -= dropped
 
     def _dispatch_loop(self) -> None:
         while not self._stopping:
             item = self.queues.get(timeout=0.5)
             if item is None:
                 continue
-            _, run_id = item
+            priority, run_id = item
             try:
                 self._execute(run_id)
-            except Exception as exc:  # never let a dispatcher die with a run half-done
+            except StorageFault as exc:  # the journal cannot be written: try again later
                 if self._stopping:
                     return  # the journal still says 'running': the next start resumes it
+                log.error("run %s interrupted by a storage fault, queued again: %s", run_id, exc)
+                self._requeue_later(priority, run_id)
+            except Exception as exc:  # never let a dispatcher die with a run half-done
+                if self._stopping:
+                    return
+                log.exception("run %s: internal error", run_id)
                 try:
                     self.db.run_finished(
-                        run_id, "failed", None, f"internal error: {type(exc).__name__}: {exc}", {}
+                        run_id, "failed", None, _bounded(f"internal error: {_describe(exc)}"), {}
                     )
                     self._wake(run_id)
                 except Exception:  # the journal itself is unusable; the run resumes later
-                    pass
+                    self._requeue_later(priority, run_id)
+            finally:
+                with self._lock:
+                    self._cancel.pop(run_id, None)
+                    self._finishing.discard(run_id)
+
+    def _requeue_later(self, priority: str, run_id: str, delay: float = 1.0) -> None:
+        """Queue a run again once a storage fault may have cleared (a timer, not a sleep)."""
+
+        def again() -> None:
+            if not self._stopping:
+                self.queues.put(priority, run_id, force=True)
+
+        timer = threading.Timer(delay, again)
+        timer.daemon = True
+        timer.start()
 
     def _execute(self, run_id: str) -> None:
         from dagforge.execution.callbacks import ExecutionCallbacks
         from dagforge.spec import run_workflow
 
         run = self.db.run(run_id)
+        if run["status"] not in LIVE:
+            return  # cancelled while it was queued
+        cancel = threading.Event()
+        with self._lock:
+            self._cancel[run_id] = cancel
         started = self.db.run_started(run_id)
+        if started is None:
+            return  # cancelled between the two statements above
         completed = self.db.completed_nodes(run_id)
-        trigger = self.db.get("triggers", run["trigger"])
-        callbacks = ExecutionCallbacks(
-            on_node_complete=lambda inst, out: self.db.node_done(run_id, inst, out),
-        )
+        snapshot = self.db.snapshot(run_id)
+
+        def journal(inst: str, out: Any) -> None:
+            if not cancel.is_set():
+                self.db.node_done(run_id, inst, out)
+
+        callbacks = ExecutionCallbacks(on_node_complete=journal)
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
-            spec, registry = self._spec_for(trigger, run_id)
+            spec, registry = self._spec_for(run, snapshot, run_id, cancel)
+            limit = self.settings.max_iterations
+            asked = spec.get("max_iterations") if isinstance(spec, dict) else None
             result = run_workflow(
                 spec,
                 registry,
@@ -261,24 +427,26 @@ class Platform:
                 enable_tracing=True,
                 profile=False,
                 serializer=self.settings.serializer,
+                max_iterations=min(asked, limit) if isinstance(asked, int) else limit,
             )
             status = "succeeded" if result.ok else "failed"
             outputs = result.workflow_outputs
-            error = (
-                "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in result.failures.items())
-                or None
-            )
+            error = "; ".join(f"{n}: {_describe(e)}" for n, e in result.failures.items()) or None
+        except StorageFault:
+            raise
         except DagforgeError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = _describe(exc)
             result = getattr(exc, "result", None)
         except Exception as exc:  # a function's bug must fail its run, not the platform
             if self._stopping:
                 raise
-            error = f"internal error: {type(exc).__name__}: {exc}"
+            error = f"internal error: {_describe(exc)}"
         if result is not None:
             nodes = {
                 name: {
-                    "status": r.status,
+                    "status": "cancelled"
+                    if cancel.is_set() and r.status in ("failed", "skipped")
+                    else r.status,
                     "start": r.start,
                     "end": r.end,
                     "worker": r.worker,
@@ -287,15 +455,22 @@ class Platform:
                 }
                 for name, r in result.results.items()
             }
-        finished = self.db.run_finished(run_id, status, outputs, error, nodes)
-        if self.settings.retention is not None:
-            self.store.expire_prefix(f"{run_id}/", self.settings.retention)
-        self._log(run, started, finished, status)
         with self._lock:
-            if result is not None:
-                self._results[run_id] = result
-                if len(self._results) > 1000:  # keep memory bounded on a long-lived server
-                    self._results.pop(next(iter(self._results)))
+            self._finishing.add(run_id)  # from here on a cancel answers "already finished"
+            if cancel.is_set():
+                status, outputs, error = "cancelled", None, "cancelled"
+        size = _size(outputs) + 200 * len(nodes)
+        finished = self.db.run_finished(run_id, status, outputs, _bounded(error), nodes)
+        cleanup_error = None
+        if self.settings.retention is not None:
+            try:
+                self.store.expire_prefix(f"{run_id}/", self.settings.retention)
+            except Exception as exc:  # the run stays what its nodes made it
+                cleanup_error = _bounded(f"retention: {_describe(exc)}")
+                log.warning("run %s finished %s; cleanup failed: %s", run_id, status, exc)
+        self._log_safely(run, started, finished, status, cleanup_error)
+        if result is not None:
+            self._keep_result(run_id, result, size)
         self._wake(run_id)
 
     def _wake(self, run_id: str) -> None:
@@ -307,52 +482,57 @@ class Platform:
             for future in waiting:
                 _resolve(future, record)
 
-    def _spec_for(self, trigger: dict[str, Any], run_id: str) -> tuple[Any, Any]:
-        """The spec to run: a registered DAG, or a one-node spec for a function trigger."""
+    def _spec_for(
+        self,
+        run: dict[str, Any],
+        snapshot: dict[str, Any] | None,
+        run_id: str,
+        cancel: threading.Event,
+    ) -> tuple[Any, Any]:
+        """The spec and functions to run: the run's snapshot (the registries as they were
+        when it was accepted), or the live registries for runs journaled before
+        snapshots existed. Every function is checked again against this server's
+        --allow-module / --allow-url, and wrapped so a cancel starts nothing new."""
+        if snapshot is None:
+            trigger = self.db.get("triggers", run["trigger"])
+            snapshot = self._snapshot(trigger)
+        trigger = snapshot["trigger"]
+        spec = snapshot["spec"]
+        if spec is None:
+            raise SpecError(
+                f"trigger {trigger['trigger_name']!r} names DAG {trigger['dags'][0]!r}, "
+                "which was not registered when the run was accepted"
+            )
         registry = self._registry_for()
-        if trigger["type"] == "dag":
-            name = trigger["dags"][0]
+        for fname, fn in snapshot["functions"].items():
+            call: Any
             try:
-                spec = self.db.get("dags", name)
-            except RegistryError:
-                raise SpecError(
-                    f"trigger {trigger['trigger_name']!r} names DAG {name!r}, "
-                    "which is not registered"
-                ) from None
-        else:
-            fname = trigger["functions"][0]
-            spec = {
-                "name": f"function:{fname}",
-                "dag": [
-                    {
-                        "node_id": fname,
-                        "properties": {"label": fname, "primitive": "serial", "next": ""},
-                    }
-                ],
-            }
-        for fn in self.db.list("functions"):
-            if fn["kind"] == "python":
-                path = fn["path"] if "path" in fn else fn["import_path"]
-                try:
-                    registry.register_path(fn["name"], path)
-                except UnknownFunctionError as exc:
-                    # e.g. registered under a wider --allow-module than this server has:
-                    # only the runs that call it fail, with this reason
-                    registry.register(fn["name"], _Refused(str(exc)))
-            else:
-                from dagforge.server.httpfunc import HttpFunction
+                if fn["kind"] == "python":
+                    if self.settings.allow_modules is None:
+                        raise UnknownFunctionError(
+                            f"function {fname!r}: python functions are disabled on this "
+                            "server (no --allow-module)"
+                        )
+                    path = fn["path"] if "path" in fn else fn["import_path"]
+                    registry.register_path(fname, path)
+                    call = registry.resolve(fname)
+                else:
+                    from dagforge.server.httpfunc import HttpFunction
 
-                registry.register(
-                    fn["name"],
-                    HttpFunction(
-                        fn["url"],
-                        fn["name"],
+                    call = HttpFunction(
+                        self.urls.check(fname, fn["url"]),
+                        fname,
                         self.store,
                         run_id=run_id,
                         serializer=self.settings.serializer,
                         allow_pickle=self.settings.allow_pickle,
-                    ),
-                )
+                        policy=self.urls,
+                    )
+            except (UnknownFunctionError, RegistryError) as exc:
+                # e.g. registered under a wider allow list than this server has:
+                # only the runs that call it fail, with this reason
+                call = _Refused(str(exc))
+            registry.register(fname, _Guarded(fname, call, cancel))
         return spec, registry
 
     def _backend_for(self, spec: dict[str, Any]) -> str:
@@ -362,18 +542,69 @@ class Platform:
         if backend != "threads":
             return backend
         parallel = any(
-            e.get("properties", {}).get("primitive") == "parallel" for e in spec.get("dag", [])
+            e.get("properties", {}).get("primitive") == "parallel"
+            for e in spec.get("dag", [])
+            if isinstance(e, dict)
         )
         return "threads" if parallel else "inline"
 
     def _registry_for(self) -> Any:
         from dagforge.spec import FunctionRegistry
 
-        return FunctionRegistry(allowed_modules=self.settings.allow_modules)
+        return FunctionRegistry(allowed_modules=self.settings.allow_modules or ())
+
+    # -- journal retention -------------------------------------------------------------------------
+
+    def _prune_loop(self) -> None:
+        keep = float(self.settings.journal_retention or 0)
+        every = min(max(keep / 2, 0.05), 60.0)
+        while not self._wakeup.wait(every):
+            try:
+                self.prune_journal()
+            except Exception as exc:  # a storage fault: the next round tries again
+                log.warning("journal pruning failed: %s", exc)
+
+    def prune_journal(self) -> list[str]:
+        """Forget finished runs older than ``--journal-retention`` seconds."""
+        keep = self.settings.journal_retention
+        if keep is None:
+            return []
+        gone = self.db.prune_runs(time.time() - keep)
+        if gone:
+            with self._lock:
+                for run_id in gone:
+                    held = self._results.pop(run_id, None)
+                    if held is not None:
+                        self._results_bytes -= held[1]
+        return gone
 
     # -- the request log ---------------------------------------------------------------------------
 
-    def _log(self, run: dict[str, Any], started: float, finished: float, status: str) -> None:
+    def _log_safely(
+        self,
+        run: dict[str, Any],
+        started: float,
+        finished: float,
+        status: str,
+        cleanup_error: str | None,
+    ) -> None:
+        try:
+            self._log(run, started, finished, status, cleanup_error)
+        except Exception as exc:  # a full disk must not undo a finished run
+            log.error("request log of run %s not written: %s", run["id"], exc)
+
+    def _log(
+        self,
+        run: dict[str, Any],
+        started: float,
+        finished: float,
+        status: str,
+        cleanup_error: str | None = None,
+    ) -> None:
+        """One line per run in DAGit's ten fields and order (``requests.log``), and one
+        JSON object with those plus queue delay and status (``requests.jsonl``). Text
+        fields are quoted when they could split or break a line, so every line has
+        exactly ten fields."""
         accepted = run["accepted"]
         entry = {
             "request_start": _ts(accepted),
@@ -382,34 +613,99 @@ class Platform:
             "workflow_end": _ts(finished),
             "total_response_time": round(finished - accepted, 3),
             "workflow_response_time": round(finished - started, 3),
-            "queue_delay": round(started - accepted, 3),
             "priority": run["priority"],
             "trigger": run["trigger"],
             "dag": run["dag"] or "",
             "run_id": run["id"],
+            "queue_delay": round(started - accepted, 3),
             "status": status,
         }
-        line = ", ".join(
-            str(entry[k])
-            for k in (
-                "request_start",
-                "request_end",
-                "workflow_start",
-                "workflow_end",
-                "total_response_time",
-                "workflow_response_time",
-                "queue_delay",
-                "priority",
-                "trigger",
-                "dag",
-                "run_id",
-            )
-        )
+        if cleanup_error:
+            entry["cleanup_error"] = cleanup_error
+        line = ", ".join(log_field(entry[k]) for k in LOG_FIELDS)
+        record = json.dumps(entry)  # ensure_ascii: U+2028/U+0085 are escaped too
         with self._lock:
             with open(self.log_path, "a") as fh:
                 fh.write(line + "\n")
             with open(self.jsonl_path, "a") as fh:
-                fh.write(json.dumps(entry) + "\n")
+                fh.write(record + "\n")
+
+
+LOG_FIELDS = (
+    "request_start",
+    "request_end",
+    "workflow_start",
+    "workflow_end",
+    "total_response_time",
+    "workflow_response_time",
+    "priority",
+    "trigger",
+    "dag",
+    "run_id",
+)
+
+
+def log_field(value: Any) -> str:
+    """A request-log field: bare when it is plain text that cannot split a line or a
+    field, else a JSON string (quoted, every non-ASCII and control character escaped)."""
+    text = str(value)
+    if text and text.isascii() and text.isprintable() and "," not in text and '"' not in text:
+        return text
+    return json.dumps(text)
+
+
+def _function_spec(fname: str) -> dict[str, Any]:
+    return {
+        "name": f"function:{fname}",
+        "dag": [
+            {
+                "node_id": fname,
+                "properties": {"label": fname, "primitive": "serial", "next": ""},
+            }
+        ],
+    }
+
+
+class RunFinished(RegistryError):
+    """A cancel of a run that has already finished (409)."""
+
+
+class _Guarded:
+    """A run's function: refuses to start once the run is cancelled, and fails its node
+    with a ``SerializationError`` naming the key when an output is not JSON (NaN)."""
+
+    __slots__ = ("name", "fn", "cancel")
+
+    def __init__(self, name: str, fn: Any, cancel: threading.Event):
+        self.name = name
+        self.fn = fn
+        self.cancel = cancel
+
+    def __call__(self, **kwargs: Any) -> Any:
+        if self.cancel.is_set():
+            raise CancelledError(f"node {self.name!r} was not started: the run was cancelled")
+        outputs = self.fn(**kwargs)
+        if self.cancel.is_set():
+            raise CancelledError(f"node {self.name!r}: the run was cancelled while it ran")
+        check_outputs(self.name, outputs)
+        return outputs
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _bounded(text: str | None, limit: int = MAX_ERROR) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def _size(value: Any) -> int:
+    try:
+        return len(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _name(value: Any, kind: str, field_name: str) -> str:

@@ -8,7 +8,12 @@ a spec and reports *all* that have no usable function in one
 
 With ``allowed_modules``, import paths (and modules named by string) outside those
 packages are refused, so a spec or a registration sent over HTTP cannot make the
-platform import arbitrary code. Callables registered directly are trusted: they are
+platform import arbitrary code. The rule is checked twice, when a path is registered
+and again when it is resolved to run: the module must lie in an allowed package, every
+attribute on the way from it to the callable must not be a module (``mypkg:os.system``
+hops through ``os``) nor a dunder (``f.__globals__``), and the callable must be *defined*
+in an allowed package (its ``__module__`` inside it; an ``os.system`` imported into an
+allowed module is refused). Callables registered directly are trusted: they are
 already in the process.
 """
 
@@ -107,8 +112,15 @@ class FunctionRegistry:
                 f"function {name!r}: an import path looks like 'package.module:function', "
                 f"got {path!r}"
             )
-        module = path.partition(":")[0]
+        module, _, attr = path.partition(":")
         self._check_allowed(name, module)
+        if self.allowed_modules is not None:
+            for part in attr.split("."):
+                if part.startswith("__"):
+                    raise UnknownFunctionError(
+                        f"function {name!r}: {path!r} passes through the dunder attribute "
+                        f"{part!r}; name a function defined in an allowed package"
+                    )
         self._paths[name] = path
         self._functions.pop(name, None)
 
@@ -120,6 +132,8 @@ class FunctionRegistry:
         whose name has no leading underscore, defined in that module (not imported into
         it) and not a class. ``FunctionRegistry.from_module(m, allowed_modules=...)``
         builds a new registry; ``registry.from_module(m)`` adds to one. Returns it.
+        With ``allowed_modules``, a name listed in ``__all__`` but defined outside the
+        allowed packages (``from os import system``) is left out.
         """
         if isinstance(module, str):
             self._check_allowed(module, module)
@@ -135,8 +149,13 @@ class FunctionRegistry:
         if public is not None:
             for attr in public:
                 value = getattr(module, attr, None)
-                if callable(value):
-                    self.register(attr, value)
+                if not callable(value):
+                    continue
+                if self.allowed_modules is not None and not self._inside(
+                    str(getattr(value, "__module__", None))
+                ):
+                    continue
+                self.register(attr, value)
             return self
         for attr, value in vars(module).items():
             if attr.startswith("_") or not callable(value) or isinstance(value, type):
@@ -145,11 +164,15 @@ class FunctionRegistry:
                 self.register(attr, value)
         return self
 
+    def _inside(self, module: str) -> bool:
+        allowed = self.allowed_modules
+        return allowed is None or any(module == a or module.startswith(a + ".") for a in allowed)
+
     def _check_allowed(self, name: str, module: str) -> None:
         allowed = self.allowed_modules
         if allowed is None:
             return
-        if not any(module == a or module.startswith(a + ".") for a in allowed):
+        if not self._inside(module):
             raise UnknownFunctionError(
                 f"function {name!r}: module {module!r} is not in the allowed packages "
                 f"{list(allowed)}; the operator allows more with --allow-module"
@@ -177,7 +200,13 @@ class FunctionRegistry:
             raise UnknownFunctionError(
                 f"function {name!r}: cannot import {path!r}: {type(exc).__name__}: {exc}"
             ) from exc
+        self._check_allowed(name, module_name)  # again: the allow list may have changed
+        guarded = self.allowed_modules is not None
         for part in attr.split("."):
+            if guarded and part.startswith("__"):
+                raise UnknownFunctionError(
+                    f"function {name!r}: {path!r} passes through the dunder attribute {part!r}"
+                )
             try:
                 value = getattr(value, part)
             except AttributeError:
@@ -185,8 +214,22 @@ class FunctionRegistry:
                     f"function {name!r}: cannot import {path!r}: {module_name!r} has no "
                     f"attribute {attr!r}"
                 ) from None
+            if guarded and isinstance(value, ModuleType):
+                raise UnknownFunctionError(
+                    f"function {name!r}: {path!r} reaches through the module "
+                    f"{value.__name__!r}; name a function defined in an allowed package "
+                    f"{list(self.allowed_modules or ())} directly"
+                )
         if not callable(value):
             raise UnknownFunctionError(f"function {name!r}: {path!r} is not callable")
+        if guarded:
+            defined_in = getattr(value, "__module__", None)
+            if not isinstance(defined_in, str) or not self._inside(defined_in):
+                raise UnknownFunctionError(
+                    f"function {name!r}: {path!r} is defined in {defined_in!r}, not in the "
+                    f"allowed packages {list(self.allowed_modules or ())}; only functions "
+                    "defined in an allowed package may run (imported ones are refused)"
+                )
         self._functions[name] = value
         return value
 
