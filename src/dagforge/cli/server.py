@@ -41,6 +41,20 @@ def serve(
     allow_pickle: bool = typer.Option(
         False, help="allow pickle-like serializers (only if every store writer is trusted)"
     ),
+    allow_url: list[str] = typer.Option(
+        None, help="URL prefix or CIDR range http functions may use (repeatable)"
+    ),
+    insecure: bool = typer.Option(
+        False, help="allow a non-loopback --host without --token (trusted networks only)"
+    ),
+    public_reads: bool = typer.Option(
+        False, help="with --token, let anyone read runs, outputs and registries"
+    ),
+    max_iterations: int = typer.Option(1000, min=1, help="cap on a loop's instances per node"),
+    max_queued: int = typer.Option(10_000, min=1, help="runs waiting per priority class"),
+    journal_retention: float = typer.Option(
+        None, help="seconds to keep finished runs in the journal (default: forever)"
+    ),
 ) -> None:
     """Start the platform: FastAPI on uvicorn with embedded defaults.
 
@@ -76,8 +90,18 @@ def serve(
         weights=_body(weights) if weights else {},
         serializer=serializer,
         allow_pickle=allow_pickle,
+        allow_urls=tuple(allow_url) if allow_url else None,
+        public_reads=public_reads,
+        max_iterations=max_iterations,
+        max_queued=max_queued,
+        journal_retention=journal_retention,
     )
+    from dagforge.server.guards import check_exposure
+
     try:
+        warning = check_exposure(host, token, insecure)
+        if warning:
+            typer.echo(warning, err=True)
         app = create_app(settings)
     except DagforgeError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -228,6 +252,11 @@ def deploy_k8s(
         typer.echo(f"applied {len(docs)} objects in namespace {namespace}", err=True)
     if register if register is not None else apply_:
         service_url = k8s.service_url(docs, node_host, assigned)
+        typer.echo(
+            f"the platform must allow this URL: start `dagforge serve` with "
+            f"--allow-url {service_url}",
+            err=True,
+        )
         _run(
             lambda: _client(url, token).register_function(
                 function, url=service_url, type="gpu" if gpu else "cpu"
