@@ -23,6 +23,7 @@ class NodeOptions:
 
     __slots__ = (
         "cache",
+        "cache_key",
         "cost",
         "exclusive",
         "priority",
@@ -54,6 +55,7 @@ class NodeOptions:
         tags: Iterable[str] | str | None = (),
         serializer: Any = None,
         cache: bool = True,
+        cache_key: str | None = None,
         node: str = "?",
     ):
         bad = functools.partial(_bad, node)
@@ -108,6 +110,9 @@ class NodeOptions:
         if not isinstance(cache, bool):
             bad("cache", cache, "must be True or False")
         self.cache = cache
+        if cache_key is not None and (not isinstance(cache_key, str) or not cache_key):
+            bad("cache_key", cache_key, "must be a non-empty string (it replaces the code hash)")
+        self.cache_key = cache_key
         # True when the engine can run the node on its fast path: nothing about it
         # changes admission or execution (priority and tags only change ordering).
         self.simple = not (self.exclusive or resources or self.retries or timeout is not None)

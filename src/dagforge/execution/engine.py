@@ -756,7 +756,7 @@ class Run:
         cfg = self.dag.config
         deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
         inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
-        key = self.cache.key(task, deps, list(args), inputs)
+        key = self.cache.key(task, deps, list(args), inputs, self.opts[i].cache_key)
         if key is None:
             return False
         value = self.cache.get(key)
