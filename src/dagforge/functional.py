@@ -448,12 +448,28 @@ class Pipeline:
 
     def execute(self, *args: Any, **kwargs: Any) -> PipelineRun:
         """Run once with these inputs; never raises for a node's failure (see ``.value``)."""
+        return self.run_bound(self._bind(args, kwargs))
+
+    def run_bound(
+        self,
+        values: Mapping[str, Any],
+        *,
+        tasks: Mapping[str, Any] | None = None,
+        targets: Any = None,
+        exclude: Any = None,
+    ) -> PipelineRun:
+        """Run with inputs already bound by parameter name; ``tasks`` replaces some nodes'
+        callables (e.g. values kept from an earlier run), ``targets``/``exclude`` select
+        nodes as :meth:`Executor.execute <dagforge.execution.executor.Executor.execute>`
+        does. The layer the compatibility modules build on."""
         tracer, returned, inputs = self._trace()
         from dagforge.execution.executor import Executor
 
-        values = self._bind(args, kwargs)
-        tasks = {inputs[p]: _Input(inputs[p], v) for p, v in values.items()}
-        result = Executor(tracer.dag, **self.executor_options).execute(tasks)
+        calls = {inputs[p]: _Input(inputs[p], v) for p, v in values.items()}
+        calls.update(tasks or {})
+        result = Executor(tracer.dag, **self.executor_options).execute(
+            calls, targets=targets, exclude=exclude
+        )
         return PipelineRun(result, returned)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
