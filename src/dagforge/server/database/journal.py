@@ -1,0 +1,554 @@
+"""Registries and the run journal over SQLAlchemy 2: SQLite (embedded) or PostgreSQL.
+
+:class:`SqlDatabase` has the same methods and semantics as ``server/db.py``'s
+``Database`` (which the platform used before), plus what several gateways need:
+
+- ``claim(owner, priority, lease)`` takes the oldest claimable run of a class — queued,
+  or running with an expired lease — and leases it to ``owner``. On PostgreSQL the
+  candidate row is locked with ``FOR UPDATE SKIP LOCKED``, so replicas claiming at once
+  take different runs without waiting on each other; on SQLite the single ``UPDATE``
+  runs under the database's write lock (``BEGIN IMMEDIATE``), which is equally atomic.
+- ``renew_leases(owner, lease)`` pushes out the expiry of every run the owner is
+  running (one statement per replica, every ``lease / 3`` seconds).
+- schedule cursors and fires (``schedules.py`` uses them).
+
+Every write commits before the method returns, as before. A statement the database
+cannot carry out raises ``StorageFault`` (the HTTP layer answers 503).
+
+Concurrency hazards: methods are called from request handlers and dispatcher threads.
+On SQLite a process lock serialises transactions (SQLite serialises writers anyway, and
+this avoids busy-waiting inside one process); on PostgreSQL each call takes its own
+pooled connection and the database arbitrates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from dagforge.errors import DagforgeError, RegistryError
+from dagforge.server.database import schema as s
+
+try:  # the platform catches this very class
+    from dagforge.server.db import StorageFault
+except ImportError:  # pragma: no cover - older db.py without it
+
+    class StorageFault(DagforgeError):  # type: ignore[no-redef]
+        """The journal could not be read or written: retry later."""
+
+
+KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
+LIVE = ("queued", "running")
+_RUN_KEYS = (
+    "id",
+    "trigger",
+    "dag",
+    "priority",
+    "arguments",
+    "status",
+    "accepted",
+    "started",
+    "finished",
+    "outputs",
+    "error",
+    "nodes",
+    "schedule",
+)
+_SUMMARY_KEYS = (
+    "id",
+    "trigger",
+    "dag",
+    "priority",
+    "status",
+    "accepted",
+    "started",
+    "finished",
+    "error",
+)
+
+
+class SqlDatabase:
+    """Registries and journal over one SQLAlchemy engine (see the module docstring)."""
+
+    def __init__(self, engine: Engine, display: str):
+        self.engine = engine
+        self.display = display  # the URL without its password, for messages
+        self.dialect = engine.dialect.name
+        self._serial: Any = (
+            threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
+        self._runs_cols = [s.runs.c[k] for k in _RUN_KEYS]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """One committed transaction; database failures become ``StorageFault``."""
+        with self._serial:
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except SQLAlchemyError as exc:
+                raise StorageFault(f"journal error in {self.display}: {_short(exc)}") from exc
+
+    def _insert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def _upsert(self, table: Any, keys: tuple[str, ...], values: dict[str, Any]) -> Any:
+        ins = self._insert(table).values(**values)
+        return ins.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={k: ins.excluded[k] for k in values if k not in keys},
+        )
+
+    # -- registries --------------------------------------------------------------------
+
+    def _table(self, table: str) -> Any:
+        try:
+            return s.REGISTRIES[table]
+        except KeyError:
+            raise RegistryError(f"unknown registry {table!r}; use {sorted(s.REGISTRIES)}") from None
+
+    def put(self, table: str, name: str, body: dict[str, Any]) -> None:
+        t = self._table(table)
+        with self._tx() as conn:
+            conn.execute(self._upsert(t, ("name",), {"name": name, "body": json.dumps(body)}))
+
+    def get(self, table: str, name: str) -> dict[str, Any]:
+        t = self._table(table)
+        with self._tx() as conn:
+            row = conn.execute(select(t.c.body).where(t.c.name == name)).first()
+        if row is None:
+            raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
+        return json.loads(row[0])
+
+    def list(self, table: str) -> list[dict[str, Any]]:
+        t = self._table(table)
+        with self._tx() as conn:
+            rows = conn.execute(select(t.c.body).order_by(t.c.name)).all()
+        return [json.loads(r[0]) for r in rows]
+
+    def delete(self, table: str, name: str) -> None:
+        t = self._table(table)
+        with self._tx() as conn:
+            gone = conn.execute(delete(t).where(t.c.name == name)).rowcount
+        if not gone:
+            raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
+
+    # -- the run journal -----------------------------------------------------------------
+
+    def accept_run(
+        self,
+        run_id: str,
+        trigger: str,
+        dag: str | None,
+        priority: str,
+        arguments: dict[str, Any],
+        snapshot: dict[str, Any] | None = None,
+        schedule: str | None = None,
+    ) -> float:
+        """Journal an accepted run (one INSERT: all of it or nothing) with its snapshot."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                s.runs.insert().values(
+                    **self._run_values(run_id, trigger, dag, priority, arguments, snapshot, now),
+                    schedule=schedule,
+                )
+            )
+        return now
+
+    @staticmethod
+    def _run_values(
+        run_id: str,
+        trigger: str,
+        dag: str | None,
+        priority: str,
+        arguments: dict[str, Any],
+        snapshot: dict[str, Any] | None,
+        now: float,
+    ) -> dict[str, Any]:
+        return {
+            "id": run_id,
+            "trigger": trigger,
+            "dag": dag,
+            "priority": priority,
+            "arguments": json.dumps(arguments, allow_nan=False),
+            "status": "queued",
+            "accepted": now,
+            "claims": 0,
+            "snapshot": None if snapshot is None else json.dumps(snapshot, allow_nan=False),
+        }
+
+    def forget_run(self, run_id: str) -> None:
+        """Remove a run and its node results (an accept that could not be queued)."""
+        with self._tx() as conn:
+            conn.execute(delete(s.node_results).where(s.node_results.c.run_id == run_id))
+            conn.execute(delete(s.runs).where(s.runs.c.id == run_id))
+
+    def snapshot(self, run_id: str) -> dict[str, Any] | None:
+        """The spec and functions a run was accepted with (None for older journals)."""
+        with self._tx() as conn:
+            row = conn.execute(select(s.runs.c.snapshot).where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RegistryError(f"no run with id {run_id!r}")
+        return None if row[0] is None else json.loads(row[0])
+
+    def run_started(self, run_id: str) -> float | None:
+        """Mark a queued (or resumed) run running; None if it is no longer live
+        (cancelled while it waited)."""
+        now = time.time()
+        r = s.runs
+        with self._tx() as conn:
+            changed = conn.execute(
+                update(r)
+                .where(r.c.id == run_id, r.c.status.in_(LIVE))
+                .values(status="running", started=func.coalesce(r.c.started, now))
+            ).rowcount
+        return now if changed else None
+
+    def run_cancelled(self, run_id: str) -> bool:
+        """Journal a cancellation of a live run; False if it had already finished."""
+        r = s.runs
+        with self._tx() as conn:
+            changed = conn.execute(
+                update(r)
+                .where(r.c.id == run_id, r.c.status.in_(LIVE))
+                .values(
+                    status="cancelled",
+                    finished=time.time(),
+                    error=func.coalesce(r.c.error, "cancelled"),
+                    lease_expires=None,
+                )
+            ).rowcount
+        return bool(changed)
+
+    def prune_runs(self, finished_before: float) -> list[str]:
+        """Delete finished runs (and their node results) that ended before the given time."""
+        r = s.runs
+        with self._tx() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    select(r.c.id).where(r.c.status.not_in(LIVE), r.c.finished < finished_before)
+                )
+            ]
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                conn.execute(delete(s.node_results).where(s.node_results.c.run_id.in_(part)))
+                conn.execute(delete(r).where(r.c.id.in_(part)))
+        return ids
+
+    def node_done(self, run_id: str, instance: str, outputs: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                self._upsert(
+                    s.node_results,
+                    ("run_id", "instance"),
+                    {
+                        "run_id": run_id,
+                        "instance": instance,
+                        "outputs": json.dumps(outputs, default=str),
+                    },
+                )
+            )
+
+    def run_finished(
+        self, run_id: str, status: str, outputs: Any, error: str | None, nodes: dict[str, Any]
+    ) -> float:
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished=now,
+                    outputs=json.dumps(outputs, default=str),
+                    error=error,
+                    nodes=json.dumps(nodes, default=str),
+                    lease_expires=None,
+                )
+            )
+        return now
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self._tx() as conn:
+            row = conn.execute(select(*self._runs_cols).where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RegistryError(f"no run with id {run_id!r}")
+        return _run_row(row)
+
+    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(*self._runs_cols).order_by(s.runs.c.accepted.desc()).limit(limit)
+            ).all()
+        return [_run_row(r) for r in rows]
+
+    def run_summaries(
+        self, limit: int = 100, before: tuple[float, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, without arguments, outputs or nodes; ``before`` is the
+        ``(accepted, id)`` of the last summary of the previous page."""
+        r = s.runs
+        query = select(*(r.c[k] for k in _SUMMARY_KEYS))
+        if before is not None:
+            query = query.where(
+                or_(r.c.accepted < before[0], and_(r.c.accepted == before[0], r.c.id < before[1]))
+            )
+        query = query.order_by(r.c.accepted.desc(), r.c.id.desc()).limit(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [dict(zip(_SUMMARY_KEYS, row, strict=True)) for row in rows]
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(*self._runs_cols)
+                .where(s.runs.c.status.in_(LIVE))
+                .order_by(s.runs.c.accepted)
+            ).all()
+        return [_run_row(r) for r in rows]
+
+    def completed_nodes(self, run_id: str) -> dict[str, Any]:
+        n = s.node_results
+        with self._tx() as conn:
+            rows = conn.execute(select(n.c.instance, n.c.outputs).where(n.c.run_id == run_id))
+            return {inst: json.loads(out) for inst, out in rows}
+
+    # -- leases (several gateways on one database) ----------------------------------------
+
+    def _claimable(self, now: float) -> Any:
+        r = s.runs
+        return and_(r.c.status.in_(LIVE), or_(r.c.lease_expires.is_(None), r.c.lease_expires < now))
+
+    def claimable_counts(self) -> dict[str, int]:
+        """Runs a replica could claim now, per priority class."""
+        r = s.runs
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(r.c.priority, func.count())
+                .where(self._claimable(time.time()))
+                .group_by(r.c.priority)
+            ).all()
+        return {p: n for p, n in rows}
+
+    def queued_counts(self) -> dict[str, int]:
+        """Runs waiting to start (status 'queued'), per priority class, over all replicas."""
+        r = s.runs
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(r.c.priority, func.count())
+                .where(r.c.status == "queued")
+                .group_by(r.c.priority)
+            ).all()
+        return {p: n for p, n in rows}
+
+    def claim(self, owner: str, priority: str, lease: float) -> str | None:
+        """Lease the oldest claimable run of ``priority`` to ``owner``; its id, or None.
+
+        A queued run stays 'queued' until ``run_started``; a run whose previous owner's
+        lease expired is taken over as it is (it resumes from its completed nodes).
+        """
+        r = s.runs
+        now = time.time()
+        candidate = (
+            select(r.c.id)
+            .where(r.c.priority == priority, self._claimable(now))
+            .order_by(r.c.accepted, r.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock
+            .scalar_subquery()
+        )
+        stmt = (
+            update(r)
+            .where(r.c.id == candidate, self._claimable(now))
+            .values(lease_owner=owner, lease_expires=now + lease, claims=r.c.claims + 1)
+            .returning(r.c.id)
+        )
+        with self._tx() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else row[0]
+
+    def renew_leases(self, owner: str, lease: float, run_ids: list[str]) -> int:
+        """Extend ``owner``'s leases on those of ``run_ids`` still live; how many."""
+        if not run_ids:
+            return 0
+        r = s.runs
+        renewed = 0
+        until = time.time() + lease
+        with self._tx() as conn:
+            for chunk in range(0, len(run_ids), 500):
+                renewed += conn.execute(
+                    update(r)
+                    .where(
+                        r.c.id.in_(run_ids[chunk : chunk + 500]),
+                        r.c.lease_owner == owner,
+                        r.c.status.in_(LIVE),
+                    )
+                    .values(lease_expires=until)
+                ).rowcount
+        return renewed
+
+    def release_lease(self, owner: str, run_id: str) -> None:
+        """Give a claimed run back at once (this replica is stopping, or could not start it)."""
+        r = s.runs
+        with self._tx() as conn:
+            conn.execute(
+                update(r)
+                .where(r.c.id == run_id, r.c.lease_owner == owner, r.c.status.in_(LIVE))
+                .values(lease_expires=0.0)
+            )
+
+    def lease(self, run_id: str) -> dict[str, Any]:
+        """Who holds a run's lease and until when (for tests and ``dagforge runs``)."""
+        r = s.runs
+        with self._tx() as conn:
+            row = conn.execute(
+                select(r.c.lease_owner, r.c.lease_expires, r.c.claims).where(r.c.id == run_id)
+            ).first()
+        if row is None:
+            raise RegistryError(f"no run with id {run_id!r}")
+        return {"owner": row[0], "expires": row[1], "claims": row[2]}
+
+    def statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The journaled status of each of ``run_ids`` (unknown ids are left out)."""
+        if not run_ids:
+            return {}
+        r = s.runs
+        out: dict[str, str] = {}
+        with self._tx() as conn:
+            for chunk in range(0, len(run_ids), 500):
+                part = run_ids[chunk : chunk + 500]
+                out.update(conn.execute(select(r.c.id, r.c.status).where(r.c.id.in_(part))).all())
+        return out
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def put_schedule(self, name: str, body: dict[str, Any], cursor: float) -> None:
+        """Register (or replace) a schedule; ``cursor`` is the time it counts due times from.
+
+        A replaced schedule keeps its cursor, so re-registering never fires old times again.
+        """
+        t = s.schedules
+        with self._tx() as conn:
+            row = conn.execute(select(t.c.cursor).where(t.c.name == name)).first()
+            if row is None:
+                conn.execute(t.insert().values(name=name, body=json.dumps(body), cursor=cursor))
+            else:
+                conn.execute(update(t).where(t.c.name == name).values(body=json.dumps(body)))
+
+    def get_schedule(self, name: str) -> dict[str, Any]:
+        t = s.schedules
+        with self._tx() as conn:
+            row = conn.execute(select(t.c.body, t.c.cursor).where(t.c.name == name)).first()
+        if row is None:
+            raise RegistryError(f"no schedule named {name!r} is registered")
+        return {**json.loads(row[0]), "cursor": row[1]}
+
+    def list_schedules(self) -> list[dict[str, Any]]:
+        t = s.schedules
+        with self._tx() as conn:
+            rows = conn.execute(select(t.c.body, t.c.cursor).order_by(t.c.name)).all()
+        return [{**json.loads(b), "cursor": c} for b, c in rows]
+
+    def delete_schedule(self, name: str) -> None:
+        t = s.schedules
+        with self._tx() as conn:
+            gone = conn.execute(delete(t).where(t.c.name == name)).rowcount
+        if not gone:
+            raise RegistryError(f"no schedule named {name!r} is registered")
+
+    def schedule_fires(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        f = s.schedule_fires
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(f.c.due, f.c.run_id, f.c.fired)
+                .where(f.c.schedule == name)
+                .order_by(f.c.due.desc())
+                .limit(limit)
+            ).all()
+        return [{"due": d, "run_id": r, "fired": t} for d, r, t in rows]
+
+    def tick_schedule(self, name: str, decide: Any) -> list[dict[str, Any]]:
+        """Fire a schedule's due times exactly once, whichever replica gets here first.
+
+        In one transaction: lock the schedule's row (``FOR UPDATE SKIP LOCKED``: a replica
+        that finds it locked skips it, another one is firing it), count its live runs,
+        let ``decide(body, cursor, live)`` return ``(fires, new_cursor)`` — ``fires`` is a
+        list of ``(due, run)`` with ``run`` the ``accept_run`` fields — then journal each
+        fire and its run and move the cursor, all committed together. Returns the runs
+        journaled (already 'queued').
+        """
+        t, f, r = s.schedules, s.schedule_fires, s.runs
+        with self._tx() as conn:
+            row = conn.execute(
+                select(t.c.body, t.c.cursor)
+                .where(t.c.name == name)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return []  # deleted, or another replica holds it right now
+            body, cursor = json.loads(row[0]), row[1]
+            live = conn.execute(
+                select(func.count()).where(r.c.schedule == name, r.c.status.in_(LIVE))
+            ).scalar_one()
+            fires, new_cursor = decide(body, cursor, live)
+            now = time.time()
+            done = []
+            for due, run in fires:
+                taken = conn.execute(
+                    select(f.c.run_id).where(f.c.schedule == name, f.c.due == due)
+                ).first()
+                if taken is not None:
+                    continue  # fired already (belt and braces: the cursor says so too)
+                conn.execute(
+                    f.insert().values(schedule=name, due=due, run_id=run["run_id"], fired=now)
+                )
+                conn.execute(
+                    r.insert().values(
+                        **self._run_values(
+                            run["run_id"],
+                            run["trigger"],
+                            run["dag"],
+                            run["priority"],
+                            run["arguments"],
+                            run.get("snapshot"),
+                            now,
+                        ),
+                        schedule=name,
+                    )
+                )
+                done.append({**run, "due": due, "accepted": now})
+            if new_cursor != cursor:
+                conn.execute(update(t).where(t.c.name == name).values(cursor=new_cursor))
+        return done
+
+
+def _run_row(row: Any) -> dict[str, Any]:
+    out = dict(zip(_RUN_KEYS, row, strict=True))
+    for key in ("arguments", "outputs", "nodes"):
+        if out[key] is not None:
+            out[key] = json.loads(out[key])
+    return out
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's multi-line statement dump."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,236 @@
+"""Run queues shared by several gateways: the journal *is* the queue, taken by leases.
+
+:class:`LeasedQueues` has the interface of ``dispatch.RunQueues`` (``put``, ``get``,
+``sizes``, ``discard``, ``close``, ``weights``), so the platform's dispatcher threads do
+not know which one they use. ``get`` claims a run from the database:
+
+- it counts the claimable runs per priority class (over *all* replicas), lets this
+  replica's smooth weighted round robin pick a class among those with work, and claims
+  the oldest run of that class (``SqlDatabase.claim``: ``FOR UPDATE SKIP LOCKED``).
+  Every replica serves the classes in the same gold:silver:bronze proportions, so the
+  proportions hold for the cluster as a whole; each replica's own ``--weights`` apply
+  to its picks (give every replica the same weights).
+- a claimed run is leased for ``lease`` seconds; a background thread renews the leases
+  of the runs this replica holds every ``lease / 3`` seconds. A replica that dies stops
+  renewing; when its leases expire the runs are claimable again and another replica
+  resumes them from the journal (completed nodes are restored, not re-run).
+- ``put`` only wakes a local dispatcher (the run is in the journal already); a ``put``
+  of a run this replica holds gives the run back (the platform re-queues a run after a
+  storage fault that way).
+
+The same background thread resolves local waiters of runs another replica finished and
+passes on cancellations made through another replica (see :meth:`attach`).
+
+Concurrency hazards: ``put``/``get``/``sizes`` are called by request handlers and
+dispatcher threads; ``_cond`` guards the WRR state, ``_held`` and ``_closed``. No lock
+is held during a database call except the WRR pick (which makes none).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from dagforge.errors import RegistryError
+from dagforge.server.database.journal import SqlDatabase
+from dagforge.server.dispatch import CLASSES, WeightedRoundRobin
+
+log = logging.getLogger("dagforge.server")
+
+DEFAULT_LEASE = 15.0
+
+
+def lease_seconds() -> float:
+    """The lease length: ``DAGFORGE_LEASE_SECONDS`` or 15 s (renewed every third of it)."""
+    raw = os.environ.get("DAGFORGE_LEASE_SECONDS")
+    if raw is None:
+        return DEFAULT_LEASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 3600:
+        raise RegistryError(f"DAGFORGE_LEASE_SECONDS must be 0.5..3600 seconds, got {raw!r}")
+    return value
+
+
+class LeasedQueues:
+    """Queued runs in the database, claimed with leases (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: SqlDatabase,
+        weights: dict[str, int] | None = None,
+        max_queued: int | None = None,
+        *,
+        lease: float | None = None,
+        poll: float = 0.1,
+        owner: str | None = None,
+    ):
+        if max_queued is not None and (isinstance(max_queued, bool) or max_queued < 1):
+            raise RegistryError(f"--max-queued must be a positive integer, got {max_queued!r}")
+        self.db = db
+        self.max_queued = max_queued
+        self.lease = lease_seconds() if lease is None else lease
+        self.poll = poll
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wrr = WeightedRoundRobin(weights)
+        self._cond = threading.Condition()
+        self._held: set[str] = set()
+        self._closed = False
+        self._waiting: Callable[[], list[str]] = list
+        self._running: Callable[[], dict[str, threading.Event]] = dict
+        self._finished: Callable[[str], None] = lambda _run_id: None
+        self._keeper = threading.Thread(target=self._keep, name="dagforge-leases", daemon=True)
+        self._keeper.start()
+
+    def attach(
+        self,
+        waiting: Callable[[], list[str]],
+        finished: Callable[[str], None],
+        running: Callable[[], dict[str, threading.Event]] | None = None,
+    ) -> None:
+        """Let the keeper thread wake local waiters of runs finished elsewhere
+        (``waiting()`` lists their run ids, ``finished(run_id)`` wakes them) and set the
+        cancel events (``running()``) of local runs cancelled through another replica."""
+        self._waiting = waiting
+        self._finished = finished
+        if running is not None:
+            self._running = running
+
+    # -- the RunQueues interface ---------------------------------------------------------------
+
+    @property
+    def weights(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._wrr.weights)
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        with self._cond:
+            self._wrr.set_weights(weights)
+
+    def put(self, priority: str, item: Any, force: bool = False) -> None:
+        """Wake a dispatcher for a journaled run; give the run back if this replica holds it."""
+        if priority not in CLASSES:
+            raise RegistryError(f"unknown priority class {priority!r}; use {CLASSES}")
+        with self._cond:
+            held = item in self._held
+            self._held.discard(item)
+        if held:
+            self.db.release_lease(self.owner, item)
+        with self._cond:
+            self._cond.notify()
+
+    def discard(self, priority: str, item: Any) -> bool:
+        """A cancelled run: its journal status keeps every replica from claiming it."""
+        return False
+
+    def get(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """Claim a run (blocking up to ``timeout``); ``(class, run_id)`` or None."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._cond:
+                if self._closed:
+                    return None
+            claimed = self._try_claim()
+            if claimed is not None:
+                return claimed
+            with self._cond:
+                if self._closed:
+                    return None
+                wait = self.poll
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    wait = min(wait, left)
+                self._cond.wait(wait)
+
+    def _try_claim(self) -> tuple[str, str] | None:
+        for _ in range(len(CLASSES) * 2):  # bounded: each miss means another replica won
+            counts = self.db.claimable_counts()
+            ready = [c for c in CLASSES if counts.get(c)]
+            if not ready:
+                return None
+            with self._cond:
+                cls = self._wrr.pick(ready)
+            run_id = self.db.claim(self.owner, cls, self.lease)
+            if run_id is not None:
+                with self._cond:
+                    self._held.add(run_id)
+                return cls, run_id
+        return None
+
+    def sizes(self) -> dict[str, int]:
+        """Runs waiting to start in each class, over every replica."""
+        counts = self.db.queued_counts()
+        return {c: counts.get(c, 0) for c in CLASSES}
+
+    def close(self) -> None:
+        """Stop claiming and renewing: runs still held are resumed elsewhere after their
+        leases expire (never handed over while a local thread may still run them)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._keeper.join(timeout=5)
+
+    def held(self) -> list[str]:
+        with self._cond:
+            return sorted(self._held)
+
+    # -- the keeper thread ---------------------------------------------------------------------
+
+    def _keep(self) -> None:
+        import time
+
+        renew_every = self.lease / 3
+        next_renew = time.monotonic() + renew_every
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                self._cond.wait(self.poll)
+                if self._closed:
+                    return
+            try:
+                if time.monotonic() >= next_renew:
+                    self._renew()
+                    next_renew = time.monotonic() + renew_every
+                self._watch()
+            except Exception as exc:  # a database hiccup: the next round tries again
+                log.warning("lease keeper: %s", exc)
+
+    def _renew(self) -> None:
+        with self._cond:
+            held = list(self._held)
+        if not held:
+            return
+        renewed = self.db.renew_leases(self.owner, self.lease, held)
+        if renewed < len(held):  # some finished (or were cancelled): stop holding them
+            statuses = self.db.statuses(held)
+            with self._cond:
+                for run_id in held:
+                    if statuses.get(run_id) not in ("queued", "running"):
+                        self._held.discard(run_id)
+
+    def _watch(self) -> None:
+        waiting = list(self._waiting())
+        running = dict(self._running())
+        ids = sorted(set(waiting) | set(running))
+        if not ids:
+            return
+        statuses = self.db.statuses(ids)
+        for run_id in waiting:
+            status = statuses.get(run_id)
+            if status is not None and status not in ("queued", "running"):
+                self._finished(run_id)
+        for run_id, event in running.items():
+            if statuses.get(run_id) == "cancelled" and not event.is_set():
+                event.set()
