@@ -78,6 +78,7 @@ class Run:
         cache: Any = None,
         overtake_limit: int = 8,
         outputs_of: list[int] | None = None,
+        capture: Any = None,
     ):
         dag.validate()
         self.rules: list[Any] = list(dag._rules)
@@ -146,7 +147,9 @@ class Run:
             and not profiling
             and cache is None
             and not self.conditions
+            and capture is None
         )
+        self.capture = capture  # per-node stdout/stderr/log capture (execution/capture.py)
         self.selected = selected
         self.cache = cache
         self.outputs_of = outputs_of  # the nodes result.outputs reports (default: leaves)
@@ -705,6 +708,8 @@ class Run:
         ser = None
         if self.profiling:
             ser = o.serializer or self.serializer or "pickle"
+        if self.capture is not None:
+            fn = self.capture.wrap(self.names[i], fn)
         job = (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser)
         if o.timeout is not None and not self.backend.synchronous:
             heapq.heappush(self.timers, (perf_counter() + o.timeout, _TIMER_TIMEOUT, i, attempt))
@@ -1075,6 +1080,7 @@ class Run:
             tracing=self.tracing,
             interrupted=self.interrupted,
             dag=self.dag,
+            logs=self.capture.logs if self.capture is not None else None,
         )
         cb = self.callbacks
         if cb is not None and cb.on_run_complete is not None:

@@ -42,6 +42,8 @@ class Executor:
             config_deps values and inputs are unchanged (content-addressed).
         checkpoint: a directory; a run that failed half-way, re-run with it, resumes
             without re-running what succeeded (the same content cache).
+        capture_logs: ``True`` (or a :class:`~dagforge.execution.capture.LogCapture`)
+            keeps each node's stdout, stderr and log records on ``result[name].logs``.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Executor:
         cache: Any = None,
         checkpoint: Any = None,
         overtake_limit: int = 8,
+        capture_logs: Any = False,
     ):
         if priority not in ("auto", "critical_path", "fifo"):
             raise ValueError(
@@ -91,6 +94,7 @@ class Executor:
         )
         self.use_cache = bool(cache) or checkpoint is not None
         self.overtake_limit = overtake_limit
+        self.capture_logs = capture_logs
 
     def _rank_costs(self) -> dict[str, float] | None:
         p = self.guide_profile
@@ -143,7 +147,15 @@ class Executor:
             outputs_of=[self.dag._index[t] for t in targets] if targets is not None else None,
             cache=self._cache(),
             overtake_limit=self.overtake_limit,
+            capture=self._capture(),
         )
+
+    def _capture(self) -> Any:
+        if not self.capture_logs:
+            return None
+        from dagforge.execution.capture import LogCapture
+
+        return self.capture_logs if isinstance(self.capture_logs, LogCapture) else LogCapture()
 
     def _cache(self) -> Any:
         if not self.use_cache:

@@ -47,6 +47,7 @@ class NodeResult:
         "attempts",
         "end",
         "error",
+        "logs",
         "metrics",
         "name",
         "reason",
@@ -70,6 +71,7 @@ class NodeResult:
         reason: str | None = None,
         attempts: list[Attempt] | None = None,
         metrics: Any = None,
+        logs: Any = None,
     ):
         self.name = name
         self.status = status
@@ -82,6 +84,7 @@ class NodeResult:
         self.reason = reason
         self.attempts = attempts or []
         self.metrics = metrics
+        self.logs = logs  # NodeLogs when the run captured logs (capture_logs=True), else None
 
     @property
     def outputs(self) -> Any:
@@ -154,6 +157,7 @@ class ExecutionResult:
         tracing: bool,
         interrupted: bool,
         dag: Any,
+        logs: dict[str, Any] | None = None,
     ):
         self._names = names
         self._index = index
@@ -178,6 +182,7 @@ class ExecutionResult:
         self._tracing = tracing
         self.interrupted = interrupted
         self.dag = dag
+        self._logs = logs
 
     # -- counts -------------------------------------------------------------------------
 
@@ -257,6 +262,7 @@ class ExecutionResult:
             self._reasons.get(i),
             self._attempts.get(i),
             self._metrics.get(i),
+            self._logs.get(self._names[i]) if self._logs else None,
         )
 
     def names_with_status(self, status: str) -> list[str]:

@@ -124,6 +124,7 @@ def run_workflow(
     profile: bool = False,
     serializer: str = "json",
     max_iterations: int | None = None,
+    capture_logs: Any = False,
 ) -> Any:
     """Run a spec and return the ``ExecutionResult`` (``.workflow_outputs`` = the ends).
 
@@ -153,6 +154,7 @@ def run_workflow(
         enable_tracing=enable_tracing,
         profile=profile,
         fail_fast=True,
+        capture_logs=capture_logs,
     ).execute()
     result.run_id = run_id
     result.workflow_outputs = planner.final_outputs
