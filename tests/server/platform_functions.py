@@ -46,3 +46,8 @@ def gated(x: int = 0, gate: str = "", **_: object) -> dict:
     while gate and not Path(gate).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     return {"x": x}
+
+
+def nan_out(x: int = 0, **_: object) -> dict:
+    """An output that is not JSON: the node must fail naming the key."""
+    return {"ok": x, "ratio": float("nan")}
