@@ -70,6 +70,9 @@ class DAG:
         self._conditions: dict[tuple[int, int], Callable[[Any], bool]] = {}
         self._n_edges = 0
         self._topo: list[int] | None = None
+        # What the engine compiled from this exact structure (see engine.Plan); any
+        # mutation drops it.
+        self._plan: Any = None
         # For Task nodes: idx -> [(parent, output, input), ...], filled by validate().
         self._bindings: dict[int, list[tuple[int, str, str]]] = {}
         self._rules: list[Any] = []
@@ -114,6 +117,7 @@ class DAG:
         self._tasks.append(task)
         self._opts.append(opts)
         self._topo = None
+        self._plan = None
         return self
 
     def add_edge(
@@ -143,6 +147,7 @@ class DAG:
         if when is not None:
             self._conditions[(u, v)] = when
         self._topo = None
+        self._plan = None
         return self
 
     def _append_edge(self, u: int, v: int) -> None:
@@ -151,6 +156,7 @@ class DAG:
         self._pred[v].append(u)
         self._n_edges += 1
         self._topo = None
+        self._plan = None
 
     def _add_edge_spec(self, edge: Sequence[Any]) -> None:
         if not isinstance(edge, (tuple, list)) or len(edge) not in (2, 3):
@@ -166,6 +172,7 @@ class DAG:
         if not isinstance(rule, Rule):
             raise GraphError(f"add_rule() takes a dagforge.Rule, got {rule!r}")
         self._rules.append(rule)
+        self._plan = None
         return self
 
     @property
@@ -209,17 +216,20 @@ class DAG:
         new._bindings = dict(self._bindings)
         new._rules = list(self._rules)
         new._topo = list(self._topo) if self._topo is not None else None
+        new._plan = None
         return new
 
     def set_options(self, name: str, **options: Any) -> None:
         """Change a node's options (``priority``, ``exclusive``, ``resources``, ...)."""
         idx = self._lookup(name, "node")
         self._opts[idx] = self._opts[idx].merged(options, node=name)
+        self._plan = None
 
     def set_task(self, name: str, task: Any) -> None:
         """Attach or replace the task of an existing node."""
         self._tasks[self._lookup(name, "node")] = task
         self._topo = None
+        self._plan = None
 
     def _lookup(self, name: str, what: str) -> int:
         try:
@@ -599,6 +609,20 @@ class DAG:
         from dagforge.profiling import run_profile
 
         return run_profile(self, seed=seed, runs=runs, **executor_kwargs)
+
+    def prepare(self, tasks: Mapping[str, Any] | None = None, /) -> DAG:
+        """Compile now what every run prepares from the DAG alone, so runs reuse it.
+
+        Validation, callable resolution and call kinds, Task bindings, ranks and heap
+        keys, and the inline run order are computed once per DAG version (any mutation
+        drops them) for ``tasks`` (the callables ``execute`` will be given, if any). The
+        first ``execute`` does this itself; ``prepare`` only moves the cost earlier.
+        """
+        from dagforge.execution.backends.inline import InlineBackend
+        from dagforge.execution.engine import Run
+
+        Run(self, tasks, InlineBackend(), check_inputs=False)
+        return self
 
     def execute(self, tasks: Mapping[str, Any] | None = None, /, **run_inputs: Any) -> Any:
         """Run the DAG inline and return an ``ExecutionResult``.

@@ -53,6 +53,35 @@ _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
 _PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)
 
 
+class Plan:
+    """What a run prepares from the DAG alone, compiled once per DAG version.
+
+    Stored on the DAG (``dag._plan``; every mutation drops it) and reused by the next
+    run with the same callables: resolved callables and call kinds, Task bindings, heap
+    keys per ranking mode, the leaves, and, for the inline backend, the order in which
+    nodes run when all succeed (``schedules``). Runs never mutate what a plan holds.
+    """
+
+    __slots__ = (
+        "arity_seen",
+        "fns",
+        "given",
+        "keys",
+        "kinds",
+        "leaves",
+        "schedulable",
+        "schedules",
+        "task_calls",
+    )
+
+    def __init__(self, given: dict[str, Any]):
+        self.given = given
+        self.keys: dict[bool, tuple[Any, bool]] = {}
+        self.schedules: dict[bool, list[int]] = {}
+        self.leaves: list[int] | None = None
+        self.schedulable = False
+
+
 class Run:
     """One execution of a DAG on a backend."""
 
@@ -78,6 +107,7 @@ class Run:
         cache: Any = None,
         overtake_limit: int = 8,
         outputs_of: list[int] | None = None,
+        check_inputs: bool = True,
         capture: Any = None,
     ):
         dag.validate()
@@ -103,7 +133,8 @@ class Run:
         self.succ = dag._succ
         self.pred = dag._pred
         self.opts = dag._opts
-        self._check_run_inputs()
+        if check_inputs:
+            self._check_run_inputs()
         self._resolve_callables(tasks)
         self._resolve_requirements(requirements)
         cap = backend.capacity
@@ -139,6 +170,7 @@ class Run:
         self.conditions = dag._conditions
         self._build_keys(costs, rank_costs, use_ranks)
         self.heap: list[Any] = []
+        plan = self.plan
         # The inline fast path applies when nothing per run needs the general machinery.
         self.fast_inline = (
             backend.synchronous
@@ -151,6 +183,21 @@ class Run:
         )
         self.capture = capture  # per-node stdout/stderr/log capture (execution/capture.py)
         self.selected = selected
+        # The inline schedule: with nothing that can change the order, run the nodes in
+        # the order the heap would give them (compiled once), falling back to the heap
+        # at the first failure.
+        self.schedule: list[int] | None = None
+        if (
+            self.fast_inline
+            and plan is not None
+            and plan.schedulable
+            and selected is None
+            and not costs
+            and not rank_costs
+        ):
+            self.schedule = plan.schedules.get(use_ranks)
+            if self.schedule is None:
+                self.schedule = plan.schedules[use_ranks] = self._simulate()
         self.cache = cache
         self.outputs_of = outputs_of  # the nodes result.outputs reports (default: leaves)
         self.cache_keys: dict[int, str] = {}
@@ -180,6 +227,13 @@ class Run:
                 f"tasks given for unknown node(s) {sorted(unknown)[:10]}; the DAG's nodes are "
                 f"{dag.nodes[:10]}{' ...' if n > 10 else ''}"
             )
+        plan = getattr(dag, "_plan", None) if not self.rules else None
+        if plan is not None and plan.given == given:
+            self.plan: Plan | None = plan
+            self.fns, self.kinds, self.task_calls = plan.fns, plan.kinds, plan.task_calls
+            self._arity_seen = plan.arity_seen
+            self.bindings = dag._bindings
+            return
         fns: list[Any] = [None] * n
         kinds = bytearray(n)
         self._arity_seen: dict[Any, Any] = {}
@@ -236,6 +290,22 @@ class Run:
                 bound = {b[2] for b in bindings.get(i, ())}
                 external = [inp for inp in t.inputs if inp not in bound]
                 self.task_calls[i] = (t.compute, tuple(t.outputs), external)
+        self.plan = None
+        if not self.rules:  # a growing run's callables are its own
+            plan = Plan(given)
+            plan.fns, plan.kinds, plan.task_calls = fns, kinds, self.task_calls
+            plan.arity_seen = self._arity_seen
+            plan.schedulable = (
+                not self.conditions_of(dag)
+                and K_TASK not in kinds
+                and all(o.simple for o in self.opts)
+            )
+            dag._plan = plan
+            self.plan = plan
+
+    @staticmethod
+    def conditions_of(dag: Any) -> bool:
+        return bool(dag._conditions)
 
     def _arity(self, fn: Any) -> Any:
         """``calling.arity(fn)``, memoised per function (or per class for callable objects)."""
@@ -276,6 +346,19 @@ class Run:
         self.reqs = reqs
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
+        plan = self.plan
+        cacheable = plan is not None and not costs and not rank_costs
+        if cacheable:
+            found = plan.keys.get(use_ranks)
+            if found is not None:
+                self.keys, self.int_keys = found
+                return
+        self._compute_keys(costs, rank_costs, use_ranks)
+        if cacheable:
+            plan.keys[use_ranks] = (self.keys, self.int_keys)
+        self.use_ranks = use_ranks
+
+    def _compute_keys(self, costs, rank_costs, use_ranks) -> None:
         opts = self.opts
         prios = [o.priority for o in opts] if any(o is not DEFAULT_OPTIONS for o in opts) else None
         has_prio = prios is not None and any(prios)
@@ -353,11 +436,89 @@ class Run:
             for i in range(self.n):
                 if i not in selected:
                     self._skip(i, "not selected: outside targets= or inside exclude=")
+        if self.schedule is not None:
+            return  # _dispatch_inline runs the compiled order
         for i in range(self.n):
             if not self.pending[i] and self.status[i] == S.PENDING:
                 self._push(i)
         if self.rules:
             self._apply_rules()
+
+    def _simulate(self) -> list[int]:
+        """The order the ready heap gives when every node succeeds (inline backend)."""
+        keys, n, int_keys = self.keys, self.n, self.int_keys
+        pending = [len(p) for p in self.pred]
+        succ = self.succ
+        heap: list[Any] = []
+        push, pop = heapq.heappush, heapq.heappop
+        for i in range(n):
+            if not pending[i]:
+                push(heap, i if keys is None else keys[i])
+        out: list[int] = []
+        append = out.append
+        while heap:
+            key = pop(heap)
+            i = key if keys is None else (key % n if int_keys else key[2])
+            append(i)
+            for c in succ[i]:
+                pending[c] -= 1
+                if not pending[c]:
+                    push(heap, c if keys is None else keys[c])
+        return out
+
+    def _run_schedule(self, schedule: list[int]) -> None:
+        """Run ``schedule`` (every node simple, no Task, no condition) on this thread."""
+        fns, kinds, pred = self.fns, self.kinds, self.pred
+        values, starts, ends, status = self.values, self.starts, self.ends, self.status
+        SUCCEEDED = S.SUCCEEDED
+        coroutine = types.CoroutineType
+        for i in schedule:
+            t0 = perf_counter()
+            try:
+                value = fns[i](*[values[p] for p in pred[i]]) if kinds[i] == K_POS else fns[i]()
+                if type(value) is coroutine:
+                    import asyncio
+
+                    value = asyncio.run(value)
+            except (Exception, SystemExit) as exc:
+                self._leave_schedule(schedule, i)
+                from dagforge.execution.worker import _format
+
+                self._complete((i, 1, False, None, exc, _format(exc), t0, perf_counter(), 0, None))
+                return
+            except BaseException:  # KeyboardInterrupt: the run's interrupt sees i running
+                self._leave_schedule(schedule, i)
+                raise
+            ends[i] = perf_counter()
+            starts[i] = t0
+            values[i] = value
+            status[i] = SUCCEEDED
+        n = self.n
+        self.order = list(schedule)
+        self.workers = [0] * n
+        self.attempt = [1] * n
+
+    def _leave_schedule(self, schedule: list[int], i: int) -> None:
+        """Leave the compiled order at node ``i`` (running): rebuild what the heap path
+        keeps (order, attempts, pending counts, the ready heap)."""
+        k = schedule.index(i)
+        ran = schedule[:k]
+        self.order = [*ran, i]
+        workers, attempt, pending, succ = self.workers, self.attempt, self.pending, self.succ
+        for j in ran:
+            workers[j] = 0
+            attempt[j] = 1
+            for c in succ[j]:
+                pending[c] -= 1
+        keys = self.keys
+        status = self.status
+        for j in schedule[k + 1 :]:
+            if not pending[j]:
+                status[j] = S.READY
+                heapq.heappush(self.heap, j if keys is None else keys[j])
+        status[i] = S.RUNNING
+        attempt[i] = 1
+        self.in_flight = 1
 
     def finished(self) -> bool:
         if self.in_flight:
@@ -548,6 +709,9 @@ class Run:
         on no-op tasks the engine's own overhead is the whole cost. Any node with
         options, Task inputs or a failure goes through the general path.
         """
+        if self.schedule is not None:
+            schedule, self.schedule = self.schedule, None
+            self._run_schedule(schedule)
         heap = self.heap
         keys = self.keys
         n = self.n
@@ -1067,9 +1231,7 @@ class Run:
             reasons=self.reasons,
             attempts=self.attempts,
             metrics=self.metrics,
-            leaves=self.outputs_of
-            if self.outputs_of is not None
-            else [i for i in range(self.n) if not self.succ[i]],
+            leaves=self.outputs_of if self.outputs_of is not None else self._leaves(),
             t0=self.t0,
             t1=t1,
             wall_start=self.wall_start,
@@ -1086,6 +1248,15 @@ class Run:
         if cb is not None and cb.on_run_complete is not None:
             cb.on_run_complete(result)
         return result
+
+    def _leaves(self) -> list[int]:
+        plan = self.plan
+        if plan is not None and plan.leaves is not None and len(plan.fns) == self.n:
+            return plan.leaves
+        leaves = [i for i in range(self.n) if not self.succ[i]]
+        if plan is not None:
+            plan.leaves = leaves
+        return leaves
 
     def _edge_bytes(self) -> dict[tuple[str, str], int]:
         """Bytes that crossed each edge: the sizes of the outputs the edge routes."""
