@@ -1,4 +1,6 @@
-"""Schemathesis against the platform's own OpenAPI document: no request gets a 500."""
+"""Schemathesis against the platform's own OpenAPI document: no request gets a 500,
+without a token and against a token server with the right token (so the fuzzer gets
+past authentication to the handlers)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,31 @@ def live(tmp_path_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def live_token(tmp_path_factory):
+    settings_ = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz-token"),
+        max_body=100_000,
+        allow_modules=("platform_functions",),
+        allow_urls=("http://127.0.0.1:9/",),
+        token="fuzz-token",
+    )
+    with ServerThread(create_app(settings_)) as server:
+        yield server
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_produces_a_server_error(case, live):
     response = case.call(base_url=live.url, timeout=10)
     assert response.status_code < 500, (case.method, case.path, response.text[:300])
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_with_the_token_produces_a_server_error(case, live_token):
+    response = case.call(
+        base_url=live_token.url, timeout=10, headers={"Authorization": "Bearer fuzz-token"}
+    )
+    assert response.status_code < 500, (case.method, case.path, response.text[:300])
+    assert response.status_code != 401, (case.method, case.path)

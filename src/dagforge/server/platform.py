@@ -95,6 +95,9 @@ class Platform:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._wakeup = threading.Event()
+        from dagforge.server.observability import RunMonitor
+
+        self.monitor = RunMonitor(self.db)  # live node states, logs, metrics (issue 15)
 
     def _open_store(self) -> Any:
         from dagforge.store import LocalDirStore, open_store
@@ -390,7 +393,6 @@ class Platform:
         timer.start()
 
     def _execute(self, run_id: str) -> None:
-        from dagforge.execution.callbacks import ExecutionCallbacks
         from dagforge.spec import run_workflow
 
         run = self.db.run(run_id)
@@ -409,7 +411,8 @@ class Platform:
             if not cancel.is_set():
                 self.db.node_done(run_id, inst, out)
 
-        callbacks = ExecutionCallbacks(on_node_complete=journal)
+        capture = self.monitor.capture(run_id)  # per-node stdout/stderr/log records
+        callbacks = self.monitor.callbacks(run_id, journal)  # journal first, then live view
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
             spec, registry = self._spec_for(run, snapshot, run_id, cancel)
@@ -428,6 +431,7 @@ class Platform:
                 profile=False,
                 serializer=self.settings.serializer,
                 max_iterations=min(asked, limit) if isinstance(asked, int) else limit,
+                capture_logs=capture,
             )
             status = "succeeded" if result.ok else "failed"
             outputs = result.workflow_outputs
