@@ -314,6 +314,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     def dashboard(_: None = Depends(may_read)) -> str:
         return page.render(runs=plat.db.run_summaries(50), queued=plat.queues.sizes())
 
+    from dagforge.server.observability import install
+
+    install(app, plat)  # /health, /ready, /metrics, node logs, access log (issue 15)
     return app
 
 

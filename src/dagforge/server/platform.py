@@ -380,6 +380,7 @@ class Platform:
                 with self._lock:
                     self._cancel.pop(run_id, None)
                     self._finishing.discard(run_id)
+                self.monitor.forget(run_id)
 
     def _requeue_later(self, priority: str, run_id: str, delay: float = 1.0) -> None:
         """Queue a run again once a storage fault may have cleared (a timer, not a sleep)."""
