@@ -138,6 +138,9 @@ def test_deep_nan_and_bad_weights_are_refused_and_leave_every_listing_working(de
     r = httpx.post(f"{url}/register/dag", json=body)
     assert r.status_code == 422, r.text
     assert "64" in r.text and r.json()["detail"]["errors"][0]["path"].startswith("body.extra.k")
+    raw = '{"a": ' + "[" * 20_000 + "]" * 20_000 + "}"  # beyond the JSON parser's own depth
+    r = httpx.post(f"{url}/register/dag", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "nested deeper than 64" in r.text
     httpx.post(f"{url}/register/trigger", json=function_trigger("f", "deep_t")).raise_for_status()
     r = httpx.post(f"{url}/run/deep_t", json={"a": deep})
     assert r.status_code == 422 and "arguments.a.k" in r.text

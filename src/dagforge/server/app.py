@@ -83,6 +83,24 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             headers={"Retry-After": "5"},
         )
 
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def parse_errors(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            limit = plat.settings.max_depth
+            return JSONResponse(
+                {
+                    "detail": {
+                        "message": f"body: JSON nested deeper than {limit} levels",
+                        "errors": [{"path": "body", "message": f"nested deeper than {limit}"}],
+                    }
+                },
+                status_code=422,
+            )
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(QueueFull)
     async def queue_full(_request: Request, exc: QueueFull) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "1"})
