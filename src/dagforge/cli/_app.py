@@ -148,7 +148,7 @@ def _explain(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, BackendError | StoreError | ExecutionError):
         return str(exc), _FAILED
     if isinstance(exc, DagforgeError):
-        return f"{type(exc).__name__}: {exc}", _USAGE
+        return str(exc), _USAGE
     if isinstance(exc, FileNotFoundError):
         return f"no such file: {exc.filename or exc}", _USAGE
     if isinstance(exc, IsADirectoryError):
@@ -268,10 +268,10 @@ def emit(
     cols = list(columns or (rows[0].keys() if rows and isinstance(rows[0], dict) else []))
     table = Table(title=title)
     for col in cols:
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("run_id", "id", "name", "node"))
     for row in rows:
         table.add_row(*(_cell(row.get(col)) for col in cols))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _cell(value: Any) -> str:

@@ -36,7 +36,8 @@ def _load_profile(path: Path) -> Any:
     try:
         return Profile.load(path)
     except ProfileError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        message = str(exc)
+        typer.echo(f"error: {message if str(path) in message else f'{path}: {message}'}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -146,8 +147,9 @@ def register(app: Any) -> None:
             draw(prof, gantt, title=f"{ref} ({backend})")
             console.print(f"gantt chart written to {gantt}")
         if result is not None and not result.ok:
-            console.print(f"[red]the run did not succeed: {result.summary()}[/]")
-            raise typer.Exit(1)
+            from dagforge.cli.run import report_failure
+
+            report_failure(result)
 
     @app.command("compare")
     def compare_cmd(
@@ -218,4 +220,6 @@ def register(app: Any) -> None:
             f"{len(tr.tracks)} track(s) written to {output}"
         )
         if not result.ok:
-            raise typer.Exit(1)
+            from dagforge.cli.run import report_failure
+
+            report_failure(result)

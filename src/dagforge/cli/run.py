@@ -31,6 +31,19 @@ def result_rows(result: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def report_failure(result: Any) -> None:
+    """``error: ...`` on stderr naming the first failed node and its exception, then exit 1."""
+    failed = [(n, r) for n, r in result.results.items() if r.status == "failed"]
+    if failed:
+        name, r = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        cause = f"{type(r.error).__name__}: {r.error}" if r.error else (r.reason or "failed")
+        typer.echo(f"error: node {name!r} failed{more}: {cause}", err=True)
+    else:
+        typer.echo(f"error: the run did not succeed: {result.summary()}", err=True)
+    raise typer.Exit(1)
+
+
 def run(
     ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG"),
     backend: str = typer.Option("threads", callback=check_backend, help=BACKEND_HELP),
@@ -60,7 +73,8 @@ def run(
     if trace is not None:
         result.trace.save(trace)
         typer.echo(f"trace written to {trace}", err=output == "json")
-    raise typer.Exit(0 if result.ok else 1)
+    if not result.ok:
+        report_failure(result)
 
 
 def show(

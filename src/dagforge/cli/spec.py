@@ -10,20 +10,23 @@ from typing import Any
 
 import typer
 
+from dagforge.cli._app import fail
+
 spec_app = typer.Typer(
     help="Validate, draw and run DAGit workflow specifications.", no_args_is_help=True
 )
 
 
 def _load(file: Path) -> Any:
+    """The validated spec; a ``SpecError`` (it names the JSON path) is a usage error."""
     from dagforge.errors import SpecError
     from dagforge.spec import load_spec
 
     try:
         return load_spec(file)
     except SpecError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        message = str(exc)
+        fail(message if str(file) in message else f"{file}: {message}")
 
 
 @spec_app.command("validate")

@@ -1,0 +1,186 @@
+"""``dagforge runs ...`` and the registry listings (``functions``, ``dags``, ``triggers``).
+
+All of them talk to a running platform (``--url``, or ``DAGFORGE_URL``) and print a table
+or, with ``--output json``, the server's JSON. What the platform offers for runs:
+listing, one run's record, its per-node log and cancelling a queued or running run.
+It has no "retry" of a run: trigger it again with ``dagforge trigger NAME --args ...``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import typer
+
+from dagforge.cli._app import OUTPUT, emit, fail
+
+URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help="platform URL")
+TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
+
+runs_app = typer.Typer(help="List, show, follow and cancel runs on a server.", no_args_is_help=True)
+
+_RUN_COLUMNS = ("run_id", "trigger", "dag", "priority", "status", "accepted", "duration_s")
+
+
+def _client(url: str, token: str | None) -> Any:
+    from dagforge.client import Client
+
+    return Client(url, token=token)
+
+
+def _when(stamp: Any) -> str:
+    if not isinstance(stamp, int | float):
+        return ""
+    return _dt.datetime.fromtimestamp(stamp).isoformat(sep=" ", timespec="seconds")
+
+
+def _row(run: dict[str, Any]) -> dict[str, Any]:
+    started, finished = run.get("started"), run.get("finished")
+    duration = finished - started if started is not None and finished is not None else None
+    return {
+        **run,
+        "run_id": run.get("run_id") or run.get("id"),
+        "accepted": _when(run.get("accepted")),
+        "duration_s": duration,
+    }
+
+
+def _resolve(client: Any, run_id: str) -> str:
+    """``latest`` names the newest run; anything else is a run id."""
+    if run_id != "latest":
+        return run_id
+    newest = client.runs(limit=1)
+    if not newest:
+        fail("there are no runs on this server yet; start one with `dagforge trigger NAME`")
+    return newest[0].get("run_id") or newest[0]["id"]
+
+
+@runs_app.command("ls")
+def runs_ls(
+    limit: int = typer.Option(20, min=1, help="how many of the newest runs"),
+    status: str = typer.Option(None, help="only runs with this status (e.g. failed)"),
+    output: str = OUTPUT,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """List the newest runs."""
+    runs = _client(url, token).runs(limit=limit)
+    if status is not None:
+        runs = [r for r in runs if r.get("status") == status]
+    if output == "json":
+        emit(runs, output)
+    else:
+        emit([_row(r) for r in runs], output, columns=_RUN_COLUMNS, title="runs")
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: str = typer.Argument(..., help="a run id, or `latest`"),
+    output: str = OUTPUT,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Show one run: status, times, error and outputs."""
+    client = _client(url, token)
+    run = client.run(_resolve(client, run_id))
+    if run.get("status") == "succeeded" and run.get("outputs") is None:
+        run["outputs"] = client.outputs(run.get("run_id") or run["id"])
+    if output == "json":
+        emit(run, output)
+        return
+    row = _row(run)
+    emit(
+        [{"field": k, "value": row.get(k)} for k in (*_RUN_COLUMNS, "error", "outputs")],
+        output,
+        title=f"run {row['run_id']}",
+    )
+
+
+@runs_app.command("logs")
+def runs_logs(
+    run_id: str = typer.Argument(..., help="a run id, or `latest`"),
+    output: str = OUTPUT,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Print a run's log: one line per node (status, error), then the run's outcome."""
+    client = _client(url, token)
+    run = client.run(_resolve(client, run_id))
+    nodes = run.get("nodes") or {}
+    if output == "json":
+        emit({"run_id": run.get("run_id"), "status": run.get("status"), "nodes": nodes}, output)
+        return
+    if output != "table":
+        fail(f"unknown --output {output!r}; use table or json")
+    typer.echo(f"run {run.get('run_id')} of trigger {run.get('trigger')!r}")
+    typer.echo(f"  accepted {_when(run.get('accepted'))}")
+    for name, node in nodes.items():
+        info = node if isinstance(node, dict) else {"status": node}
+        line = f"  {name:<24} {info.get('status', '')}"
+        if info.get("error"):
+            line += f"  {info['error']}"
+        typer.echo(line)
+    ended = f" at {_when(run.get('finished'))}" if run.get("finished") else ""
+    typer.echo(f"  {run.get('status')}{ended}" + (f": {run['error']}" if run.get("error") else ""))
+
+
+@runs_app.command("cancel")
+def runs_cancel(
+    run_id: str = typer.Argument(..., help="a run id, or `latest`"),
+    output: str = OUTPUT,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Cancel a queued or running run (nothing new starts; it ends `cancelled`)."""
+    from dagforge.client import _seg
+
+    client = _client(url, token)
+    rid = _resolve(client, run_id)
+    cancel = getattr(client, "cancel", None)
+    run = cancel(rid) if cancel else client._call("POST", f"/runs/{_seg(rid)}/cancel")
+    if output == "json":
+        emit(run, output)
+    else:
+        typer.echo(f"run {rid}: {run.get('status')}")
+
+
+def _registry_group(kind: str, plural: str, columns: tuple[str, ...]) -> typer.Typer:
+    group = typer.Typer(help=f"List and show the registered {plural}.", no_args_is_help=True)
+
+    @group.command("ls")
+    def listing(output: str = OUTPUT, url: str = URL, token: str = TOKEN) -> None:
+        items = getattr(_client(url, token), f"list_{plural}")()
+        emit(items, output, columns=columns, title=plural)
+
+    listing.__doc__ = f"List the registered {plural}."
+
+    @group.command("show")
+    def show(
+        name: str = typer.Argument(..., help=f"the {kind}'s name"),
+        output: str = OUTPUT,
+        url: str = URL,
+        token: str = TOKEN,
+    ) -> None:
+        item = getattr(_client(url, token), f"get_{kind}")(name)
+        if output == "json":
+            emit(item, output)
+        else:
+            emit([{"field": k, "value": v} for k, v in item.items()], output, title=name)
+
+    show.__doc__ = f"Show one registered {kind}."
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``runs``, ``functions``, ``dags`` and ``triggers`` to the typer ``app``."""
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(
+        _registry_group("function", "functions", ("name", "kind", "type", "path", "url")),
+        name="functions",
+    )
+    app.add_typer(_registry_group("dag", "dags", ("name",)), name="dags")
+    app.add_typer(
+        _registry_group("trigger", "triggers", ("trigger_name", "type", "priority", "dags")),
+        name="triggers",
+    )

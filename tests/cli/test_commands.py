@@ -1,0 +1,124 @@
+"""The CLI's front door: --version, python -m dagforge, completion, --output json, runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagforge
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM = ROOT / "examples" / "platform"
+
+
+def test_version(cli):
+    outcome = cli("--version")
+    assert outcome.code == 0
+    assert outcome.out.strip() == f"dagforge {dagforge.__version__}"
+
+
+def test_python_dash_m_dagforge():
+    done = subprocess.run(
+        [sys.executable, "-m", "dagforge", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"dagforge {dagforge.__version__}"
+
+
+def test_shell_completion_is_on(cli):
+    assert "--install-completion" in cli("--help").out
+    outcome = cli("--show-completion", "bash")
+    assert outcome.code == 0
+    assert "_DAGFORGE_COMPLETE" in outcome.out
+
+
+def test_without_typer_the_command_line_names_the_extra():
+    code = "import sys; sys.modules['typer'] = None\nfrom dagforge.cli import main\nmain([])\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: the dagforge command line needs typer: pip install 'dagforge[cli]'"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_run_and_show_as_json(cli, dags):
+    outcome = cli("run", "good:dag", "--backend", "inline", "--output", "json")
+    assert outcome.code == 0, outcome.err
+    body = json.loads(outcome.out)
+    assert body["ok"] is True
+    assert [(n["node"], n["status"]) for n in body["nodes"]] == [
+        ("a", "succeeded"),
+        ("b", "succeeded"),
+    ]
+    shown = json.loads(cli("show", "good:dag", "--output", "json").out)
+    assert shown == json.loads(cli("show", "good:dag", "--format", "json").out)
+    assert shown["nodes"] == ["a", "b"]
+
+
+def test_platform_walkthrough_with_json_listings(cli, platform):
+    url = ("--url", platform.url)
+    for fn in ("double", "add_one"):
+        assert cli("register", "function", fn, "--path", f"hello:{fn}", *url).code == 0
+    assert cli("register", "dag", str(PLATFORM / "hello-dag.json"), *url).code == 0
+    assert cli("register", "trigger", str(PLATFORM / "hello-trigger.json"), *url).code == 0
+    outcome = cli("trigger", "hello", "--args", '{"x": 5}', *url)
+    assert outcome.code == 0, outcome.err
+    finished = json.loads(outcome.out)
+    assert finished["status"] == "succeeded"
+    assert finished["outputs"] == {"add_one": {"x": 11}}
+
+    runs = json.loads(cli("runs", "ls", "-o", "json", *url).out)
+    assert [r["run_id"] for r in runs] == [finished["run_id"]]
+    shown = json.loads(cli("runs", "show", "latest", "-o", "json", *url).out)
+    assert shown["run_id"] == finished["run_id"]
+    assert shown["outputs"] == {"add_one": {"x": 11}}
+    logs = cli("runs", "logs", finished["run_id"], *url)
+    assert logs.code == 0
+    lines = logs.out.splitlines()
+    assert lines[0] == f"run {finished['run_id']} of trigger 'hello'"
+    assert [line.split()[:2] for line in lines[2:4]] == [
+        ["double", "succeeded"],
+        ["add_one", "succeeded"],
+    ]
+    assert lines[-1].strip().startswith("succeeded")
+    table = cli("runs", "ls", *url)
+    assert finished["run_id"] in table.out and "succeeded" in table.out
+
+    functions = json.loads(cli("functions", "ls", "-o", "json", *url).out)
+    assert sorted(f["name"] for f in functions) == ["add_one", "double"]
+    assert json.loads(cli("functions", "show", "double", "-o", "json", *url).out)["path"] == (
+        "hello:double"
+    )
+    assert [d["name"] for d in json.loads(cli("dags", "ls", "-o", "json", *url).out)] == ["hello"]
+    triggers = json.loads(cli("triggers", "ls", "-o", "json", *url).out)
+    assert [t["trigger_name"] for t in triggers] == ["hello"]
+    assert json.loads(cli("triggers", "show", "hello", "-o", "json", *url).out)["dags"] == ["hello"]
+    # cancelling a finished run is refused by the server, with the reason
+    outcome = cli("runs", "cancel", "latest", *url)
+    assert outcome.code == 2
+    assert "already finished" in outcome.err
+
+
+def test_dagforge_url_from_the_environment(cli, platform, monkeypatch):
+    monkeypatch.setenv("DAGFORGE_URL", platform.url)
+    outcome = cli("runs", "ls", "-o", "json")
+    assert outcome.code == 0, outcome.err
+    assert json.loads(outcome.out) == []
+
+
+def test_console_script_exists():
+    script = Path(sys.executable).with_name("dagforge")
+    done = subprocess.run(
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("run", "profile", "serve", "register", "trigger", "runs", "spec"):
+        assert command in done.stdout
