@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from dagforge.cli._app import check_backend, read_json
+from dagforge.cli._app import read_json
 
 register_app = typer.Typer(
     help="Register functions, DAG specs and triggers on a server.", no_args_is_help=True
@@ -27,9 +27,7 @@ def serve(
     data_dir: Path = typer.Option(Path("dagforge-data"), help="registries, journal, data"),
     store: str = typer.Option(None, help="redis://host:port/db or s3://bucket?endpoint=..."),
     workers: int = typer.Option(2, min=1, help="runs executed at once"),
-    backend: str = typer.Option(
-        "threads", callback=check_backend, help="engine backend for runs (dask://HOST:PORT)"
-    ),
+    backend: str = typer.Option("threads", help="engine backend for runs (dask://HOST:PORT)"),
     token: str = typer.Option(None, envvar="DAGFORGE_TOKEN", help="require Bearer token"),
     allow_module: list[str] = typer.Option(None, help="packages python functions may use"),
     functions_path: list[Path] = typer.Option(
@@ -118,13 +116,6 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     logging.getLogger("dagforge.server").info(startup_line(settings, f"http://{host}:{port}"))
-    from dagforge.server.observability import setup_logging, startup_line
-
-    try:
-        setup_logging(log_format, log_level)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    logging.getLogger("dagforge.server").info(startup_line(settings, f"http://{host}:{port}"))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -140,29 +131,15 @@ def _client(url: str, token: str | None) -> Any:
 
 
 def _run(action: Any) -> Any:
-    """Call the server and print its JSON answer; errors go to the command guard."""
-    answer = action()
-    typer.echo(json.dumps(answer, indent=2))
-    return answer
-
-
-def _explain_import(name: str, path: str | None, action: Any) -> Any:
-    """Register a python function; if the server cannot import it, say where it looks."""
     from dagforge.errors import ClientError
 
     try:
-        return _run(action)
+        answer = action()
     except ClientError as exc:
-        text = str(exc)
-        if path and ("cannot import" in text or "No module named" in text):
-            module = path.partition(":")[0]
-            raise ClientError(
-                f"{text}\n  the server imports {module!r} itself: start `dagforge serve` with "
-                f"--functions-path DIR (or PYTHONPATH=DIR) where DIR holds {module}.py, and "
-                f"--allow-module {module.split('.')[0]}",
-                status_code=exc.status_code,
-            ) from exc
-        raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(answer, indent=2))
+    return answer
 
 
 @register_app.command("function")
@@ -179,21 +156,11 @@ def register_function(
     """Register a function: a JSON body, or NAME with --path (python) or --http (URL)."""
     if os.path.isfile(source) or source.lstrip().startswith("{"):
         body = _body(source)
-        if not isinstance(body, dict):
-            raise typer.BadParameter("a function registration must be a JSON object")
-        _explain_import(
-            str(body.get("name")),
-            body.get("path") if isinstance(body.get("path"), str) else None,
-            lambda: _client(url, token).register_function(body),
-        )
+        _run(lambda: _client(url, token).register_function(body))
         return
     if not path and not http_url:
         raise typer.BadParameter(f"function {source!r} needs --path MODULE:FUNC or --http URL")
-    _explain_import(
-        source,
-        path,
-        lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type),
-    )
+    _run(lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type))
 
 
 @register_app.command("dag")

@@ -1,0 +1,550 @@
+"""Operating the platform: logging, the access log, health checks, Prometheus metrics,
+and the live view of running runs that the dashboard and the metrics read.
+
+- **Logging** lives under ``dagforge.*`` (``dagforge.server`` at INFO for the platform,
+  ``dagforge.execution`` at DEBUG for the engine). :func:`setup_logging` installs one
+  handler on ``dagforge`` in ``text`` or ``json`` form; ``dagforge serve`` calls it and
+  prints one startup line (:func:`startup_line`).
+- **Access log**: :class:`AccessLog`, a pure ASGI middleware, one line per request on
+  ``dagforge.server.access`` (client, method, path, status, duration, bytes).
+- **Health**: ``GET /health`` answers while the process serves; ``GET /ready`` also
+  reads the journal and the store (503 naming the part that failed), for a load
+  balancer's readiness probe.
+- **Metrics**: ``GET /metrics`` in the Prometheus text format, from a registry of its
+  own per app (several apps in one process never collide): runs by status and class,
+  queue depth per class, runs in flight, a node duration histogram, store errors.
+- **Live runs**: :class:`RunMonitor` receives the engine's callbacks of every run the
+  platform executes (node started / succeeded / failed / skipped / retried), keeps
+  the states of the runs in flight in memory for the dashboard's server-sent events,
+  and journals each node's captured logs, error and traceback (table ``node_logs``) so
+  they outlive the process. ``GET /runs/{id}/nodes/{node}/logs`` serves them.
+
+Concurrency: callbacks run under the engine's lock on dispatcher or worker threads;
+HTTP handlers read concurrently. ``RunMonitor._lock`` guards the live table; a run's
+node dict is replaced, never resized, while readers copy it under that lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from pydantic import BaseModel
+
+log = logging.getLogger("dagforge.server")
+access_log = logging.getLogger("dagforge.server.access")
+
+_OURS = "_dagforge_handler"
+_RECORD_KEYS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, plus any ``extra=`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_KEYS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: Any = None) -> Any:
+    """Send ``dagforge.*`` records to ``stream`` (stderr) as ``text`` or ``json`` lines.
+
+    Idempotent: a second call replaces the handler the first one installed. The
+    engine's logger ``dagforge.execution`` is set to DEBUG so ``--log-level DEBUG``
+    shows scheduling detail; the platform logs at INFO.
+    """
+    if fmt not in ("text", "json"):
+        raise ValueError(f"--log-format must be 'text' or 'json', got {fmt!r}")
+    if isinstance(level, str):
+        named = logging.getLevelName(level.upper())
+        if not isinstance(named, int):
+            raise ValueError(f"--log-level {level!r} is not a logging level (DEBUG, INFO, ...)")
+        level = named
+    root = logging.getLogger("dagforge")
+    for h in list(root.handlers):
+        if getattr(h, _OURS, False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    setattr(handler, _OURS, True)
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False  # our handler prints it once; not again through the root logger
+    return handler
+
+
+def startup_line(settings: Any, url: str) -> str:
+    """The one line ``dagforge serve`` prints when it is up: where, with what, how guarded."""
+    if settings.token:
+        auth = "token (reads public)" if settings.public_reads else "token"
+    else:
+        auth = "none (open)"
+    store = settings.store or f"local directory {settings.data_dir / 'store'}"
+    return (
+        f"dagforge serving on {url} data_dir={settings.data_dir} store={store} "
+        f"backend={settings.backend} workers={settings.workers} auth={auth} "
+        f"ui={url.rstrip('/')}/ui"
+    )
+
+
+class AccessLog:
+    """ASGI middleware: one INFO line per HTTP request on ``dagforge.server.access``."""
+
+    def __init__(self, app: Any, metrics: Metrics | None = None):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        facts = {"status": 500, "bytes": 0}
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                facts["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                facts["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client") or ("-", 0)
+                path = scope.get("path", "")
+                ms = (time.perf_counter() - t0) * 1000.0
+                access_log.info(
+                    '%s "%s %s" %d %dB %.1fms',
+                    client[0],
+                    scope.get("method", ""),
+                    path,
+                    facts["status"],
+                    facts["bytes"],
+                    ms,
+                    extra={
+                        "client": client[0],
+                        "method": scope.get("method", ""),
+                        "path": path,
+                        "status": facts["status"],
+                        "bytes": facts["bytes"],
+                        "duration_ms": round(ms, 3),
+                    },
+                )
+
+
+# -- live runs ----------------------------------------------------------------------------------
+
+_NODE_LOGS = """
+CREATE TABLE IF NOT EXISTS node_logs (
+    run_id TEXT NOT NULL, instance TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER,
+    error TEXT, traceback TEXT, logs TEXT, PRIMARY KEY (run_id, instance)
+)
+"""
+MAX_TRACEBACK = 20_000
+
+
+class _Live:
+    __slots__ = ("attempts", "capture", "nodes", "started", "t0")
+
+    def __init__(self, capture: Any):
+        self.capture = capture
+        self.nodes: dict[str, list[Any]] = {}  # name -> [status, start, end] (wall seconds)
+        self.attempts: dict[str, int] = {}
+        self.started = time.time()
+        self.t0 = time.perf_counter()
+
+
+class RunMonitor:
+    """Live node states of the runs in flight, their logs, and the metrics they feed."""
+
+    def __init__(self, db: Any, capture_limit: int | None = None):
+        self.db = db
+        self.capture_limit = capture_limit
+        self.metrics: Metrics | None = None
+        self._lock = threading.Lock()
+        self._live: dict[str, _Live] = {}
+        self._ready_table = False
+
+    def _table(self) -> None:
+        if not self._ready_table:
+            self.db._write(_NODE_LOGS)
+            self._ready_table = True
+
+    # what platform._execute asks for, once per run
+    def capture(self, run_id: str) -> Any:
+        from dagforge.execution.capture import DEFAULT_LIMIT, LogCapture
+
+        capture = LogCapture(self.capture_limit or DEFAULT_LIMIT)
+        with self._lock:
+            self._live[run_id] = _Live(capture)
+        return capture
+
+    def callbacks(self, run_id: str, journal: Any) -> Any:
+        """Engine callbacks for one run: ``journal(name, value)`` first, then the live view."""
+        from dagforge.execution.callbacks import ExecutionCallbacks
+
+        live = self._live.get(run_id)
+        if live is None:
+            live = _Live(None)
+            with self._lock:
+                self._live[run_id] = live
+        nodes = live.nodes
+        clock = time.time
+
+        def started(name: str) -> None:
+            nodes[name] = ["running", clock(), None]
+            live.attempts[name] = live.attempts.get(name, 0) + 1
+
+        def completed(name: str, value: Any) -> None:
+            journal(name, value)
+            self._ended(run_id, live, name, "succeeded", None)
+
+        def failed(name: str, exc: BaseException) -> None:
+            self._ended(run_id, live, name, "failed", exc)
+
+        def skipped(name: str, reason: str) -> None:
+            nodes[name] = ["skipped", None, None]
+
+        def retried(name: str, attempt: int, exc: BaseException) -> None:
+            entry = nodes.get(name)
+            if entry is not None:
+                entry[0] = "retrying"
+
+        return ExecutionCallbacks(
+            on_node_start=started,
+            on_node_complete=completed,
+            on_node_error=failed,
+            on_node_skipped=skipped,
+            on_node_retry=retried,
+        )
+
+    def _ended(
+        self, run_id: str, live: _Live, name: str, status: str, exc: BaseException | None
+    ) -> None:
+        entry = live.nodes.get(name)
+        end = time.time()
+        if entry is None:
+            entry = live.nodes[name] = [status, end, end]
+        entry[0] = status
+        entry[2] = end
+        metrics = self.metrics
+        if metrics is not None and entry[1] is not None:
+            metrics.node_duration.labels(status).observe(max(end - entry[1], 0.0))
+            if exc is not None and _is_store_error(exc):
+                metrics.store_errors.inc()
+        logs = live.capture.get(name) if live.capture is not None else None
+        if exc is None and not logs:
+            return  # nothing to keep beyond what the journal already has
+        tb = None
+        if exc is not None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            tb = tb[-MAX_TRACEBACK:]
+        try:
+            self._table()
+            self.db._write(
+                "INSERT OR REPLACE INTO node_logs "
+                "(run_id, instance, status, attempts, error, traceback, logs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    name,
+                    status,
+                    live.attempts.get(name, 1),
+                    None if exc is None else f"{type(exc).__name__}: {exc}"[:2000],
+                    tb,
+                    json.dumps(logs.to_dict()) if logs else None,
+                ),
+            )
+        except Exception as fault:  # the run goes on; its logs are only in memory
+            if self.metrics is not None:
+                self.metrics.store_errors.inc()
+            log.warning("logs of node %s of run %s not journaled: %s", name, run_id, fault)
+
+    # readers (HTTP handlers)
+
+    def live(self, run_id: str) -> dict[str, Any] | None:
+        """``{node: {status, start, end, attempts}}`` of a run in flight (wall seconds)."""
+        live = self._live.get(run_id)
+        if live is None:
+            return None
+        with self._lock:
+            items = list(live.nodes.items())
+            attempts = dict(live.attempts)
+        return {
+            name: {"status": e[0], "start": e[1], "end": e[2], "attempts": attempts.get(name, 0)}
+            for name, e in items
+        }
+
+    def forget(self, run_id: str) -> None:
+        """The run left its dispatcher (finished, failed to start, or interrupted)."""
+        with self._lock:
+            self._live.pop(run_id, None)
+
+    def in_flight(self) -> int:
+        return len(self._live)
+
+    def details(self, run_id: str, node: str | None = None) -> dict[str, dict[str, Any]]:
+        """Journaled error, traceback and logs of a run's nodes (one node, or all)."""
+        try:
+            self._table()
+        except Exception:
+            return {}
+        sql = "SELECT instance, status, attempts, error, traceback, logs FROM node_logs "
+        if node is None:
+            rows = self.db._exec(sql + "WHERE run_id=?", (run_id,))
+        else:
+            rows = self.db._exec(sql + "WHERE run_id=? AND instance=?", (run_id, node))
+        out = {}
+        for inst, status, attempts, error, tb, logs in rows:
+            out[inst] = {
+                "status": status,
+                "attempts": attempts,
+                "error": error,
+                "traceback": tb,
+                "logs": json.loads(logs) if logs else None,
+            }
+        live = self._live.get(run_id)
+        if live is not None and live.capture is not None:  # logs so far of running nodes
+            for name, logs in list(live.capture.logs.items()):
+                if (node is None or name == node) and name not in out:
+                    out[name] = {
+                        "status": live.nodes.get(name, ["running"])[0],
+                        "attempts": live.attempts.get(name, 1),
+                        "error": None,
+                        "traceback": None,
+                        "logs": logs.to_dict(),
+                    }
+        return out
+
+    def forget_pruned(self) -> None:
+        """Drop the logs of runs the journal no longer holds (after journal pruning)."""
+        self._table()
+        self.db._write("DELETE FROM node_logs WHERE run_id NOT IN (SELECT id FROM runs)")
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    from dagforge.errors import StoreError
+    from dagforge.server.db import StorageFault
+
+    return isinstance(exc, StoreError | StorageFault)
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+class Metrics:
+    """The platform's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self, platform: Any):
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.platform = platform
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.node_duration = Histogram(
+            "dagforge_node_duration_seconds",
+            "Wall time of node attempts of platform runs, by how they ended.",
+            ["status"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300),
+            registry=self.registry,
+        )
+        self.store_errors = Counter(
+            "dagforge_store_errors",
+            "Journal or data-store operations that failed (503 answers, node store errors).",
+            registry=self.registry,
+        )
+        self.registry.register(_Collector(self))
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _Collector:
+    """Values read at scrape time from the journal, the queues and the monitor."""
+
+    def __init__(self, metrics: Metrics):
+        self.m = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from dagforge.server.dispatch import CLASSES
+
+        plat = self.m.platform
+        runs = GaugeMetricFamily(
+            "dagforge_runs",
+            "Runs in the journal by status and priority class.",
+            labels=["status", "class"],
+        )
+        try:
+            rows = plat.db._exec("SELECT status, priority, COUNT(*) FROM runs GROUP BY 1, 2")
+        except Exception:
+            self.m.store_errors.inc()
+            rows = []
+        for status, cls, count in rows:
+            runs.add_metric([status, cls], count)
+        yield runs
+        depth = GaugeMetricFamily(
+            "dagforge_queue_depth", "Runs waiting per priority class.", labels=["class"]
+        )
+        sizes = plat.queues.sizes()
+        for cls in CLASSES:
+            depth.add_metric([cls], sizes.get(cls, 0))
+        yield depth
+        flight = GaugeMetricFamily("dagforge_runs_in_flight", "Runs executing right now.")
+        flight.add_metric([], plat.monitor.in_flight())
+        yield flight
+
+
+# -- routes -------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    journal: str
+    store: str
+
+
+class LogRecordModel(BaseModel):
+    time: float
+    level: str
+    logger: str
+    message: str
+    attempt: int
+
+
+class NodeLogsModel(BaseModel):
+    run_id: str
+    node: str
+    status: str
+    attempts: int | None = None
+    error: str | None = None
+    traceback: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    records: list[LogRecordModel] = []
+    truncated: bool = False
+
+
+def install(app: Any, plat: Any) -> Metrics:
+    """Add /health, /ready, /metrics, the node logs route and the access log to ``app``."""
+    from fastapi import Depends, HTTPException, Response
+    from fastapi.responses import JSONResponse
+
+    from dagforge.errors import RegistryError
+    from dagforge.server.db import StorageFault
+
+    metrics = Metrics(plat)
+    plat.monitor.metrics = metrics
+    app.state.metrics = metrics
+    app.add_middleware(AccessLog, metrics=metrics)
+
+    handler = app.exception_handlers.get(StorageFault)
+    if handler is not None:
+
+        async def counted(request: Any, exc: Exception) -> Any:
+            metrics.store_errors.inc()
+            return await handler(request, exc)
+
+        app.exception_handlers[StorageFault] = counted
+
+    @app.get("/health", tags=["operations"], response_model=Health)
+    def health() -> Health:
+        """Alive: the process answers HTTP (a liveness probe)."""
+        return Health(status="ok")
+
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "journal or store unreachable"}},
+    )
+    def ready() -> Any:
+        """Ready: the journal answers a query and the store answers a lookup."""
+        journal = store = "ok"
+        try:
+            plat.db._exec("SELECT 1")
+        except Exception as exc:
+            journal = f"unreachable: {exc}"
+        try:
+            plat.store.exists("ready/probe/ping")
+        except Exception as exc:
+            store = f"unreachable: {type(exc).__name__}: {exc}"
+        if journal == store == "ok":
+            return Ready(status="ready", journal=journal, store=store)
+        metrics.store_errors.inc()
+        body = Ready(status="not ready", journal=journal, store=store)
+        return JSONResponse(body.model_dump(), status_code=503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def scrape(_: None = Depends(app.state.read_auth)) -> Response:
+        """Prometheus text format (needs the token like every read, unless --public-reads)."""
+        body, ctype = metrics.render()
+        return Response(body, media_type=ctype)
+
+    @app.get("/runs/{run_id}/nodes/{node}/logs", tags=["runs"], response_model=NodeLogsModel)
+    def node_logs(run_id: str, node: str, _: None = Depends(app.state.read_auth)) -> Any:
+        """A node's captured stdout, stderr and log records, its error and traceback."""
+        try:
+            record = plat.db.run(run_id)
+        except RegistryError as exc:
+            raise HTTPException(404, str(exc)) from None
+        found = plat.monitor.details(run_id, node).get(node)
+        nodes = record.get("nodes") or {}
+        live = plat.monitor.live(run_id) or {}
+        if found is None:
+            known = nodes.get(node) or live.get(node)
+            if known is None and node not in plat.db.completed_nodes(run_id):
+                raise HTTPException(
+                    404, f"run {run_id!r} has no node {node!r} (yet); see GET /runs/{run_id}"
+                )
+            status = (known or {}).get("status", "succeeded")
+            found = {"status": status, "logs": None}
+        logs = found.get("logs") or {}
+        status = (nodes.get(node) or {}).get("status") or found["status"]
+        return NodeLogsModel(
+            run_id=run_id,
+            node=node,
+            status=status,
+            attempts=found.get("attempts"),
+            error=found.get("error"),
+            traceback=found.get("traceback"),
+            stdout=logs.get("stdout", ""),
+            stderr=logs.get("stderr", ""),
+            records=logs.get("records", []),
+            truncated=logs.get("truncated", False),
+        )
+
+    return metrics
