@@ -202,7 +202,7 @@ def test_register_and_trigger_from_the_shell(make_server, tmp_path):
     r = runner.invoke(cli, ["trigger", "t", "--no-wait", "--args", "{}", *base])
     assert r.exit_code == 0 and json.loads(r.output)["status"] == "queued"
     r = runner.invoke(cli, ["trigger", "t", "--args", "{}", "--url", server.url])
-    assert r.exit_code == 1 and "401" in r.output
+    assert r.exit_code == 2 and "401" in r.output  # a usage error: no token
     r = runner.invoke(cli, ["register", "function", "lonely", *base])
     assert r.exit_code != 0 and "--path" in r.output
     r = runner.invoke(cli, ["register", "dag", "{not json", *base])
