@@ -168,10 +168,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--local-only", action="store_true", help="skip the Redis and S3 rows")
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     stores: list[tuple[str, str | None]] = [("local", None)]
-    redis_bin = shutil.which("redis-server")
+    redis_bin = None if args.local_only else shutil.which("redis-server")
     if redis_bin:
         rport = free_port()
         procs.append(
@@ -194,6 +195,8 @@ def main() -> None:
         stores.append(("redis", f"redis://127.0.0.1:{rport}/0"))
     moto = None
     try:
+        if args.local_only:
+            raise ImportError("--local-only")
         import logging
 
         from moto.server import ThreadedMotoServer
@@ -207,8 +210,8 @@ def main() -> None:
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=mport, verbose=False)
         moto.start()
         stores.append(("s3", f"s3://bench?endpoint=http://127.0.0.1:{mport}"))
-    except ImportError:
-        print("moto not installed: no S3 row")
+    except ImportError as exc:
+        print(f"no S3 row ({exc})")
     try:
         bare, bare_url = start_bare()
         procs.append(bare)

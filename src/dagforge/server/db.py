@@ -102,6 +102,14 @@ class Database:
             raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
         return json.loads(rows[0][0])
 
+    def get_many(self, table: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The registered bodies among ``names`` (one statement; unknown names left out)."""
+        if not names:
+            return {}
+        marks = ", ".join("?" for _ in names)
+        rows = self._exec(f"SELECT name, body FROM {table} WHERE name IN ({marks})", tuple(names))
+        return {name: json.loads(body) for name, body in rows}
+
     def list(self, table: str) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self._exec(f"SELECT body FROM {table} ORDER BY name")]
 
