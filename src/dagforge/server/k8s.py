@@ -1,9 +1,11 @@
-"""Kubernetes manifests for HTTP functions (DAGit's Deployment + NodePort Service + HPA).
+"""Kubernetes manifests for HTTP functions (DAGit's Deployment + NodePort Service + HPA)
+and for the platform's own gateway replicas (``platform_manifests``).
 
 ``manifests(...)`` returns plain dicts (Deployment ``apps/v1``, Service ``v1`` of type
 NodePort, HorizontalPodAutoscaler ``autoscaling/v2``) with DAGit's node selector
 ``type=cpu|gpu``. ``validate(...)`` deserializes them into the official ``kubernetes``
-client's models, which reject unknown fields and wrong types; ``apply(...)`` creates
+client's models, which reject unknown fields and wrong types, and checks them offline
+against the official schemas with ``kubernetes-validate``; ``apply(...)`` creates
 them through that client on the configured cluster.
 """
 
@@ -145,11 +147,172 @@ def service_url(docs: list[dict[str, Any]], node_host: str, node_port: int | Non
     return f"http://{host}:{port['port']}/"
 
 
+def platform_manifests(
+    image: str,
+    *,
+    replicas: int = 2,
+    database_url_secret: str,
+    database_url_key: str = "url",
+    store: str | None = None,
+    store_secret: str | None = None,
+    store_key: str = "url",
+    token_secret: str | None = None,
+    token_key: str = "token",
+    workers: int = 2,
+    allow_modules: tuple[str, ...] = (),
+    port: int = 5001,
+    service_port: int = 80,
+    service_type: str = "ClusterIP",
+    cpu: str = "1",
+    memory: str = "512Mi",
+    namespace: str = "default",
+    name: str = "dagforge-platform",
+) -> list[dict[str, Any]]:
+    """Deployment and Service for the gateway itself: ``replicas`` ``dagforge serve``
+    processes on one database (several gateways, see ``docs/platform.md``).
+
+    The database URL is never written into the manifests: it comes from the Secret
+    ``database_url_secret`` (key ``database_url_key``) as ``DAGFORGE_DATABASE_URL``, and
+    so does the store URL when ``store_secret`` is given (``DAGFORGE_STORE``) and the
+    bearer token with ``token_secret`` (``DAGFORGE_TOKEN``). An init container runs
+    ``dagforge db upgrade`` before each pod's server starts; pods are ready when
+    ``/ready`` answers 200 (the journal and the store are reachable).
+    """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise RegistryError(f"--replicas must be an integer >= 1, got {replicas!r}")
+    for label, secret in (
+        ("--database-url-secret", database_url_secret),
+        ("--store-secret", store_secret),
+        ("--token-secret", token_secret),
+    ):
+        if secret is not None and (not _NAME.match(secret) or len(secret) > 253):
+            raise RegistryError(
+                f"{label} {secret!r} is not a Kubernetes Secret name (lower-case letters, "
+                "digits and '-')"
+            )
+    if not _NAME.match(name) or len(name) > 63:
+        raise RegistryError(f"--name {name!r} is not a valid Kubernetes name")
+    if store and store_secret:
+        raise RegistryError("give the store as --store URL or --store-secret NAME, not both")
+    if service_type not in ("ClusterIP", "NodePort", "LoadBalancer"):
+        raise RegistryError(
+            f"--service-type must be ClusterIP, NodePort or LoadBalancer, got {service_type!r}"
+        )
+    for label, value in (("--port", port), ("--service-port", service_port)):
+        if not 1 <= value <= 65535:
+            raise RegistryError(f"{label} {value} is not a TCP port (1-65535)")
+
+    def secret_env(var: str, secret: str, key: str) -> dict[str, Any]:
+        return {
+            "name": var,
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+        }
+
+    env = [secret_env("DAGFORGE_DATABASE_URL", database_url_secret, database_url_key)]
+    if store_secret:
+        env.append(secret_env("DAGFORGE_STORE", store_secret, store_key))
+    elif store:
+        env.append({"name": "DAGFORGE_STORE", "value": store})
+    if token_secret:
+        env.append(secret_env("DAGFORGE_TOKEN", token_secret, token_key))
+    args = ["serve", "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)]
+    for module in allow_modules:
+        args += ["--allow-module", module]
+    labels = {"app": name, "dagforge/role": "gateway"}
+    probe = {"httpGet": {"path": "/ready", "port": port}, "periodSeconds": 5}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    # a killed pod's leases expire and another replica resumes its runs
+                    "terminationGracePeriodSeconds": 30,
+                    "initContainers": [
+                        {
+                            "name": "db-upgrade",
+                            "image": image,
+                            "command": ["dagforge"],
+                            "args": ["db", "upgrade"],
+                            "env": env[:1],
+                        }
+                    ],
+                    "containers": [
+                        {
+                            "name": "gateway",
+                            "image": image,
+                            "command": ["dagforge"],
+                            "args": args,
+                            "env": env,
+                            "ports": [{"name": "http", "containerPort": port}],
+                            "readinessProbe": probe,
+                            "livenessProbe": {
+                                "httpGet": {"path": "/health", "port": port},
+                                "periodSeconds": 10,
+                                "failureThreshold": 6,
+                            },
+                            "resources": {
+                                "requests": {"cpu": cpu, "memory": memory},
+                                "limits": {"memory": memory},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "type": service_type,
+            "selector": labels,
+            "ports": [
+                {"name": "http", "port": service_port, "targetPort": port, "protocol": "TCP"}
+            ],
+        },
+    }
+    return [deployment, service]
+
+
 _MODELS = {
     "Deployment": "V1Deployment",
     "Service": "V1Service",
     "HorizontalPodAutoscaler": "V2HorizontalPodAutoscaler",
 }
+
+SCHEMA_VERSIONS = ("1.29.0", "1.33.0")  # Kubernetes releases the manifests are checked against
+
+
+def validate_schemas(
+    docs: list[dict[str, Any]], versions: tuple[str, ...] = SCHEMA_VERSIONS
+) -> None:
+    """Check each manifest offline against the official OpenAPI schemas of ``versions``
+    (``kubernetes-validate``, strict: unknown fields are errors). Skipped, returning
+    quietly, when kubernetes-validate is not installed (it is a development tool)."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        return
+    for doc in docs:
+        for version in versions:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = ".".join(str(p) for p in exc.path) or "(top level)"
+                raise RegistryError(
+                    f"{doc.get('kind')} {doc.get('metadata', {}).get('name')!r} is not valid "
+                    f"Kubernetes {version} at {where}: {exc.message}"
+                ) from None
 
 
 def validate(docs: list[dict[str, Any]]) -> list[Any]:
@@ -169,6 +332,7 @@ def validate(docs: list[dict[str, Any]]) -> list[Any]:
         if api.sanitize_for_serialization(obj) != _without_none(doc):
             raise RegistryError(f"{doc['kind']} manifest has fields the model does not know")
         models.append(obj)
+    validate_schemas(docs)
     return models
 
 
