@@ -40,7 +40,6 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
 import types
 from pathlib import Path
 from typing import Any
@@ -253,14 +252,9 @@ class ResultCache:
             data = pickle.dumps(value, protocol=5)
         except Exception:
             return False
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, folder / key)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from dagforge._files import atomic_write
+
+        atomic_write(folder / key, data, fsync=False)
         return True
 
     @staticmethod

@@ -41,7 +41,6 @@ import platform as _platform
 import socket
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -817,23 +816,10 @@ def run_profile(
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temp file in the same directory + rename."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return p
+    """Write ``text`` to ``path`` atomically, with the umask's default mode (not 0600)."""
+    from dagforge._files import atomic_write
+
+    return Path(atomic_write(path, text, mkdir=True))
 
 
 def _estimate(name: str, task: Any, cfg: Any) -> float:

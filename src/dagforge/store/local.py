@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from dagforge._files import atomic_write
 from dagforge.errors import StoreError
 from dagforge.store.base import Store, _deadline, validate_key_part
 
@@ -54,17 +53,7 @@ class LocalDirStore(Store):
         return self.path.joinpath(*key.split("/"))
 
     def _write(self, target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if self.fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, data, fsync=self.fsync)
 
     @staticmethod
     def _expired(d: Path, now: float) -> bool:
@@ -114,23 +103,8 @@ class LocalDirStore(Store):
                 raise self._failed("write", key, exc) from exc
 
     def _write_file(self, target: str, data: bytes) -> None:
-        """Write to a per-thread temporary name beside ``target``, then rename over it."""
-        tmp = f"{target}.{os.getpid()}-{threading.get_ident()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                _write_all(fd, data)
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        """Write to a unique temporary name beside ``target``, then rename over it."""
+        atomic_write(target, data, fsync=self.fsync)
 
     def _get(self, key: str) -> bytes | None:
         d = self._dir(key)
@@ -186,10 +160,3 @@ class LocalDirStore(Store):
                 removed += _VALUE in filenames
                 self._remove(d)
         return removed
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
