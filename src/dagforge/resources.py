@@ -215,12 +215,40 @@ class ResourceTimeline:
     ``allocated + available``.
     """
 
-    __slots__ = ("_capacities", "_lock", "_snapshots")
+    __slots__ = ("_capacities", "_lock", "_replayed", "_snapshots", "_tols")
 
     def __init__(self, capacities: Mapping[str, float] | None = None):
         self._capacities = dict(capacities or {})
+        self._tols = {name: _tol(cap) for name, cap in self._capacities.items()}
         self._lock = threading.Lock()
-        self._snapshots: list[ResourceSnapshot] = []
+        # ResourceSnapshot objects, or ``(time, node, acquired?, requirements)`` tuples
+        # the owning pool appended on its hot path (list.append is atomic). Tuples become
+        # snapshots when the timeline is read, by replaying them from ``_replayed`` — the
+        # allocation after the last replayed one, with the pool's own arithmetic.
+        self._snapshots: list[Any] = []
+        self._replayed: dict[str, float] = dict.fromkeys(self._capacities, 0)
+
+    def _materialised(self) -> list[ResourceSnapshot]:
+        """Every entry as a snapshot (call with the lock held); raw ones are converted once."""
+        entries = self._snapshots
+        caps, tols, allocated = self._capacities, self._tols, self._replayed
+        for k in range(len(entries)):
+            e = entries[k]
+            if type(e) is not tuple:
+                continue
+            stamp, node, acquired, req = e
+            for name, amount in req._resources.items():
+                cap, tol = caps[name], tols[name]
+                if acquired:
+                    taken = allocated[name] + amount
+                    allocated[name] = cap if taken >= cap - tol else taken
+                else:
+                    left = allocated[name] - amount
+                    allocated[name] = 0 if left <= tol else left
+            available = {n: caps[n] - a for n, a in allocated.items()}
+            event = "acquire" if acquired else "release"
+            entries[k] = ResourceSnapshot(stamp, dict(allocated), available, node, event)
+        return entries
 
     def record(self, snapshot: ResourceSnapshot) -> None:
         """Append ``snapshot`` (the pool does this on every acquire and release)."""
@@ -235,11 +263,12 @@ class ResourceTimeline:
     def snapshots(self) -> list[ResourceSnapshot]:
         """A copy of all recorded snapshots, oldest first."""
         with self._lock:
-            return list(self._snapshots)
+            return list(self._materialised())
 
     def clear(self) -> None:
         """Forget every recorded snapshot."""
         with self._lock:
+            self._materialised()  # keeps the replayed allocation current
             self._snapshots.clear()
 
     def peak_utilization(self) -> dict[str, float]:
@@ -277,13 +306,25 @@ class ResourcePool:
     then stays empty.
     """
 
-    __slots__ = ("_allocated", "_capacities", "_cond", "_record", "_timeline", "_tols", "_waiters")
+    __slots__ = (
+        "_allocated",
+        "_capacities",
+        "_cond",
+        "_lock",
+        "_record",
+        "_timeline",
+        "_tols",
+        "_waiters",
+    )
 
     def __init__(self, capacities: Mapping[str, float], *, record_timeline: bool = True):
         self._capacities = _amounts(capacities, "capacities", "capacity")
         self._tols = {name: _tol(cap) for name, cap in self._capacities.items()}
         self._allocated: dict[str, float] = dict.fromkeys(self._capacities, 0)
-        self._cond = threading.Condition(threading.Lock())
+        # The hot path takes the lock itself (a C-level context manager); waiters use the
+        # condition built on the same lock.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._record = record_timeline
         self._timeline = ResourceTimeline(self._capacities)
         self._waiters = 0  # threads blocked in acquire(); read by tests and repr
@@ -428,7 +469,7 @@ class ResourcePool:
                 left = self._allocated[name] - amount
                 self._allocated[name] = 0 if left <= self._tols[name] else left
             if self._record:
-                self._snapshot_locked(node_name, "release")
+                self._snapshot_locked(node_name, False, req)
             if self._waiters:
                 self._cond.notify_all()
 
@@ -436,7 +477,7 @@ class ResourcePool:
 
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""
-        with self._cond:
+        with self._lock:
             caps, allocated, tols = self._capacities, self._allocated, self._tols
             items = req._resources.items()
             for name, need in items:
@@ -447,19 +488,19 @@ class ResourcePool:
                 cap = caps[name]
                 taken = allocated[name] + need
                 allocated[name] = cap if taken >= cap - tols[name] else taken
-            if self._record:
-                self._snapshot_locked(node_name, "acquire")
+            if self._record:  # _snapshot_locked, inlined
+                self._timeline._snapshots.append((time.time(), node_name, True, req))
             return True
 
     def _give_back(self, req: ResourceRequirements, node_name: str | None) -> None:
         """``release`` for the engine, which only gives back what ``_take_if_fits`` took."""
-        with self._cond:
+        with self._lock:
             allocated, tols = self._allocated, self._tols
             for name, amount in req._resources.items():
                 left = allocated[name] - amount
                 allocated[name] = 0 if left <= tols[name] else left
-            if self._record:
-                self._snapshot_locked(node_name, "release")
+            if self._record:  # _snapshot_locked, inlined
+                self._timeline._snapshots.append((time.time(), node_name, False, req))
             if self._waiters:
                 self._cond.notify_all()
 
@@ -485,14 +526,13 @@ class ResourcePool:
             # Within tolerance of full is full: keeps allocated <= capacity exactly.
             self._allocated[name] = cap if taken >= cap - self._tols[name] else taken
         if self._record:
-            self._snapshot_locked(node_name, "acquire")
+            self._snapshot_locked(node_name, True, req)
 
-    def _snapshot_locked(self, node_name: str | None, event: str) -> None:
-        self._timeline.record(
-            ResourceSnapshot(
-                time.time(), dict(self._allocated), self._available_locked(), node_name, event
-            )
-        )
+    def _snapshot_locked(
+        self, node_name: str | None, acquired: bool, req: ResourceRequirements
+    ) -> None:
+        # A tuple now, a ResourceSnapshot when the timeline is read (cheap hot path).
+        self._timeline._snapshots.append((time.time(), node_name, acquired, req))
 
     def __repr__(self) -> str:
         with self._cond:

@@ -340,9 +340,11 @@ class Run:
             reqs[i] = ResourceRequirements.coerce(req)
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
+        checked: set[Any] = set()  # requirements are hashable values: check each once
         for i, req in enumerate(reqs):
-            if req is not None:
+            if req is not None and req not in checked:
                 self.pool.check(req, node=self.names[i])  # rejected before anything runs
+                checked.add(req)
         self.reqs = reqs
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
