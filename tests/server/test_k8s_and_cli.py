@@ -166,6 +166,7 @@ def test_deploy_k8s_apply_registers_the_assigned_node_port(
         ],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
+    assert f"--allow-url http://10.0.0.5:{ASSIGNED_NODE_PORT}/" in r.output  # told what to allow
     with Client(server.url) as c:
         fn = c.get_function("glass_full")
     assert fn["kind"] == "http" and fn["url"] == f"http://10.0.0.5:{ASSIGNED_NODE_PORT}/"
