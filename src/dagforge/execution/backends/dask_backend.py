@@ -175,6 +175,14 @@ class DaskBackend(Backend):
                 "the dask backend needs dask.distributed: pip install 'dagforge[dask]'"
             ) from exc
         if self.address is None:
+            from dagforge.execution.backends._main_guard import (
+                GUARD_MESSAGE,
+                unguarded_main_line,
+            )
+
+            where = unguarded_main_line()
+            if where is not None:
+                raise BackendError(GUARD_MESSAGE.format(file=where[0], line=where[1]))
             try:
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers or 2,
