@@ -665,6 +665,7 @@ class Run:
         sync = self.backend.synchronous
         launch = self._launch
         heappop = heapq.heappop
+        callbacks, held = self.callbacks, self.held
         while heap and not self.stopping:
             if self.in_flight >= self.max_conc and not sync:
                 return
@@ -681,7 +682,10 @@ class Run:
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
                     if pool._take_if_fits(req, self.names[i]):
-                        self._acquired(i, req)
+                        if callbacks is None:
+                            held[i] = req  # _acquired, inlined for the common case
+                        else:
+                            self._acquired(i, req)
                         launch(i)
                         continue
                     shadow = pool.available
@@ -899,8 +903,14 @@ class Run:
         self.starts[i] = t_start
         self.ends[i] = t_end
         self.workers[i] = wid
-        if self.held:
-            self._release(i)
+        held = self.held
+        if held:
+            if self.callbacks is None:  # _release, inlined for the common case
+                req = held.pop(i, None)
+                if req is not None:
+                    self.pool._give_back(req, self.names[i])
+            else:
+                self._release(i)
         if metrics is not None:
             self.metrics[i] = metrics
         if o.retries or o.timeout is not None:
