@@ -351,6 +351,7 @@ def _register_all() -> None:
         "dagforge.cli.spec",
         "dagforge.cli.server",
         "dagforge.cli.runs",
+        "dagforge.cli.report",
         "dagforge.cli.platform",
     ):
         try:

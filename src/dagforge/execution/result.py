@@ -330,6 +330,12 @@ class ExecutionResult:
 
         return build_trace(self)
 
+    def report(self, path: Any, title: str | None = None) -> Any:
+        """Write one self-contained HTML file (DAG, Gantt, profile table); its path."""
+        from dagforge.profiling.report import write_report
+
+        return write_report(path, result=self, title=title)
+
     def summary(self) -> str:
         return (
             f"{self.status}: {self.succeeded} succeeded, {self.failed} failed, "
