@@ -1,8 +1,10 @@
 """`make demo`: run the flagship example on embedded defaults and write its artefacts.
 
-Runs the dagprofiler quickstart DAG with profiling and tracing on, then writes
+Runs the dagprofiler quickstart DAG once, on two threads, with profiling and tracing
+on. Every figure printed comes from that one run, and the same run is written as
 `profile.json` (the scheduler-agnostic profile), `trace.json` (open it in Perfetto or
-chrome://tracing) and `gantt.png` into the output directory, and prints a summary.
+chrome://tracing), `gantt.png` (one row per worker) and `dag.mmd` (the graph as
+Mermaid text) in the output directory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ import numpy as np
 from quickstart import build
 
 from dagforge import Executor
+from dagforge._files import atomic_write
+from dagforge.profiling import Profile
+
+
+def heading(text: str) -> None:
+    print()
+    print(text)
+    print("-" * len(text))
 
 
 def main() -> int:
@@ -30,53 +40,68 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     dag = build(args.n)
-    print(f"dagforge demo: {dag} — the dagprofiler quickstart (N={args.n}, seed={args.seed})")
-    print(dag.to_mermaid())
+    print(f"dagforge demo: the dagprofiler quickstart (N={args.n:,}, seed={args.seed})")
 
-    # 1. The profile: dag.run(seed=) is the dagprofiler API.
-    profile = dag.run(seed=args.seed)
-    profile.save(out / "profile.json")
+    heading("The DAG")
+    for name in dag.topological_order():
+        parents = dag.predecessors(name)
+        print(f"  {name:<10} <- {', '.join(parents) if parents else '(no inputs)'}")
+    atomic_write(out / "dag.mmd", dag.to_mermaid())
 
-    # 2. A traced run on two threads for the trace and the Gantt chart.
+    # One run, profiled and traced: every number below and every file comes from it.
     random.seed(args.seed)
     np.random.seed(args.seed)
     result = Executor(
         dag, backend="threads", max_workers=2, enable_tracing=True, profile=True
     ).execute()
     result.raise_for_failures()
+    profile = Profile.from_result(result, seed=args.seed)
+    metrics = profile.metrics
+
+    heading("The run (threads backend, 2 workers)")
+    print(f"  {result.summary()}")
+    print(f"  {'node':<10} {'worker':<10} {'start ms':>9} {'took ms':>9} {'output bytes':>13}")
+    for name, node in result.results.items():
+        print(
+            f"  {name:<10} {node.worker:<10} {node.start * 1000:9.3f} "
+            f"{node.duration * 1000:9.3f} {node.metrics.bytes_out:>13,}"
+        )
+
+    heading("Its profile")
+    print(f"  total compute time: {metrics.total_time_ms:.2f} ms")
+    print("  node weights (estimated instructions):")
+    for name, w in metrics.node_weights.items():
+        print(f"    {name:<10} {w:>14,}")
+    print("  edge weights (bits that crossed each edge):")
+    for edge, bits in metrics.edge_weights.items():
+        print(f"    {edge:<20} {bits:>14,}")
+    path, cost = dag.critical_path(metrics.node_weights)
+    print(f"  critical path: {' -> '.join(path)} ({cost:,.0f} instructions)")
+
+    profile.save(out / "profile.json")
     result.trace.save(out / "trace.json")
-    gantt_path = out / "gantt.png"
+    gantt_path: Path | None = out / "gantt.png"
     try:
         from dagforge.plot import gantt
 
-        gantt(result, gantt_path)
+        gantt(result, gantt_path, title="quickstart on 2 threads: one bar per node")
     except ImportError as exc:  # matplotlib is the `plot` extra
         gantt_path = None
-        print(f"(no gantt.png: {exc})")
+        gantt_missing = str(exc)
 
-    print()
-    print(f"run: {result.summary()}")
-    print(f"total time (profiled run): {profile.metrics.total_time_ms:.2f} ms")
-    print("node weights (instructions):")
-    for name, w in profile.metrics.node_weights.items():
-        print(f"  {name:<10} {w:>12,}")
-    print("edge weights (bits):")
-    for edge, bits in profile.metrics.edge_weights.items():
-        print(f"  {edge:<20} {bits:>12,}")
-    path, cost = dag.critical_path(profile.metrics.node_weights)
-    print(f"critical path: {' -> '.join(path)} ({cost:,.0f} instructions)")
-    print("measured per node (traced run on 2 threads):")
-    for name, node in result.results.items():
-        m = node.metrics
-        print(
-            f"  {name:<10} {node.duration * 1000:8.3f} ms on {node.worker:<9}"
-            f" out {m.bytes_out:>9,} B  serialize {m.serialize_ms:.3f} ms"
-        )
-    print()
-    print(f"wrote {out / 'profile.json'}")
-    print(f"wrote {out / 'trace.json'}  (open in https://ui.perfetto.dev)")
+    heading(f"Files (in {out}/)")
+    files = [
+        (out / "profile.json", "the profile (dagprofiler's JSON; `dagforge compare` reads it)"),
+        (out / "trace.json", "the trace: open it in https://ui.perfetto.dev"),
+    ]
     if gantt_path is not None:
-        print(f"wrote {gantt_path}")
+        files.append((gantt_path, "the Gantt chart: one row per worker, one bar per node"))
+    files.append((out / "dag.mmd", "the graph as Mermaid text (paste it in https://mermaid.live)"))
+    width = max(len(str(f)) for f, _ in files)
+    for f, what in files:
+        print(f"  {f!s:<{width}}  {what}")
+    if gantt_path is None:
+        print(f"  (no gantt.png: {gantt_missing})")
     return 0
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATUS_COLORS", "draw_dag", "gantt", "layered_layout"]
+__all__ = ["STATUS_COLORS", "STATUS_HATCHES", "draw_dag", "gantt", "layered_layout"]
 
 STATUS_COLORS: dict[str, str] = {
     "succeeded": "#52b788",
@@ -104,6 +104,20 @@ def _bars(source: Any) -> tuple[list[tuple[str, str, float, float, str]], list[s
     )
 
 
+#: Hatches that mark a bar's status when the colours name the nodes.
+STATUS_HATCHES: dict[str, str] = {
+    "succeeded": "",
+    "predicted": "",
+    "failed": "xxx",
+    "timed_out": "xxx",
+    "cancelled": "///",
+    "skipped": "...",
+    "pending": "",
+    "unknown": "",
+}
+_MAX_NODE_COLOURS = 20  # tab20; past that, bars are coloured by status and labelled
+
+
 def gantt(
     source: Any,
     path: str | os.PathLike[str] | None = None,
@@ -112,7 +126,14 @@ def gantt(
     width: float = 10.0,
     labels: bool = True,
 ) -> Any:
-    """A Gantt chart, one row per worker; returns the Figure (saved when ``path``)."""
+    """A Gantt chart, one row per worker; returns the Figure (saved when ``path``).
+
+    Every bar can be identified: with up to 20 distinct nodes each node has its own
+    colour, named in a legend placed outside the plot (right of it), and a bar's status
+    other than success is shown by a hatch, listed in the same legend; with more nodes
+    the bars are coloured by status and each bar wide enough carries its name. Bars wide
+    enough are also labelled in place (``labels=False`` turns that off).
+    """
     bars, rows, unit = _bars(source)
     for w, *_ in bars:
         if w not in rows:
@@ -122,17 +143,37 @@ def gantt(
     if not isinstance(source, Simulation):  # a prediction shows its idle workers too
         rows = [r for r in rows if any(b[0] == r for b in bars)] or rows
     rows = rows or ["(no worker)"]
-    fig = _figure(width, 1.2 + 0.55 * len(rows))
+    names = list(dict.fromkeys(b[1] for b in bars))
+    by_node = 0 < len(names) <= _MAX_NODE_COLOURS
+    palette: dict[str, Any] = {}
+    if by_node:
+        from matplotlib import colormaps
+
+        cmap = colormaps["tab20"]
+        palette = {n: cmap(i % 20) for i, n in enumerate(names)}
+    fig = _figure(width, 1.4 + 0.55 * max(len(rows), min(len(names), 12) * 0.45))
     ax = fig.add_subplot()
     y = {r: i for i, r in enumerate(rows)}
     end = max((b[3] for b in bars), default=1.0) or 1.0
     for worker, name, start, stop, status in bars:
-        dur = max(stop - start, end * 1e-4)
-        color = STATUS_COLORS.get(status, STATUS_COLORS["unknown"])
+        dur = max(stop - start, end * 2e-3)
+        if by_node:
+            color = palette[name]
+            hatch = STATUS_HATCHES.get(status, "")
+        else:
+            color = STATUS_COLORS.get(status, STATUS_COLORS["unknown"])
+            hatch = ""
         ax.barh(
-            y[worker], dur, left=start, height=0.6, color=color, edgecolor="#333333", linewidth=0.6
+            y[worker],
+            dur,
+            left=start,
+            height=0.6,
+            color=color,
+            hatch=hatch or None,
+            edgecolor="#333333",
+            linewidth=0.6,
         )
-        if labels and dur > end * 0.04:
+        if labels and dur > end * 0.008 * max(len(name), 3):
             ax.text(
                 start + dur / 2, y[worker], name, ha="center", va="center", fontsize=8, clip_on=True
             )
@@ -142,16 +183,29 @@ def gantt(
     ax.set_xlabel(f"time ({unit})")
     ax.set_title(title or f"{len(bars)} node runs on {len(rows)} worker(s)")
     ax.grid(axis="x", alpha=0.3)
-    seen = sorted({b[4] for b in bars})
-    if seen:
-        from matplotlib.patches import Patch
+    from matplotlib.patches import Patch
 
+    statuses = sorted({b[4] for b in bars})
+    if by_node:
+        handles = [Patch(facecolor=palette[n], edgecolor="#333333", label=n) for n in names]
+        marked = [s for s in statuses if STATUS_HATCHES.get(s)]
+        handles += [
+            Patch(facecolor="white", edgecolor="#333333", hatch=STATUS_HATCHES[s], label=s)
+            for s in marked
+        ]
+    else:
+        handles = [
+            Patch(color=STATUS_COLORS.get(s, STATUS_COLORS["unknown"]), label=s) for s in statuses
+        ]
+    if handles:
         ax.legend(
-            handles=[
-                Patch(color=STATUS_COLORS.get(s, STATUS_COLORS["unknown"]), label=s) for s in seen
-            ],
-            loc="upper right",
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
             fontsize=8,
+            title="node" if by_node else "status",
+            title_fontsize=8,
         )
     _save(fig, path)
     return fig
