@@ -98,3 +98,22 @@ def test_prepare_compiles_the_plan_the_first_run_then_uses():
     assert plan is not None and plan.schedules  # the inline order is compiled too
     assert d.execute(fns)["b"].value == 10
     assert d._plan is plan
+
+
+def test_a_successful_first_run_teaches_the_order_a_failed_one_does_not():
+    d = layered()
+    d.set_task("s1", lambda a, b: 1 / 0)
+    Executor(d, fail_fast=False).execute()
+    assert not d._plan.schedules  # a failed run's order is not every node's
+    d.set_task("s1", lambda a, b: a * b)
+    first = Executor(d).execute()
+    assert d._plan.schedules[True] == [d._index[n] for n in first.execution_order]
+    assert Executor(d).execute().execution_order == first.execution_order
+
+
+def test_a_non_callable_task_is_named_with_every_other_problem():
+    d = DAG().add_node("a", 5).add_node("b", 6).add_node("c", lambda: 1)
+    with pytest.raises(Exception) as err:
+        d.execute()
+    assert [node for node, _ in err.value.errors] == ["a", "b"]
+    assert "node 'b' is not callable: 6" in err.value.errors[1][1]

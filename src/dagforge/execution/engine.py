@@ -51,6 +51,7 @@ from dagforge.tasks import Task
 
 _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
 _PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)
+_NOT_CALLABLE = object()
 
 
 class Plan:
@@ -187,6 +188,7 @@ class Run:
         # the order the heap would give them (compiled once), falling back to the heap
         # at the first failure.
         self.schedule: list[int] | None = None
+        self._learn_schedule: bool | None = None
         if (
             self.fast_inline
             and plan is not None
@@ -197,7 +199,10 @@ class Run:
         ):
             self.schedule = plan.schedules.get(use_ranks)
             if self.schedule is None:
-                self.schedule = plan.schedules[use_ranks] = self._simulate()
+                if check_inputs:  # a real run: its order, if all succeed, is the schedule
+                    self._learn_schedule = use_ranks
+                else:  # DAG.prepare(): compile it now
+                    self.schedule = plan.schedules[use_ranks] = self._simulate()
         self.cache = cache
         self.outputs_of = outputs_of  # the nodes result.outputs reports (default: leaves)
         self.cache_keys: dict[int, str] = {}
@@ -241,28 +246,35 @@ class Run:
         problems: list[tuple[str, GraphError]] = []
         attached = dag._tasks
         pred = self.pred
+        names = self.names
+        # (id of the callable, number of parents) -> call kind: most DAGs share a few
+        # callables, so each pair is worked out once.
+        seen: dict[tuple[int, int], Any] = {}
         for i in range(n):
-            t = given.get(self.names[i]) if given else None
+            t = given.get(names[i]) if given else None
             if t is None:
                 t = attached[i]
-            if t is None:
-                missing.append(self.names[i])
-                continue
-            if isinstance(t, Task):
-                fns[i] = t
-                kinds[i] = K_TASK
-                continue
-            if not callable(t):
-                name = self.names[i]
-                problems.append(
-                    (name, GraphError(f"the task of node {name!r} is not callable: {t!r}"))
-                )
-                continue
+                if t is None:
+                    missing.append(names[i])
+                    continue
+            key = (id(t), len(pred[i]))
+            kind = seen.get(key)
+            if kind is None:
+                if isinstance(t, Task):
+                    kind = K_TASK
+                elif not callable(t):
+                    kind = _NOT_CALLABLE
+                else:
+                    kind = kind_for(self._arity(t), key[1])
+                seen[key] = kind
             fns[i] = t
-            kind = kind_for(self._arity(t), len(pred[i]))
+            if kind is _NOT_CALLABLE:
+                msg = f"the task of node {names[i]!r} is not callable: {t!r}"
+                problems.append((names[i], GraphError(msg)))
+                continue
             if type(kind) is str:
-                parents = [self.names[p] for p in pred[i]]
-                problems.append((self.names[i], refuse(self.names[i], parents, t, kind)))
+                parents = [names[p] for p in pred[i]]
+                problems.append((names[i], refuse(names[i], parents, t, kind)))
                 continue
             kinds[i] = kind
         if missing:
@@ -1218,6 +1230,12 @@ class Run:
 
     def finish(self) -> ExecutionResult:
         t1 = perf_counter()
+        if (
+            self._learn_schedule is not None
+            and len(self.order) == self.n
+            and self.status.count(S.SUCCEEDED) == self.n
+        ):  # every node ran once, in heap order: that order is the compiled schedule
+            self.plan.schedules[self._learn_schedule] = list(self.order)  # type: ignore[union-attr]
         finalize = getattr(self.backend, "finalize", None)
         if finalize is not None:
             finalize(self)  # e.g. fetch values from a cluster that is about to close
