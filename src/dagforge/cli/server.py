@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from dagforge.cli._app import read_json
+from dagforge.cli._app import check_backend, read_json
 
 register_app = typer.Typer(
     help="Register functions, DAG specs and triggers on a server.", no_args_is_help=True
@@ -27,7 +27,9 @@ def serve(
     data_dir: Path = typer.Option(Path("dagforge-data"), help="registries, journal, data"),
     store: str = typer.Option(None, help="redis://host:port/db or s3://bucket?endpoint=..."),
     workers: int = typer.Option(2, min=1, help="runs executed at once"),
-    backend: str = typer.Option("threads", help="engine backend for runs (dask://HOST:PORT)"),
+    backend: str = typer.Option(
+        "threads", callback=check_backend, help="engine backend for runs (dask://HOST:PORT)"
+    ),
     token: str = typer.Option(None, envvar="DAGFORGE_TOKEN", help="require Bearer token"),
     allow_module: list[str] = typer.Option(None, help="packages python functions may use"),
     functions_path: list[Path] = typer.Option(
@@ -62,8 +64,8 @@ def serve(
     """Start the platform: FastAPI on uvicorn with embedded defaults.
 
     Python functions are imported by this server process, so their modules must be
-    importable here: on PYTHONPATH, in the directory `serve` was started from, or in a
-    --functions-path directory.
+    importable here: on PYTHONPATH or in a --functions-path directory (and allowed with
+    --allow-module).
     """
     import sys
 
@@ -131,15 +133,29 @@ def _client(url: str, token: str | None) -> Any:
 
 
 def _run(action: Any) -> Any:
+    """Call the server and print its JSON answer; errors go to the command guard."""
+    answer = action()
+    typer.echo(json.dumps(answer, indent=2))
+    return answer
+
+
+def _explain_import(name: str, path: str | None, action: Any) -> Any:
+    """Register a python function; if the server cannot import it, say where it looks."""
     from dagforge.errors import ClientError
 
     try:
-        answer = action()
+        return _run(action)
     except ClientError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(answer, indent=2))
-    return answer
+        text = str(exc)
+        if path and ("cannot import" in text or "No module named" in text):
+            module = path.partition(":")[0]
+            raise ClientError(
+                f"{text}\n  the server imports {module!r} itself: start `dagforge serve` with "
+                f"--functions-path DIR (or PYTHONPATH=DIR) where DIR holds {module}.py, and "
+                f"--allow-module {module.split('.')[0]}",
+                status_code=exc.status_code,
+            ) from exc
+        raise
 
 
 @register_app.command("function")
@@ -156,11 +172,21 @@ def register_function(
     """Register a function: a JSON body, or NAME with --path (python) or --http (URL)."""
     if os.path.isfile(source) or source.lstrip().startswith("{"):
         body = _body(source)
-        _run(lambda: _client(url, token).register_function(body))
+        if not isinstance(body, dict):
+            raise typer.BadParameter("a function registration must be a JSON object")
+        _explain_import(
+            str(body.get("name")),
+            body.get("path") if isinstance(body.get("path"), str) else None,
+            lambda: _client(url, token).register_function(body),
+        )
         return
     if not path and not http_url:
         raise typer.BadParameter(f"function {source!r} needs --path MODULE:FUNC or --http URL")
-    _run(lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type))
+    _explain_import(
+        source,
+        path,
+        lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type),
+    )
 
 
 @register_app.command("dag")
