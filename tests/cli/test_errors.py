@@ -86,6 +86,21 @@ def local_cases(tmp_path):
             2,
             "replicas",
         ),
+        (
+            (
+                *("deploy", "k8s-platform", "--image", "i:1", "--database-url-secret", "s"),
+                *("--service-type", "Bogus"),
+            ),
+            2,
+            "Bogus",
+        ),
+        (("deploy", "k8s-platform", "--image", "i:1"), 2, "--database-url-secret"),
+        # the platform's database and the static report
+        (("db", "check", "--database-url", "nosuch://x"), 2, "unsupported scheme 'nosuch'"),
+        (("db", "upgrade", "--database-url", "nosuch://x"), 2, "unsupported scheme 'nosuch'"),
+        (("report", f["missing"]), 2, "missing.json"),
+        (("report", f["bad"]), 2, "bad.json"),
+        (("schedules", "add", f["missing"]), 2, "no such file"),
         # usage mistakes the parser catches
         (("bogus",), 2, "No such command 'bogus'"),
         (("run",), 2, "Missing argument"),
@@ -127,6 +142,8 @@ def remote_cases(url: str):
         ("dags", "show", "d", *base),
         ("triggers", "ls", *base),
         ("triggers", "show", "t", *base),
+        ("schedules", "ls", *base),
+        ("schedules", "rm", "s", *base),
     ]
 
 
