@@ -394,8 +394,9 @@ class Platform:
         from dagforge.spec import run_workflow
 
         run = self.db.run(run_id)
-        if run["status"] not in LIVE:
-            return  # cancelled while it was queued
+        if run["status"] not in LIVE:  # cancelled while queued, or queued again after a
+            self._wake(run_id)  # storage fault hit its final steps: wake whoever waits
+            return
         cancel = threading.Event()
         with self._lock:
             self._cancel[run_id] = cancel
