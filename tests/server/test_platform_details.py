@@ -227,7 +227,11 @@ def test_client_errors_carry_status_and_detail(make_server):
                 {"name": "x", "dag": [{"node_id": "a", "properties": {"next": "ghost"}}]}
             )
         assert err.value.status_code == 422
-        assert [e["path"] for e in err.value.detail["errors"]] == ["dag[0].properties.primitive"]
+        # every problem at once, in document order (the spec layer's contract)
+        assert [e["path"] for e in err.value.detail["errors"]] == [
+            "dag[0].properties.primitive",
+            "dag[0].properties.next",
+        ]
         with pytest.raises(ClientError) as err:
             c.trigger("no such trigger", {})  # quoted in the URL, named in the 404
         assert err.value.status_code == 404 and "no such trigger" in str(err.value)
