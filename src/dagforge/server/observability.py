@@ -508,7 +508,7 @@ def install(app: Any, plat: Any) -> Metrics:
         body = Ready(status="not ready", journal=journal, store=store)
         return JSONResponse(body.model_dump(), status_code=503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get("/metrics", tags=["operations"], response_class=Response, response_model=None)
     def scrape(_: None = Depends(app.state.read_auth)) -> Response:
         """Prometheus text format (needs the token like every read, unless --public-reads)."""
         body, ctype = metrics.render()
