@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BENCH_VENV := .bench-venv
 
-.PHONY: demo test bench bench-distributed lint venv venv-dev clean
+.PHONY: demo test bench bench-distributed lint docs venv venv-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests bench examples
-	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/ruff check src tests bench examples tools
+	$(VENV)/bin/ruff format --check src tests bench examples tools
+
+# The documentation site (mkdocs-material; API reference from the docstrings) in site/.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(VENV)/.installed-dev
 	bash bench/setup_peers.sh
@@ -46,4 +50,4 @@ bench-distributed: $(VENV)/.installed-dev
 	$(PY) bench/platform_bench.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) demo-output
+	rm -rf $(VENV) $(BENCH_VENV) demo-output site
