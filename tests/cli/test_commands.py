@@ -122,3 +122,14 @@ def test_console_script_exists():
     assert done.returncode == 0, done.stderr
     for command in ("run", "profile", "serve", "register", "trigger", "runs", "spec"):
         assert command in done.stdout
+
+
+def test_spec_show_as_json(cli):
+    spec = ROOT / "examples" / "specs" / "filling-a-glass-of-water.json"
+    outcome = cli("spec", "show", str(spec), "--output", "json")
+    assert outcome.code == 0, outcome.err
+    shown = json.loads(outcome.out)
+    source = json.loads(spec.read_text())
+    assert shown["name"] == source["name"] == "filling-a-glass-of-water"
+    assert [n["node_id"] for n in shown["dag"]] == [n["node_id"] for n in source["dag"]]
+    assert cli("spec", "show", str(spec)).out.startswith("flowchart TD")

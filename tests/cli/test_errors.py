@@ -64,6 +64,7 @@ def local_cases(tmp_path):
         (("spec", "validate", f["missing"]), 2, "missing.json"),
         (("spec", "validate", f["bad"]), 2, "bad.json"),
         (("spec", "show", f["missing"]), 2, "missing.json"),
+        (("spec", "show", f["missing"], "--output", "xml"), 2, "--output 'xml'"),
         (
             ("spec", "run", "../../examples/specs/x.json", "--functions", "nosuchmod"),
             2,

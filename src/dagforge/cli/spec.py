@@ -72,10 +72,18 @@ def show(
     png: Path = typer.Option(None, help="also draw the unrolled run of --args to this PNG"),
     functions: str = typer.Option(None, help="module with the functions (for --png)"),
     args: str = typer.Option("{}", help="trigger arguments as JSON (for --png)"),
+    output: str = typer.Option(
+        "mermaid", "--output", "-o", help="mermaid, or json: the validated spec as DAGit JSON"
+    ),
 ) -> None:
     """Print the spec's control flow as Mermaid text (and draw a run with --png)."""
+    if output not in ("mermaid", "json", "table"):
+        fail(f"unknown --output {output!r}; use mermaid or json")
     spec = _load(file)
-    typer.echo(spec_mermaid(spec), nl=False)
+    if output == "json":
+        typer.echo(json.dumps(spec.to_json_dict(), indent=2))
+    else:
+        typer.echo(spec_mermaid(spec), nl=False)
     if png is not None:
         result = _run(spec, functions, args, backend="inline", quiet=True)
         from dagforge.plot import draw_dag
