@@ -51,6 +51,8 @@ def local_cases(tmp_path):
         (("run", "good:dag", "--workers", "0"), 2, "--workers"),
         (("run", "good:dag", "--max-concurrency", "0"), 2, "--max-concurrency"),
         (("trace", "good:dag", "--backend", "gpu"), 2, "unknown backend 'gpu'"),
+        (("trace", "good:dag", "--workers", "0"), 2, "--workers"),
+        (("profile", "good:dag", "--workers", "0"), 2, "--workers"),
         (("profile", "good:dag", "--backend", "gpu"), 2, "unknown backend 'gpu'"),
         (("run", "good:failing"), 1, "ZeroDivisionError"),
         (("show", "good:dag", "--format", "svg"), 2, "--format 'svg'"),

@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from dagforge.cli._app import check_backend
+
 __all__ = ["register", "summary_tables"]
 
 
@@ -88,8 +90,10 @@ def register(app: Any) -> None:
         trace: Path = typer.Option(None, help="also write a Chrome trace JSON here"),
         gantt: Path = typer.Option(None, help="also draw a Gantt chart here (.png/.svg)"),
         runs: int = typer.Option(1, min=1, help="repeat and aggregate (medians, min, max)"),
-        backend: str = typer.Option("inline", help="inline | threads | processes | asyncio"),
-        workers: int = typer.Option(None, help="worker pool size"),
+        backend: str = typer.Option(
+            "inline", callback=check_backend, help="inline | threads | processes | asyncio"
+        ),
+        workers: int = typer.Option(None, min=1, help="worker pool size"),
     ) -> None:
         """Run a DAG with profiling on; write its profile and print a summary."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -202,8 +206,10 @@ def register(app: Any) -> None:
     def trace_cmd(
         ref: str = typer.Argument(..., help="MODULE:OBJECT naming a DAG (or a factory)"),
         output: Path = typer.Option(Path("trace.json"), "--output", "-o", help="trace JSON"),
-        backend: str = typer.Option("threads", help="inline | threads | processes | asyncio"),
-        workers: int = typer.Option(None, help="worker pool size"),
+        backend: str = typer.Option(
+            "threads", callback=check_backend, help="inline | threads | processes | asyncio"
+        ),
+        workers: int = typer.Option(None, min=1, help="worker pool size"),
         profile: bool = typer.Option(True, help="measure bytes (shown in the trace args)"),
     ) -> None:
         """Run a DAG and write its Chrome trace (open it in https://ui.perfetto.dev)."""
