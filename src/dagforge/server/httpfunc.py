@@ -81,9 +81,11 @@ class HttpFunction:
         self.allow_pickle = allow_pickle
         self.policy = policy
 
-    def __call__(self, **arguments: Any) -> dict[str, Any]:
+    def __call__(self, *upstream: Any, **arguments: Any) -> dict[str, Any]:
         import httpx
 
+        if upstream:  # a spec with input_shape "dagit": the list of upstream outputs
+            (arguments,) = upstream  # type: ignore[assignment]
         if self.policy is not None:
             try:
                 self.policy.check(self.name, self.url)
@@ -99,7 +101,8 @@ class HttpFunction:
         if self.store is not None:
             payload["store"] = self.store.describe()
             payload["output_prefix"] = f"{call}/out"  # keys written here expire with the run
-            if len(json.dumps(arguments, default=str)) > self.inline_limit:
+            big = len(json.dumps(arguments, default=str)) > self.inline_limit
+            if big and isinstance(arguments, dict):
                 payload.update(arguments={}, inputs=self._store_inputs(arguments, call))
         try:
             reply = _http().post(

@@ -307,6 +307,9 @@ class WorkflowSpec(BaseModel):
     name: str = Field(min_length=1)
     dag: Annotated[list[SpecNode], AfterValidator(_dag_not_empty)]
     max_iterations: int = Field(default=1000, ge=1)
+    # "dagforge" (default): a node's outputs_from outputs are merged into its keywords;
+    # "dagit": one upstream passes its output as is, several pass the *list* (issue 12).
+    input_shape: Literal["dagforge", "dagit"] = "dagforge"
 
     _warnings: list[tuple[str, str]] = PrivateAttr(default_factory=list)
     _checked: bool = PrivateAttr(default=False)

@@ -20,7 +20,7 @@ from dagforge.spec.validate import load_spec
 class SpecCall:
     """The callable of one instance: builds its kwargs from its parents, stores outputs."""
 
-    __slots__ = ("fn", "step", "restored", "store", "run_id", "serializer")
+    __slots__ = ("fn", "step", "restored", "store", "run_id", "serializer", "shape")
 
     def __init__(
         self,
@@ -30,7 +30,9 @@ class SpecCall:
         store: Any = None,
         run_id: str | None = None,
         serializer: str = "json",
+        shape: str = "dagforge",
     ):
+        self.shape = shape
         self.fn = fn
         self.step = step
         self.restored = restored
@@ -43,7 +45,11 @@ class SpecCall:
         if self.restored is not None:
             return self.restored  # journaled by an earlier attempt of this run
         by_instance = dict(zip(step.parents, parent_values, strict=True))
-        outputs = self.fn(**step.build_kwargs(by_instance))
+        if self.shape == "dagit" and len(step.kwargs_from) > 1:
+            # DAGit: several outputs_from nodes reach a function as the list of outputs
+            outputs = self.fn([by_instance[inst] for inst in step.kwargs_from])
+        else:
+            outputs = self.fn(**step.build_kwargs(by_instance))
         if not isinstance(outputs, Mapping):
             raise TaskOutputError(
                 f"node {step.instance!r}: a workflow function returns a dict of outputs, "
@@ -89,7 +95,13 @@ def compile_spec(
 
     def call_for(step: Step) -> SpecCall:
         return SpecCall(
-            registry.resolve(step.node_id), step, done.get(step.instance), store, run_id, serializer
+            registry.resolve(step.node_id),
+            step,
+            done.get(step.instance),
+            store,
+            run_id,
+            serializer,
+            spec.input_shape,
         )
 
     def continuation(step: Step) -> Rule:
