@@ -335,6 +335,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     from dagforge.server.observability import install
 
     install(app, plat)  # /health, /ready, /metrics, node logs, access log (issue 15)
+    from dagforge.server.ui import install_ui
+
+    install_ui(app, plat)  # the dashboard at /ui, offline /docs and /redoc (issue 15)
+    from dagforge.server.dagit_routes import router as dagit_router
+
+    app.include_router(dagit_router)  # DAGit's control-plane routes and bodies (issue 12)
     return app
 
 

@@ -1,0 +1,285 @@
+"""DAGit's control-plane routes with DAGit's response bodies, on the platform.
+
+The routes of DAGit's control plane (``controlplane/control.py`` in the stored snapshot
+of DAGit's repository) that ``dagforge serve`` does not already answer under the same
+path. Registration (``/register/trigger/``, ``/register/dag``) and ``/run/{trigger}`` are
+the platform's own routes; ``/`` stays the dashboard.
+
+- ``GET /list/actions``: ``{"list of available actions": [names]}``
+- ``POST /register/function/{name}`` (multipart files): ``{"message": "success"}`` or
+  ``{"message": "fail", "reason": ...}``
+- ``GET /view/dags``: ``{"dag": [specs]}``
+- ``GET /view/dag/{dag_name}``: ``{"dag_data": {"DAG_Name--->>", "Number_of_nodes-->",
+  "Starting_Node-->", <node_id>: {...}}}``
+- ``GET /view/{dag_id}``: ``{"dag_metadata": [{"dag_id", "dag_name",
+  "function_activation_ids"}]}``
+- ``GET|POST /view/activation/{activation_id}``: ``{"action_name", "duration",
+  "status", "result"}``
+- ``GET|POST /run/action/{action_name}/{param_json}``: the function's reply
+- ``GET|POST /run/dag/{dag_name}/{param_json}``: ``{"dag_id", "result"}``
+
+Runs started here go through the platform like any other (journal, priority classes,
+the request log): each DAG or function gets a ``bronze`` trigger named
+``dagit-dag-<name>`` / ``dagit-action-<name>`` the first time it is run this way. A
+``dag_id`` is the run id; an activation id is ``<run id>:<node instance>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, UploadFile
+
+from dagforge.errors import DagforgeError, RegistryError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["dagit"])
+
+_WAIT = 300.0  # seconds a synchronous DAGit run may take before the answer says "running"
+_MAX_FILE = 5 * 1024 * 1024  # bytes per uploaded file
+
+
+def _plat(request: Request) -> Any:
+    return request.app.state.platform
+
+
+def _write(request: Request, authorization: str | None) -> None:
+    request.app.state.write_auth(authorization)
+
+
+def _read(request: Request, authorization: str | None) -> None:
+    request.app.state.read_auth(authorization)
+
+
+@router.get("/list/actions")
+def list_actions(request: Request, authorization: str | None = Header(default=None)) -> Any:
+    _read(request, authorization)
+    names = [f.get("name") for f in _plat(request).db.list("functions")]
+    return {"list of available actions": names}
+
+
+@router.post("/register/function/{function_name}")
+async def register_function(
+    function_name: str, request: Request, authorization: str | None = Header(default=None)
+) -> Any:
+    """DAGit's upload: the function's files (script, Dockerfile, requirements.txt) as
+    multipart parts; dagforge also needs ``url`` (a form field) to call the function."""
+    _write(request, authorization)
+    plat = _plat(request)
+    form = await request.form()
+    try:
+        files = [
+            v for k, v in form.multi_items() if isinstance(v, UploadFile) and k != "description"
+        ]
+        url = form.get("url")
+        ftype = form.get("type") or "cpu"
+        if not isinstance(url, str) or not url:
+            raise RegistryError(
+                f"function {function_name!r}: dagforge calls functions over HTTP; send its URL "
+                f"as the form field 'url' (dagforge does not build images)"
+            )
+        saved = await asyncio.to_thread(_save_files, plat, function_name, files)
+        record = {"name": function_name, "kind": "http", "url": url, "type": ftype, "files": saved}
+        await asyncio.to_thread(plat.register_function, record)
+    except DagforgeError as exc:
+        return {"message": "fail", "reason": str(exc)}
+    return {"message": "success"}
+
+
+def _save_files(plat: Any, function_name: str, files: list[Any]) -> list[str]:
+    from dagforge.server.k8s import kube_name
+
+    kube_name(function_name)  # a safe directory name too
+    destination = Path(plat.settings.data_dir) / "function_modules" / function_name
+    destination.mkdir(parents=True, exist_ok=True)
+    names = []
+    for upload in files[:16]:
+        name = Path(upload.filename or "").name
+        if not name or name.startswith("."):
+            raise RegistryError(f"function {function_name!r}: an uploaded file has no usable name")
+        data = upload.file.read(_MAX_FILE + 1)
+        if len(data) > _MAX_FILE:
+            raise RegistryError(f"function {function_name!r}: {name!r} is over {_MAX_FILE} bytes")
+        (destination / name).write_bytes(data)
+        names.append(name)
+    return names
+
+
+@router.get("/view/dags")
+def view_dags(request: Request, authorization: str | None = Header(default=None)) -> Any:
+    _read(request, authorization)
+    return {"dag": _plat(request).db.list("dags")}
+
+
+@router.get("/view/dag/{dag_name}")
+def view_dag(
+    dag_name: str, request: Request, authorization: str | None = Header(default=None)
+) -> Any:
+    _read(request, authorization)
+    try:
+        spec = _plat(request).db.get("dags", dag_name)
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+    entries = spec.get("dag") or []
+    info: dict[str, Any] = {
+        "DAG_Name--->>": spec.get("name"),
+        "Number_of_nodes-->": len(entries),
+        "Starting_Node-->": entries[0]["node_id"] if entries else None,
+    }
+    for entry in entries:
+        props = entry.get("properties") or {}
+        node: dict[str, Any] = {}
+        outputs_from = props.get("outputs_from") or []
+        node["get_outputs_from-->"] = (
+            outputs_from if outputs_from else "Starting action->No outputs consumed"
+        )
+        node["primitive_type"] = props.get("primitive")
+        if props.get("primitive") == "condition":
+            node["next_node_id_if_condition_true"] = props.get("branch_1")
+            node["next_node_id_if_condition_false"] = props.get("branch_2")
+        else:
+            nxt = props.get("next")
+            node["next_node_id-->"] = nxt if nxt else "Ending node_id of a path"
+        info[entry["node_id"]] = node
+    return {"dag_data": info}
+
+
+def _activation_ids(record: dict[str, Any]) -> list[str]:
+    return [f"{record['id']}:{name}" for name in (record.get("nodes") or {})]
+
+
+@router.api_route("/view/activation/{activation_id}", methods=["GET", "POST"])
+def view_activation(
+    activation_id: str, request: Request, authorization: str | None = Header(default=None)
+) -> Any:
+    _read(request, authorization)
+    plat = _plat(request)
+    run_id, sep, instance = activation_id.partition(":")
+    try:
+        record = plat.db.run(run_id)
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+    node = (record.get("nodes") or {}).get(instance) if sep else None
+    if node is None:
+        raise HTTPException(
+            404, f"no activation {activation_id!r}; activation ids are '<run id>:<node>'"
+        )
+    start, end = node.get("start"), node.get("end")
+    duration = round((end - start) * 1000.0, 3) if start is not None and end is not None else None
+    held = plat.result(run_id)
+    value = None
+    if held is not None and instance in held.results:
+        value = held.results[instance].value
+    status = node.get("status")
+    return {
+        "action_name": instance.split("#")[0],
+        "duration": duration,
+        "status": "success" if status == "succeeded" else status,
+        "result": value,
+    }
+
+
+def _run_sync(plat: Any, trigger: str, target_type: str, target: str, args: Any) -> Any:
+    try:
+        plat.db.get("triggers", trigger)
+    except RegistryError:
+        plat.register_trigger(
+            {
+                "trigger_name": trigger,
+                "type": target_type,
+                "priority": "bronze",
+                "dags": [target] if target_type == "dag" else "",
+                "functions": [target] if target_type == "function" else "",
+            }
+        )
+    future: Future = Future()
+    accepted = plat.accept(trigger, args, future)
+    try:
+        return future.result(timeout=_WAIT)
+    except TimeoutError:
+        plat.unsubscribe(accepted["run_id"], future)
+        return {**plat.db.run(accepted["run_id"]), "status": "running"}
+
+
+def _params(param_json: str) -> dict[str, Any]:
+    try:
+        params = json.loads(param_json)
+    except ValueError as exc:
+        raise HTTPException(422, f"param_json is not JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise HTTPException(422, "param_json must be a JSON object")
+    return params
+
+
+def _last_output(record: dict[str, Any]) -> Any:
+    outputs = record.get("outputs")
+    if isinstance(outputs, dict) and len(outputs) == 1:
+        return next(iter(outputs.values()))
+    return outputs
+
+
+@router.api_route("/run/action/{action_name}/{param_json:path}", methods=["GET", "POST"])
+async def run_action(
+    action_name: str,
+    param_json: str,
+    request: Request,
+    authorization: str | None = Header(default=None),
+) -> Any:
+    _write(request, authorization)
+    plat = _plat(request)
+    params = _params(param_json)
+    try:
+        plat.db.get("functions", action_name)
+        record = await asyncio.to_thread(
+            _run_sync, plat, f"dagit-action-{action_name}", "function", action_name, params
+        )
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+    if record.get("status") != "succeeded":
+        raise HTTPException(
+            502, f"function {action_name!r} {record.get('status')}: {record.get('error')}"
+        )
+    return _last_output(record)
+
+
+@router.api_route("/run/dag/{dag_name}/{param_json:path}", methods=["GET", "POST"])
+async def run_dag(
+    dag_name: str,
+    param_json: str,
+    request: Request,
+    authorization: str | None = Header(default=None),
+) -> Any:
+    _write(request, authorization)
+    plat = _plat(request)
+    params = _params(param_json)
+    try:
+        plat.db.get("dags", dag_name)
+        record = await asyncio.to_thread(
+            _run_sync, plat, f"dagit-dag-{dag_name}", "dag", dag_name, params
+        )
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"dag_id": record["id"], "result": _last_output(record)}
+
+
+# Last: DAGit's catch-all ``/view/<dag_id>`` must not shadow the routes above.
+@router.get("/view/{dag_id}")
+def view_dag_metadata(
+    dag_id: str, request: Request, authorization: str | None = Header(default=None)
+) -> Any:
+    _read(request, authorization)
+    try:
+        record = _plat(request).db.run(dag_id)
+    except RegistryError:
+        return {"dag_metadata": []}
+    meta = {
+        "dag_id": record["id"],
+        "dag_name": record.get("dag"),
+        "function_activation_ids": _activation_ids(record),
+    }
+    return {"dag_metadata": [meta]}
