@@ -66,6 +66,7 @@ class Plan:
     __slots__ = (
         "arity_seen",
         "fns",
+        "from_opts",
         "given",
         "keys",
         "kinds",
@@ -81,6 +82,7 @@ class Plan:
         self.schedules: dict[bool, list[int]] = {}
         self.leaves: list[int] | None = None
         self.schedulable = False
+        self.from_opts: bool | None = None  # does any node carry a resources option?
 
 
 class Run:
@@ -335,7 +337,12 @@ class Run:
             return a
 
     def _resolve_requirements(self, requirements: Mapping[str, Any] | None) -> None:
-        from_opts = any(o.resources for o in self.opts) if self.opts else False
+        plan = self.plan
+        from_opts = plan.from_opts if plan is not None else None
+        if from_opts is None:
+            from_opts = any(o.resources for o in self.opts if o is not DEFAULT_OPTIONS)
+            if plan is not None:
+                plan.from_opts = from_opts
         self.reqs: list[Any] | None = None
         if not requirements and not from_opts:
             if self.pool is not None and self.rules:
