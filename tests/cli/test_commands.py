@@ -133,3 +133,55 @@ def test_spec_show_as_json(cli):
     assert shown["name"] == source["name"] == "filling-a-glass-of-water"
     assert [n["node_id"] for n in shown["dag"]] == [n["node_id"] for n in source["dag"]]
     assert cli("spec", "show", str(spec)).out.startswith("flowchart TD")
+
+
+NOISY = """
+def talk(x: int = 0, **_):
+    print("hello from talk", x)
+    return {"x": x}
+
+
+def fail(x: int = 0, **_):
+    raise RuntimeError(f"no good: {x}")
+"""
+
+
+def test_runs_logs_show_captured_output_and_the_failure(cli, tmp_path, monkeypatch):
+    from dagforge.server.app import create_app
+    from dagforge.server.platform import Settings
+
+    from .conftest import Server
+
+    (tmp_path / "cli_noisy.py").write_text(NOISY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    node = {"primitive": "serial", "condition": {}, "branch_1": "", "branch_2": ""}
+    spec = {
+        "name": "noisy",
+        "dag": [
+            {"node_id": "talk", "properties": {**node, "label": "talk", "next": "fail",
+                                               "arguments": {}, "outputs_from": []}},
+            {"node_id": "fail", "properties": {**node, "label": "fail", "next": "",
+                                               "arguments": {}, "outputs_from": ["talk"]}},
+        ],
+    }  # fmt: skip
+    trigger = {"trigger_name": "noisy", "type": "dag", "dags": ["noisy"], "functions": []}
+    settings = Settings(data_dir=tmp_path / "data", allow_modules=("cli_noisy",))
+    with Server(create_app(settings)) as server:
+        url = ("--url", server.url)
+        for fn in ("talk", "fail"):
+            assert cli("register", "function", fn, "--path", f"cli_noisy:{fn}", *url).code == 0
+        assert cli("register", "dag", json.dumps(spec), *url).code == 0
+        assert cli("register", "trigger", json.dumps(trigger), *url).code == 0
+        outcome = cli("trigger", "noisy", "--args", '{"x": 3}', *url)
+        assert outcome.code == 1  # the run failed
+        assert json.loads(outcome.out)["status"] == "failed"
+        logs = cli("runs", "logs", "latest", *url)
+        assert logs.code == 0, logs.err
+        assert "stdout: hello from talk 3" in logs.out
+        fail_line = next(line for line in logs.out.splitlines() if line.split()[:1] == ["fail"])
+        assert "failed" in fail_line and "no good: 3" in fail_line
+        only = json.loads(cli("runs", "logs", "latest", "--node", "talk", "-o", "json", *url).out)
+        assert list(only["logs"]) == ["talk"]
+        assert only["logs"]["talk"]["stdout"].strip() == "hello from talk 3"
+        missing = cli("runs", "logs", "latest", "--node", "nope", *url)
+        assert missing.code == 2 and "no node 'nope'" in missing.err

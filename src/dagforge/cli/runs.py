@@ -97,30 +97,61 @@ def runs_show(
     )
 
 
+def _node_logs(client: Any, run_id: str, node: str) -> dict[str, Any] | None:
+    """The node's captured output (``GET /runs/{id}/nodes/{node}/logs``), if served."""
+    from dagforge.client import _seg
+    from dagforge.errors import ClientError
+
+    try:
+        return client._call("GET", f"/runs/{_seg(run_id)}/nodes/{_seg(node)}/logs")
+    except ClientError as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return None  # not recorded (or a server without node logs)
+        raise
+
+
 @runs_app.command("logs")
 def runs_logs(
     run_id: str = typer.Argument(..., help="a run id, or `latest`"),
+    node: list[str] = typer.Option(None, "--node", "-n", help="only this node (repeatable)"),
     output: str = OUTPUT,
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Print a run's log: one line per node (status, error), then the run's outcome."""
+    """Print a run's log: each node's status, captured output and error, then the outcome."""
+    if output not in ("table", "json"):
+        fail(f"unknown --output {output!r}; use table or json")
     client = _client(url, token)
     run = client.run(_resolve(client, run_id))
+    rid = run.get("run_id") or run["id"]
     nodes = run.get("nodes") or {}
+    wanted = list(node or nodes)
+    unknown = [n for n in wanted if n not in nodes]
+    if unknown:
+        fail(f"run {rid} has no node {unknown[0]!r}; its nodes: {', '.join(nodes) or 'none'}")
+    logs = {name: _node_logs(client, rid, name) for name in wanted}
     if output == "json":
-        emit({"run_id": run.get("run_id"), "status": run.get("status"), "nodes": nodes}, output)
+        emit({"run_id": rid, "status": run.get("status"), "nodes": nodes, "logs": logs}, output)
         return
-    if output != "table":
-        fail(f"unknown --output {output!r}; use table or json")
-    typer.echo(f"run {run.get('run_id')} of trigger {run.get('trigger')!r}")
+    typer.echo(f"run {rid} of trigger {run.get('trigger')!r}")
     typer.echo(f"  accepted {_when(run.get('accepted'))}")
-    for name, node in nodes.items():
-        info = node if isinstance(node, dict) else {"status": node}
+    for name in wanted:
+        info = nodes[name] if isinstance(nodes[name], dict) else {"status": nodes[name]}
+        detail = logs.get(name) or {}
         line = f"  {name:<24} {info.get('status', '')}"
-        if info.get("error"):
-            line += f"  {info['error']}"
+        error = detail.get("error") or info.get("error")
+        if error:
+            line += f"  {error}"
         typer.echo(line)
+        for stream in ("stdout", "stderr"):
+            for text in (detail.get(stream) or "").splitlines():
+                typer.echo(f"      {stream}: {text}")
+        for record in detail.get("records") or []:
+            level, logger = record.get("level"), record.get("logger")
+            typer.echo(f"      {level} {logger}: {record.get('message')}")
+        if detail.get("traceback"):
+            for text in str(detail["traceback"]).rstrip().splitlines():
+                typer.echo(f"      | {text}")
     ended = f" at {_when(run.get('finished'))}" if run.get("finished") else ""
     typer.echo(f"  {run.get('status')}{ended}" + (f": {run['error']}" if run.get("error") else ""))
 
