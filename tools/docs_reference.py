@@ -27,8 +27,13 @@ def _exports() -> dict[str, list[str]]:
 
 def _readme() -> str:
     text = (ROOT / "README.md").read_text()
+
     # README paths like `docs/platform.md` become links to the guides in the site.
-    return re.sub(r"`docs/(\w+)\.md`", r"[\1](\1.md)", text)
+    def link(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"[{name}]({name}.md)" if (ROOT / "docs" / f"{name}.md").is_file() else match[0]
+
+    return re.sub(r"`docs/(\w+)\.md`", link, text)
 
 
 def on_files(files: Files, config) -> Files:
