@@ -203,13 +203,23 @@ def test_debug_from_the_environment(cli, dags, monkeypatch):
         main(["run", "cyclic:dag"])
 
 
-def test_a_missing_extra_names_the_pip_install(cli, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "argv", "extra"),
+    [
+        ("uvicorn", ("serve", "--port", "0"), "server"),
+        ("httpx", ("trigger", "t", "--url", "http://127.0.0.1:9"), "server"),
+        ("httpx", ("runs", "ls", "--url", "http://127.0.0.1:9"), "server"),
+        ("kubernetes", ("deploy", "k8s", "f", "--image", "i:1", "--apply"), "k8s"),
+    ],
+)
+def test_a_missing_extra_names_the_pip_install(cli, monkeypatch, tmp_path, module, argv, extra):
     import sys
 
-    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn -> ModuleNotFoundError
-    outcome = cli("serve", "--port", str(free_port()))
-    assert_clean(outcome, 1, "pip install 'dagforge[server]'")
-    assert "uvicorn" in outcome.err
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, module, None)  # import it -> ModuleNotFoundError
+    outcome = cli(*argv)
+    assert_clean(outcome, 1, f"{module} is not installed: pip install 'dagforge[{extra}]'")
+    assert len(outcome.err.strip().splitlines()) == 1
 
 
 def _paths(command, prefix=()):
