@@ -12,7 +12,6 @@ set as class attributes; see :mod:`dagforge.options`.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -75,6 +74,8 @@ class FunctionTask(Task):
         self._estimate_fn = estimate_fn
         self._name = fn.__name__
         self._options = dict(options)
+        import inspect  # here, not at module level: import time of `import dagforge`
+
         params = inspect.signature(fn).parameters
         self._wants_cfg = "cfg" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
         self.__doc__ = fn.__doc__

@@ -22,14 +22,13 @@ positionally, unchecked.
 
 from __future__ import annotations
 
-import inspect
 import types
 from typing import Any
 
 from dagforge.errors import SignatureError
 from dagforge.execution.worker import K_NOARGS, K_POS
 
-_CO_VARARGS = inspect.CO_VARARGS
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS; inspect is imported only when needed
 
 #: (required positional, takes *args, optional positional, required keyword-only names)
 Arity = tuple[int, bool, int, tuple[str, ...]]
@@ -45,6 +44,8 @@ def arity(fn: Any) -> Arity | None:
         kwdefaults = fn.__kwdefaults__ or {}
         need_kw = tuple(k for k in kwonly if k not in kwdefaults)
         return nargs - ndef, bool(code.co_flags & _CO_VARARGS), ndef, need_kw
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -68,6 +69,8 @@ def arity(fn: Any) -> Arity | None:
 def describe(fn: Any) -> str:
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     name = name or type(fn).__name__
+    import inspect
+
     try:
         return f"{name}{inspect.signature(fn)}"
     except (TypeError, ValueError):

@@ -28,7 +28,7 @@ import time
 import types
 from collections.abc import Callable, Mapping
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagforge.errors import (
     CancelledError,
@@ -40,7 +40,6 @@ from dagforge.errors import (
 )
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.callbacks import ExecutionCallbacks
 from dagforge.execution.calling import arity, kind_for, refuse
 from dagforge.execution.result import Attempt, ExecutionResult
 from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK
@@ -48,6 +47,9 @@ from dagforge.graph import raise_problems
 from dagforge.options import DEFAULT_OPTIONS
 from dagforge.scheduling.priority import upward_ranks
 from dagforge.tasks import Task
+
+if TYPE_CHECKING:
+    from dagforge.execution.callbacks import ExecutionCallbacks
 
 _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
 _PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)

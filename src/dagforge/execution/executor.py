@@ -9,12 +9,14 @@ running event loop instead of blocking a thread.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagforge.execution.backends import make_backend
-from dagforge.execution.callbacks import ExecutionCallbacks
 from dagforge.execution.engine import Run
 from dagforge.execution.result import ExecutionResult
+
+if TYPE_CHECKING:
+    from dagforge.execution.callbacks import ExecutionCallbacks
 
 
 class Executor:

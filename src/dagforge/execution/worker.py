@@ -13,7 +13,6 @@ Tuples, not objects: the hot path allocates nothing it does not need.
 
 from __future__ import annotations
 
-import inspect
 import types
 from time import perf_counter
 from typing import Any
@@ -23,7 +22,7 @@ from dagforge.errors import TaskOutputError
 # Call kinds.
 K_NOARGS, K_POS, K_TASK = 0, 1, 2
 
-_CO_VARARGS = inspect.CO_VARARGS
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS (inspect is imported only when needed)
 
 
 def call_kind(fn: Any) -> int:
@@ -33,6 +32,8 @@ def call_kind(fn: Any) -> int:
         if code.co_argcount or code.co_kwonlyargcount or code.co_flags & _CO_VARARGS:
             return K_POS
         return K_NOARGS
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without signatures: assume positional
