@@ -66,11 +66,36 @@ def cli(capsys, monkeypatch):
     return run
 
 
+MISWIRED = """
+from dagforge import DAG, Task
+
+
+class Needs(Task):
+    inputs = ["data"]
+    outputs = ["out"]
+
+    def compute(self, data, cfg=None):
+        return {"out": data}
+
+
+dag = DAG(tasks={"lonely": Needs()})
+"""
+
+BROKEN = """
+from dagforge import DAG
+
+dag = DAG()
+dag.add_node("a", undefined_name)
+"""
+
+
 @pytest.fixture
 def dags(tmp_path, monkeypatch):
-    """A directory (the cwd) with ``cyclic.py`` and ``good.py`` DAG modules."""
+    """A directory (the cwd) with DAG modules: cyclic, good, miswired, broken."""
     (tmp_path / "cyclic.py").write_text(CYCLIC)
     (tmp_path / "good.py").write_text(GOOD)
+    (tmp_path / "miswired.py").write_text(MISWIRED)
+    (tmp_path / "broken.py").write_text(BROKEN)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path

@@ -285,6 +285,21 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_DEBUG_PASSTHROUGH = (KeyboardInterrupt, SystemExit)
+
+
+def _where(exc: BaseException) -> str:
+    """`` at file.py:12`` — the innermost frame of the traceback, the user's line."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if "importlib" not in f.filename]
+    if not user:
+        return ""
+    last = user[-1]
+    return f" at {last.filename}:{last.lineno}"
+
+
 def check_backend(value: str | None) -> str | None:
     """A typer callback: ``--backend`` must name a backend (usage error otherwise)."""
     from dagforge.execution.backends import BACKENDS
@@ -317,6 +332,8 @@ def load_object(ref: str) -> Any:
         module_name = path.stem
     else:
         sys.path.insert(0, str(Path.cwd()))
+    from dagforge.errors import DagforgeError
+
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -325,7 +342,17 @@ def load_object(ref: str) -> Any:
                 f"cannot import {module_name!r} (from {ref!r}): no such module in "
                 f"{Path.cwd()} or on PYTHONPATH"
             )
+        if missing_extra(exc) is not None:
+            raise
+        fail(f"importing {module_name!r} failed{_where(exc)}: {type(exc).__name__}: {exc}")
+    except DagforgeError:
+        raise  # a DAG built at import time that is invalid: its own message names it
+    except _DEBUG_PASSTHROUGH:
         raise
+    except Exception as exc:
+        if _debugging():
+            raise
+        fail(f"importing {module_name!r} failed{_where(exc)}: {type(exc).__name__}: {exc}")
     try:
         obj = getattr(module, attr)
     except AttributeError:
@@ -335,7 +362,14 @@ def load_object(ref: str) -> Any:
         known = f"; DAGs in it: {', '.join(public)}" if public else ""
         fail(f"module {module_name!r} has no attribute {attr!r}{known}")
     if not isinstance(obj, DAG) and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except DagforgeError:
+            raise
+        except Exception as exc:
+            if _debugging():
+                raise
+            fail(f"{ref}() failed{_where(exc)}: {type(exc).__name__}: {exc}")
     if not isinstance(obj, DAG):
         fail(f"{ref} is not a dagforge DAG (got {type(obj).__name__})")
     return obj
