@@ -51,6 +51,9 @@ __all__ = [
 _REL_EPS = 1e-9
 
 
+_now = time.time
+
+
 def _tol(reference: float) -> float:
     return _REL_EPS * max(1.0, abs(reference))
 
@@ -310,8 +313,10 @@ class ResourcePool:
         "_allocated",
         "_capacities",
         "_cond",
+        "_limits",
         "_lock",
         "_record",
+        "_snaps",
         "_timeline",
         "_tols",
         "_waiters",
@@ -320,6 +325,11 @@ class ResourcePool:
     def __init__(self, capacities: Mapping[str, float], *, record_timeline: bool = True):
         self._capacities = _amounts(capacities, "capacities", "capacity")
         self._tols = {name: _tol(cap) for name, cap in self._capacities.items()}
+        # For the engine's hot path: (cap + tol, cap - tol, cap) per resource.
+        self._limits = {
+            name: (cap + self._tols[name], cap - self._tols[name], cap)
+            for name, cap in self._capacities.items()
+        }
         self._allocated: dict[str, float] = dict.fromkeys(self._capacities, 0)
         # The hot path takes the lock itself (a C-level context manager); waiters use the
         # condition built on the same lock.
@@ -327,6 +337,7 @@ class ResourcePool:
         self._cond = threading.Condition(self._lock)
         self._record = record_timeline
         self._timeline = ResourceTimeline(self._capacities)
+        self._snaps = self._timeline._snapshots  # the hot path appends here directly
         self._waiters = 0  # threads blocked in acquire(); read by tests and repr
 
     # --- views -------------------------------------------------------------------------
@@ -478,18 +489,18 @@ class ResourcePool:
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""
         with self._lock:
-            caps, allocated, tols = self._capacities, self._allocated, self._tols
+            allocated, limits = self._allocated, self._limits
             items = req._resources.items()
             for name, need in items:
-                cap = caps.get(name)
-                if cap is None or need > cap - allocated[name] + tols[name]:
+                cap_tol = limits.get(name)
+                if cap_tol is None or need > cap_tol[0] - allocated[name]:
                     return False
             for name, need in items:
-                cap = caps[name]
                 taken = allocated[name] + need
-                allocated[name] = cap if taken >= cap - tols[name] else taken
+                cap_tol = limits[name]
+                allocated[name] = cap_tol[2] if taken >= cap_tol[1] else taken
             if self._record:  # _snapshot_locked, inlined
-                self._timeline._snapshots.append((time.time(), node_name, True, req))
+                self._snaps.append((_now(), node_name, True, req))
             return True
 
     def _give_back(self, req: ResourceRequirements, node_name: str | None) -> None:
@@ -500,7 +511,7 @@ class ResourcePool:
                 left = allocated[name] - amount
                 allocated[name] = 0 if left <= tols[name] else left
             if self._record:  # _snapshot_locked, inlined
-                self._timeline._snapshots.append((time.time(), node_name, False, req))
+                self._snaps.append((_now(), node_name, False, req))
             if self._waiters:
                 self._cond.notify_all()
 
