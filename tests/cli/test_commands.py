@@ -174,6 +174,7 @@ def test_runs_logs_show_captured_output_and_the_failure(cli, tmp_path, monkeypat
         assert cli("register", "trigger", json.dumps(trigger), *url).code == 0
         outcome = cli("trigger", "noisy", "--args", '{"x": 3}', *url)
         assert outcome.code == 1  # the run failed
+        assert outcome.err.startswith("error: run ") and "runs logs" in outcome.err
         assert json.loads(outcome.out)["status"] == "failed"
         logs = cli("runs", "logs", "latest", *url)
         assert logs.code == 0, logs.err

@@ -224,7 +224,13 @@ def trigger(
     if not isinstance(arguments, dict):
         raise typer.BadParameter("--args must be a JSON object")
     answer = _run(lambda: _client(url, token).trigger(name, arguments, wait=wait, timeout=timeout))
-    if wait and answer.get("status") == "failed":
+    if wait and answer.get("status") in ("failed", "cancelled"):
+        rid = answer.get("run_id") or answer.get("id")
+        reason = f": {answer['error']}" if answer.get("error") else ""
+        typer.echo(
+            f"error: run {rid} {answer['status']}{reason}\n  see `dagforge runs logs {rid}`",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
