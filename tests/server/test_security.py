@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 class Serve:
     """`python -m dagforge.cli serve ...` in a subprocess; killed on exit."""
 
-    def __init__(self, data_dir: Path, *args: str, host: str = "127.0.0.1"):
+    def __init__(self, data_dir: Path, *args: str, host: str = "127.0.0.1", preexec=None):
+        self.preexec = preexec  # runs in the server process before it starts
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -40,6 +41,7 @@ class Serve:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=self.preexec,
         )
 
     def __enter__(self) -> Serve:
@@ -498,3 +500,48 @@ def load(url: str) -> tuple[list[str], list[int]]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
     return errors, results
+
+
+# -- a real storage fault: the server's file-size limit stands in for a full disk ---------
+
+
+def test_a_full_disk_answers_503_and_accepted_runs_finish_once_space_is_back(tmp_path):
+    import resource
+
+    limit = 300_000  # the journal's WAL reaches this after a few runs
+
+    def small_files() -> None:  # in the server process only
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    args = ["--allow-module", "platform_functions", "--workers", "1"]
+    server = Serve(tmp_path, *args, preexec=small_files)
+    with server, Client(server.url) as c:
+        c.register_function("double", path="platform_functions:double")
+        c.register_trigger(function_trigger("double"))
+        accepted, refused = [], None
+        with httpx.Client(base_url=server.url, timeout=30) as h:
+            for k in range(3000):
+                r = h.post("/run/double", json={"x": k})
+                if r.status_code == 503:
+                    refused = r
+                    break
+                assert r.status_code == 202, r.text  # never 404 or 500 on the way
+                accepted.append(r.json()["run_id"])
+        assert refused is not None and refused.headers["retry-after"]
+        assert "journal" in refused.text and accepted
+        assert c.runs_page(limit=1)[0]  # reads still answer during the fault
+        unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+        resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, unlimited)  # space is back
+        deadline = time.monotonic() + 60
+        while True:
+            runs, cursor = c.runs_page(limit=500)
+            while cursor:
+                more, cursor = c.runs_page(limit=500, cursor=cursor)
+                runs += more
+            if all(r["status"] not in ("queued", "running") for r in runs):
+                break
+            assert time.monotonic() < deadline, runs
+            time.sleep(0.1)
+        assert sorted(r["run_id"] for r in runs) == sorted(accepted)  # the 503 left nothing
+        assert {r["status"] for r in runs} == {"succeeded"}
+        assert c.outputs(accepted[-1]) == {"double": {"x": 2 * (len(accepted) - 1)}}
