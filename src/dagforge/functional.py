@@ -319,6 +319,15 @@ def _substitute(value: Any, values: Mapping[str, Any]) -> Any:
     return value
 
 
+def _concrete(value: Any) -> Any:
+    """A Dask future's value (a user-given client leaves values on the cluster)."""
+    if type(value).__name__ == "Future" and hasattr(value, "key"):
+        result = getattr(value, "result", None)
+        if callable(result):
+            return result()
+    return value
+
+
 def _return_nodes(value: Any) -> list[str]:
     if isinstance(value, Lazy):
         return [value.node]
@@ -347,7 +356,9 @@ class PipelineRun:
         """The pipeline's return value; raises the run's ``ExecutionError`` if a node failed."""
         if not self.result.ok:
             self.result.raise_for_failures()
-        return _substitute(self.returned, self.result.values)
+        values = self.result.values
+        wanted = {n: _concrete(values[n]) for n in _return_nodes(self.returned) if n in values}
+        return _substitute(self.returned, wanted)
 
     def __repr__(self) -> str:
         return f"<PipelineRun {self.result!r}>"

@@ -293,3 +293,19 @@ def test_async_nodes_on_the_asyncio_backend():
         return total([fetch(x), fetch(10)], scale=2)
 
     assert p(1) == (2 + 11) * 2
+
+
+def test_runs_on_a_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    from dagforge.execution.backends.dask_backend import DaskBackend
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        p = halves.with_options(backend=DaskBackend(client))
+        assert p(6) == {"l": 3, "r": 1200}
+        run = p.execute(2)
+        assert run.result.backend == "dask" and run.value == {"l": 0, "r": 100}
