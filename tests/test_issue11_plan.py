@@ -117,3 +117,15 @@ def test_a_non_callable_task_is_named_with_every_other_problem():
         d.execute()
     assert [node for node, _ in err.value.errors] == ["a", "b"]
     assert "node 'b' is not callable: 6" in err.value.errors[1][1]
+
+
+def test_a_pickled_dag_leaves_its_plan_behind():
+    import copy
+    import pickle
+
+    d = DAG().add_node("a").add_node("b")
+    d.execute({"a": lambda: "xy", "b": lambda: "z"})
+    assert d._plan is not None
+    clone = pickle.loads(pickle.dumps(d))
+    assert clone._plan is None and clone.nodes == ["a", "b"]
+    assert copy.deepcopy(d)._plan is None

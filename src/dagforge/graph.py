@@ -201,6 +201,12 @@ class DAG:
             map_rule(source, fn, name=name, reduce=reduce, reduce_name=reduce_name, **options)
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A compiled plan is a cache of this process's callables: never shipped.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        return state
+
     def copy(self) -> DAG:
         """An independent copy sharing tasks and options (records are immutable)."""
         new = DAG.__new__(DAG)
