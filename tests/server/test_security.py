@@ -545,3 +545,29 @@ def test_a_full_disk_answers_503_and_accepted_runs_finish_once_space_is_back(tmp
         assert sorted(r["run_id"] for r in runs) == sorted(accepted)  # the 503 left nothing
         assert {r["status"] for r in runs} == {"succeeded"}
         assert c.outputs(accepted[-1]) == {"double": {"x": 2 * (len(accepted) - 1)}}
+
+
+def test_a_queued_run_runs_its_snapshot_also_after_a_restart(tmp_path):
+    gate = tmp_path / "gate"
+    data = tmp_path / "data"
+    args = ["--allow-module", "platform_functions", "--workers", "1"]
+    with Serve(data, *args) as server, Client(server.url) as c:
+        c.register_function("gated", path="platform_functions:gated")
+        c.register_function("double", path="platform_functions:double")
+        c.register_trigger(function_trigger("gated"))
+        c.register_trigger(function_trigger("double"))
+        holder = c.trigger("gated", {"x": 1, "gate": str(gate)})["run_id"]
+        deadline = time.monotonic() + 30
+        while c.run(holder)["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        queued = c.trigger("double", {"x": 21})["run_id"]
+    with Serve(data, *args) as server, Client(server.url) as c:
+        # the resumed holder takes the one worker again; the queued run waits behind it
+        c.register_function("double", path="platform_functions:add_one")
+        assert c.run(queued)["status"] == "queued"
+        gate.touch()
+        assert c.wait(holder, timeout=60)["status"] == "succeeded"
+        done = c.wait(queued, timeout=60)
+    assert done["status"] == "succeeded"
+    assert done["outputs"] == {"double": {"x": 42}}  # what was accepted, not add_one's 22
