@@ -356,9 +356,12 @@ class Run:
         for i, o in enumerate(self.opts):
             if o.resources:
                 reqs[i] = ResourceRequirements.coerce(o.resources)
+        index = self.dag._index
         for name, req in (requirements or {}).items():
-            i = self.dag._lookup(name, "requirements for node")
-            reqs[i] = ResourceRequirements.coerce(req)
+            i = index.get(name) if type(name) is str else None
+            if i is None:
+                i = self.dag._lookup(name, "requirements for node")  # raises, naming it
+            reqs[i] = req if type(req) is ResourceRequirements else ResourceRequirements.coerce(req)
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
         checked: set[Any] = set()  # requirements are hashable values: check each once
