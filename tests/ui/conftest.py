@@ -74,11 +74,30 @@ SPECS = {
     ],
     "broken": [node("start", "explode"), node("explode", "", ["start"])],
     "long": [node("start", "hold"), node("hold", "", ["start"])],
+    "retryable": [node("start", "flaky"), node("flaky", "", ["start"])],
+    "loop": [
+        {
+            "node_id": "tick",
+            "properties": {
+                "label": "tick",
+                "primitive": "condition",
+                "condition": {"source": "x", "operator": "less_than", "target": 10_000},
+                "next": "",
+                "branch_1": "tick",
+                "branch_2": "done",
+                "arguments": {},
+                "outputs_from": ["tick"],
+            },
+        },
+        node("done", "", ["tick"]),
+    ],
 }
 FUNCTIONS = {
     "fan": {"start": "start", "left": "work", "right": "work", "finish": "finish"},
     "broken": {"start": "start", "explode": "explode"},
     "long": {"start": "start", "hold": "hold"},
+    "retryable": {"start": "start", "flaky": "flaky"},
+    "loop": {"tick": "tick", "done": "finish"},
 }
 
 
@@ -86,7 +105,7 @@ def register(url: str, token: str | None = None, trigger_names: dict | None = No
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    names = {"start", "work", "finish", "explode", "hold"}
+    names = {"start", "work", "finish", "explode", "hold", "flaky", "tick"}
     for fn in sorted(names):
         r = httpx.post(
             f"{url}/register/function",

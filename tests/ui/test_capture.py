@@ -91,3 +91,37 @@ def test_off_by_default_and_output_passes_through(capsys):
 def test_bad_limit_named():
     with pytest.raises(ValueError, match="capture limit"):
         LogCapture(limit=-1)
+
+
+def test_capture_survives_a_stream_swapped_during_a_long_call(monkeypatch):
+    """A long captured call keeps the routers counted; a stream someone installs in the
+    meantime is wrapped again by the next call instead of being written to directly."""
+    import io
+
+    from dagforge.execution import capture
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def long():
+        entered.set()
+        release.wait(5)
+
+    outer = LogCapture()
+    t = threading.Thread(target=outer.wrap("long", long))
+    t.start()
+    assert entered.wait(5)
+    replacement = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", replacement)  # e.g. a test runner's capture
+
+    def hello():
+        print("mine")
+
+    try:
+        result = Executor(_dag({"hello": hello}), capture_logs=True).execute()
+    finally:
+        release.set()
+        t.join(5)
+    assert result["hello"].logs.stdout == "mine\n"
+    assert replacement.getvalue() == ""
+    assert capture._active == 0

@@ -38,7 +38,6 @@ _current: contextvars.ContextVar[NodeLogs | None] = contextvars.ContextVar(
 )
 _install_lock = threading.Lock()
 _active = 0
-_saved: tuple[Any, Any] | None = None
 _handler: _RecordRouter | None = None
 
 
@@ -171,29 +170,36 @@ class _RecordRouter(logging.Handler):
 
 
 def _enter() -> None:
-    global _active, _saved, _handler
+    """Count one more captured call; make sure the routers are in place. Checked on every
+    call, not only the first: something else (a test runner, a framework) may have put
+    its own stream in ``sys.stdout`` while a long captured call was running."""
+    global _active, _handler
     with _install_lock:
         _active += 1
-        if _active == 1:
-            _saved = (sys.stdout, sys.stderr)
+        if not isinstance(sys.stdout, _StreamRouter):
             sys.stdout = _StreamRouter(sys.stdout, "stdout")
+        if not isinstance(sys.stderr, _StreamRouter):
             sys.stderr = _StreamRouter(sys.stderr, "stderr")
+        if _handler is None:
             _handler = _RecordRouter()
             logging.getLogger().addHandler(_handler)
 
 
 def _exit() -> None:
-    global _active, _saved, _handler
+    """One captured call less; the last one puts the real streams back."""
+    global _active, _handler
     with _install_lock:
         _active -= 1
-        if _active == 0 and _saved is not None:
-            # put back only what we installed (someone may have replaced it since)
-            if isinstance(sys.stdout, _StreamRouter):
-                sys.stdout = _saved[0]
-            if isinstance(sys.stderr, _StreamRouter):
-                sys.stderr = _saved[1]
+        if _active:
+            return
+        # put back only what we installed (someone may have replaced it since)
+        if isinstance(sys.stdout, _StreamRouter):
+            sys.stdout = sys.stdout._stream
+        if isinstance(sys.stderr, _StreamRouter):
+            sys.stderr = sys.stderr._stream
+        if _handler is not None:
             logging.getLogger().removeHandler(_handler)
-            _saved = _handler = None
+            _handler = None
 
 
 class LogCapture:
