@@ -330,7 +330,15 @@ def test_outside_a_dag_an_xn_is_its_function_and_kwargs_are_refused():
     def flow(x):
         return double(x)
 
-    assert double(4) == 8 and flow(4) == 8
+    assert flow(4) == 8
+    for T in (tawazi, ct):  # tawazi's default: an error
+        with pytest.raises(Exception, match="outside of a `DAG`"):
+            T.xn(lambda x: 2 * x)(4)
+    ct.cfg.TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR = "ignore"
+    try:
+        assert double(4) == 8
+    finally:
+        ct.cfg.TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR = "error"
     with pytest.raises(ct.errors.TawaziUsageError, match="keyword"):
         flow(x=4)
 

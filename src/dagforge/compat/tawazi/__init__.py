@@ -21,11 +21,19 @@ rest, ``permissive`` treats the failure's result as ``None`` and runs everything
 from __future__ import annotations
 
 import copy
+import os
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from types import FunctionType
 from typing import Any
 
-from dagforge.compat.tawazi.consts import ARG_NAME_SEP, USE_SEP_END, USE_SEP_START, Resource
+from dagforge.compat.tawazi.consts import (
+    ARG_NAME_SEP,
+    USE_SEP_END,
+    USE_SEP_START,
+    Resource,
+    XNOutsideDAGCall,
+)
 from dagforge.compat.tawazi.errors import (
     ErrorStrategy,
     TawaziTypeError,
@@ -54,14 +62,26 @@ __all__ = [
 ]
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class _Config:
-    """tawazi's ``cfg``: ``TAWAZI_IS_SEQUENTIAL`` (default of ``@xn``) and
-    ``RUN_DEBUG_NODES`` (debug nodes run only when true)."""
+    """tawazi's ``cfg``, read from the same environment variables: ``TAWAZI_IS_SEQUENTIAL``
+    (default of ``@xn``), ``RUN_DEBUG_NODES`` (debug nodes run only when true),
+    ``TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR`` (calling an ``@xn`` outside a ``@dag``:
+    ``error``, tawazi's default, ``warning`` or ``ignore``; the last two call the function)."""
 
     def __init__(self) -> None:
-        self.TAWAZI_IS_SEQUENTIAL = False
-        self.RUN_DEBUG_NODES = False
-        self.TAWAZI_DEFAULT_RESOURCE = Resource.thread
+        self.TAWAZI_IS_SEQUENTIAL = _env_flag("TAWAZI_IS_SEQUENTIAL")
+        self.RUN_DEBUG_NODES = _env_flag("RUN_DEBUG_NODES")
+        self.TAWAZI_PROFILE_ALL_NODES = _env_flag("TAWAZI_PROFILE_ALL_NODES")
+        self.TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR = XNOutsideDAGCall(
+            os.environ.get("TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR", "error").lower()
+        )
+        self.TAWAZI_DEFAULT_RESOURCE = Resource(
+            os.environ.get("TAWAZI_DEFAULT_RESOURCE", Resource.thread.value)
+        )
 
 
 cfg = _Config()
@@ -527,6 +547,15 @@ class LazyExecNode(FunctionalNode):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _tracer() is None:
+            behaviour = XNOutsideDAGCall(cfg.TAWAZI_EXECNODE_OUTSIDE_DAG_BEHAVIOR)
+            msg = (
+                f"Invoking {self.name} outside of a `DAG`. Executing wrapped function instead "
+                f"of describing dependency."
+            )
+            if behaviour is XNOutsideDAGCall.error:
+                raise TawaziUsageError(msg)
+            if behaviour is XNOutsideDAGCall.warning:
+                warnings.warn(RuntimeWarning(msg), stacklevel=2)
             return self.fn(*args, **kwargs)
         if "twz_active" in kwargs:
             raise TawaziUsageError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ARG_NAME_SEP", "USE_SEP_END", "USE_SEP_START", "Resource"]
+__all__ = ["ARG_NAME_SEP", "USE_SEP_END", "USE_SEP_START", "Resource", "XNOutsideDAGCall"]
 
 ARG_NAME_SEP = ">!>"
 USE_SEP_START = "<<"
@@ -18,3 +18,11 @@ class Resource(StrEnum):
     thread = "thread"
     main_thread = "main-thread"
     async_thread = "async-thread"
+
+
+class XNOutsideDAGCall(StrEnum):
+    """What calling an ``@xn`` function outside a ``@dag`` does (tawazi's default: error)."""
+
+    warning = "warning"
+    error = "error"
+    ignore = "ignore"
