@@ -338,6 +338,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     from dagforge.server.ui import install_ui
 
     install_ui(app, plat)  # the dashboard at /ui, offline /docs and /redoc (issue 15)
+    from dagforge.server.dagit_routes import router as dagit_router
+
+    app.include_router(dagit_router)  # DAGit's control-plane routes and bodies (issue 12)
     return app
 
 
