@@ -104,11 +104,13 @@ class Database:
 
     def get_many(self, table: str, names: list[str]) -> dict[str, dict[str, Any]]:
         """The registered bodies among ``names`` (one statement; unknown names left out)."""
-        if not names:
-            return {}
-        marks = ", ".join("?" for _ in names)
-        rows = self._exec(f"SELECT name, body FROM {table} WHERE name IN ({marks})", tuple(names))
-        return {name: json.loads(body) for name, body in rows}
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), 500):  # SQLite caps the variables per statement
+            part = tuple(names[start : start + 500])
+            marks = ", ".join("?" for _ in part)
+            rows = self._exec(f"SELECT name, body FROM {table} WHERE name IN ({marks})", part)
+            found.update((name, json.loads(body)) for name, body in rows)
+        return found
 
     def list(self, table: str) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self._exec(f"SELECT body FROM {table} ORDER BY name")]

@@ -269,7 +269,7 @@ class Platform:
         else:
             snapshot["spec"] = _function_spec(trigger["functions"][0])
         names = {e.get("node_id") for e in snapshot["spec"].get("dag", []) if isinstance(e, dict)}
-        wanted = sorted(n for n in names if isinstance(n, str))[:10_000]
+        wanted = sorted(n for n in names if isinstance(n, str))
         snapshot["functions"] = self.db.get_many("functions", wanted)  # unknown: fail at run
         return snapshot
 
@@ -282,10 +282,11 @@ class Platform:
         record = self.db.run(run_id)
         with self._lock:
             finishing = run_id in self._finishing
+            event = None
             if not finishing and record["status"] in LIVE and self.db.run_cancelled(run_id):
                 event = self._cancel.get(run_id)
                 if event is not None:
-                    event.set()
+                    event.set()  # its dispatcher ends it and writes its log line
                 cancelled = True
             else:
                 cancelled = False
@@ -294,8 +295,9 @@ class Platform:
             raise RunFinished(f"run {run_id!r} has already finished ({record['status']})")
         self.queues.discard(record["priority"], run_id)
         record = self.db.run(run_id)
-        if record["started"] is None:  # never started: its one log line is written now
-            self._log_safely(record, record["finished"], record["finished"], "cancelled", None)
+        if event is None:  # no dispatcher holds it (queued, or resumed and waiting)
+            started = record["started"] or record["finished"]
+            self._log_safely(record, started, record["finished"], "cancelled", None)
         self._wake(run_id)
         return record
 
