@@ -108,7 +108,7 @@ def missing_extra(exc: BaseException) -> str | None:
             top = (exc.name or "").split(".")[0]
             if top in EXTRAS:
                 return f"{top} is not installed: pip install 'dagforge[{EXTRAS[top]}]'"
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        exc = exc.__cause__  # type: ignore[assignment]  # only an explicit `raise ... from`
     return None
 
 
@@ -131,11 +131,11 @@ def _explain(exc: BaseException) -> tuple[str, int]:
         StoreError,
     )
 
+    if isinstance(exc, _Failure):
+        return str(exc), exc.code
     extra = missing_extra(exc)
     if extra is not None:
         return extra, _FAILED
-    if isinstance(exc, _Failure):
-        return str(exc), exc.code
     if isinstance(exc, ClientError):
         status = getattr(exc, "status_code", None)
         if status is None:
