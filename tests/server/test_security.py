@@ -571,3 +571,12 @@ def test_a_queued_run_runs_its_snapshot_also_after_a_restart(tmp_path):
         done = c.wait(queued, timeout=60)
     assert done["status"] == "succeeded"
     assert done["outputs"] == {"double": {"x": 42}}  # what was accepted, not add_one's 22
+
+
+def test_a_token_must_be_printable_ascii(tmp_path):
+    from dagforge.errors import RegistryError
+    from dagforge.server.platform import Platform, Settings
+
+    for bad in ("sécret", "", "tab\there"):
+        with pytest.raises(RegistryError, match="--token must be non-empty printable ASCII"):
+            Platform(Settings(data_dir=tmp_path, token=bad))

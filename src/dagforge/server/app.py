@@ -59,8 +59,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     def authorised(authorization: str | None = Header(default=None)) -> None:
         if expected is None:
             return
-        # compare bytes: a non-ASCII header (decoded as latin-1) is a 401, not a 500
-        given = authorization.encode("utf-8", "surrogateescape") if authorization else b""
+        # compare the header's raw bytes (ASGI decodes it as latin-1): any header that is
+        # not the token, non-ASCII included, is a 401, never a 500
+        given = authorization.encode("latin-1", "replace") if authorization else b""
         if not secrets.compare_digest(given, expected):
             raise HTTPException(
                 401,

@@ -80,6 +80,11 @@ class Platform:
             raise RegistryError(
                 f"--max-iterations must be a positive integer, got {settings.max_iterations!r}"
             )
+        token = settings.token
+        if token is not None and (not token or not token.isascii() or not token.isprintable()):
+            raise RegistryError(
+                "--token must be non-empty printable ASCII (it travels in an HTTP header)"
+            )
         self.urls = UrlPolicy(settings.allow_urls)
         self.db = Database(settings.data_dir / "dagforge.sqlite3")
         self.queues = RunQueues(settings.weights or None, settings.max_queued)
