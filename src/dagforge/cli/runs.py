@@ -18,7 +18,9 @@ from dagforge.cli._app import OUTPUT, emit, fail
 URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help="platform URL")
 TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
 
-runs_app = typer.Typer(help="List, show, follow and cancel runs on a server.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List runs on a server, show one, read its logs, cancel it.", no_args_is_help=True
+)
 
 _RUN_COLUMNS = ("run_id", "trigger", "dag", "priority", "status", "accepted", "duration_s")
 
