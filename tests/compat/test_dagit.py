@@ -427,3 +427,18 @@ def test_dagits_trigger_registration_script_then_a_run(dagit_server, tmp_path, m
         body = run.json()
     assert run.status_code == 200 and body["status"] == "succeeded" and body["priority"] == "gold"
     assert body["outputs"]["create_sentiment_report"]["report"][2] == "fine: +0.0"
+
+
+def test_create_service_registers_the_node_port_url(dagit_server, kube_api, glass_full):
+    from dagforge.compat.dagit.deployment import DeploymentManager
+    from dagforge.compat.dagit.functions import Functions
+
+    fr = Functions(dagit_server.url)
+    func = fr.register_function(str(glass_full), "glass_full", "registry:5000/glass_full", "gpu")
+    assert func.function_name == "glass_full" and func.image == "registry:5000/glass_full"
+    d = DeploymentManager(func, functions=fr, node_host="127.0.0.1")
+    assert d.create_deployment() == "dagit-deployment-glass-full"
+    assert d.create_service() == 31234
+    assert fr.get_function("glass_full")["url"] == "http://127.0.0.1:31234/"
+    dep = kube_api.objects["deployments/default/dagit-deployment-glass-full"]
+    assert dep["spec"]["template"]["spec"]["nodeSelector"] == {"type": "gpu"}

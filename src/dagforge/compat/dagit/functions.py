@@ -13,7 +13,8 @@ the path of an existing Dockerfile, the path is recorded and the image defaults 
 ``url=`` when given, else ``http://<node_host>:<node_port>/`` when ``node_port=`` and a
 node host (``node_host=`` or ``DAGIT_NODE_HOST``) are known, else the Service's
 in-cluster address. :class:`~dagforge.compat.dagit.deployment.DeploymentManager`
-re-registers the node-port URL once ``create_service()`` knows the port.
+re-registers the node-port URL once ``create_service()`` knows the port. The server
+refuses a URL its ``--allow-url`` does not admit (a ``ClientError`` naming it).
 """
 
 from __future__ import annotations
