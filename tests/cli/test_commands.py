@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagforge
@@ -186,3 +187,50 @@ def test_runs_logs_show_captured_output_and_the_failure(cli, tmp_path, monkeypat
         assert only["logs"]["talk"]["stdout"].strip() == "hello from talk 3"
         missing = cli("runs", "logs", "latest", "--node", "nope", *url)
         assert missing.code == 2 and "no node 'nope'" in missing.err
+
+
+GATED = """
+import time
+from pathlib import Path
+
+
+def hold(gate: str = "", **_):
+    deadline = time.monotonic() + 20
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"held": True}
+"""
+
+
+def test_runs_cancel_a_running_run(cli, tmp_path, monkeypatch):
+    from dagforge.server.app import create_app
+    from dagforge.server.platform import Settings
+
+    from .conftest import Server
+
+    (tmp_path / "cli_gated.py").write_text(GATED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    trigger = {"trigger_name": "hold", "type": "function", "functions": ["hold"], "dags": []}
+    gate = tmp_path / "gate"
+    settings = Settings(data_dir=tmp_path / "data", allow_modules=("cli_gated",))
+    with Server(create_app(settings)) as server:
+        url = ("--url", server.url)
+        assert cli("register", "function", "hold", "--path", "cli_gated:hold", *url).code == 0
+        assert cli("register", "trigger", json.dumps(trigger), *url).code == 0
+        args = json.dumps({"gate": str(gate)})
+        accepted = json.loads(cli("trigger", "hold", "--no-wait", "--args", args, *url).out)
+        run_id = accepted["run_id"]
+        try:
+            outcome = cli("runs", "cancel", run_id, "-o", "json", *url)
+            assert outcome.code == 0, outcome.err
+            assert json.loads(outcome.out)["status"] in ("cancelled", "cancelling")
+        finally:
+            gate.write_text("open")
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline:
+            status = json.loads(cli("runs", "show", run_id, "-o", "json", *url).out)["status"]
+            if status not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+        assert status == "cancelled"
