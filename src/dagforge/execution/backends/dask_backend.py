@@ -41,7 +41,9 @@ only adds to). Everything else runs on the engine's thread.
 from __future__ import annotations
 
 import operator
+import os
 import queue
+import sys
 import traceback
 import uuid
 from collections.abc import Collection
@@ -49,7 +51,7 @@ from functools import partial
 from time import perf_counter
 from typing import Any
 
-from dagforge.errors import BackendError, ResourceError, WorkerLostError
+from dagforge.errors import BackendError, ResourceError, SerializationError, WorkerLostError
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
 
@@ -61,8 +63,13 @@ _RAN: dict[str, tuple] = {}
 _POLL = 0.5
 
 
-def _remote(job: tuple) -> Any:
-    """Run one node on the Dask worker; remember how it went; return its value."""
+def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) -> Any:
+    """Run one node on the Dask worker; remember how it went; return its value.
+
+    ``fn`` is the node's callable, or its cloudpickle bytes when the user's modules are
+    shipped by value (Dask itself pickles by reference whatever plain pickle can).
+    ``args``/``kwargs`` travel as Dask arguments, so parent futures arrive as values.
+    """
     import threading
     import time
 
@@ -76,7 +83,13 @@ def _remote(job: tuple) -> Any:
         key = worker.get_current_task()
     except ValueError:  # not on a worker
         where, key = f"local/{threading.current_thread().name}", None
+    if type(fn) is bytes:
+        fn = _loaded(fn)
+    job = (*head[:3], fn, args, kwargs, *head[3:])
     _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
+    if ok and check and type(value) not in _PLAIN:
+        err = _unsendable(job[6], value)
+        ok = err is None
     if key is not None:
         end = time.time()
         _RAN[str(key)] = (end - (t1 - t0), end, where, metrics)
@@ -85,9 +98,120 @@ def _remote(job: tuple) -> Any:
     return value
 
 
+# Values Dask always serializes; anything else is test-serialized on the worker.
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+
+def _unsendable(name: str, value: Any) -> BaseException | None:
+    """A ``SerializationError`` when Dask could not move ``value`` off this worker.
+
+    Checked where the value was made, so the one node fails instead of the transfer to a
+    child or the final fetch (which would lose every result). Pickle protocol 5 with a
+    buffer callback: large buffers (numpy, bytes-like) are not copied by the check.
+    """
+    from distributed.protocol.pickle import dumps
+
+    try:
+        dumps(value, buffer_callback=[].append)
+    except Exception as exc:
+        return SerializationError(
+            f"node {name!r} returned a {type(value).__name__} that Dask cannot serialize, so "
+            f"it could never leave the worker: {type(exc).__name__}: {exc}; return plain data "
+            f"(or make the type picklable)"
+        )
+    return None
+
+
+# Per worker process: recently loaded callables by their pickled bytes (bounded).
+_LOADED: dict[bytes, Any] = {}
+
+
+def _loaded(data: bytes) -> Any:
+    fn = _LOADED.get(data)
+    if fn is None:
+        import cloudpickle
+
+        if len(_LOADED) >= 256:
+            _LOADED.clear()
+        fn = _LOADED[data] = cloudpickle.loads(data)
+    return fn
+
+
 def _collect(keys: list[str]) -> dict[str, tuple]:
     """On a worker: hand over (and forget) what ``_remote`` recorded for ``keys``."""
     return {k: _RAN.pop(k) for k in keys if k in _RAN}
+
+
+# Top-level user modules already registered with cloudpickle to travel by value.
+_SHIPPED: set[str] = set()
+
+
+def user_modules() -> list[str]:
+    """Modules imported from outside this interpreter's installation.
+
+    Those are the user's scripts and project packages: a Dask scheduler or worker on
+    another machine cannot import them (nor can a local worker import a module loaded by
+    path, such as a test file under pytest's importlib mode), so their functions must
+    travel by value.
+    Anything under the standard library, ``site-packages``/``dist-packages`` or the
+    interpreter's prefixes is installed (and must be installed on the workers too, like
+    dagforge itself); ``__main__`` already travels by value.
+    """
+    import sysconfig
+
+    roots = {
+        os.path.realpath(p)
+        for p in (
+            *sysconfig.get_paths().values(),
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+        )
+        if p
+    }
+    found = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        mine = _MINE.get((name, path))
+        if mine is None:
+            top = name.partition(".")[0]
+            real = os.path.realpath(path)
+            mine = _MINE[(name, path)] = not (
+                top in _NEVER_SHIP
+                or "site-packages" in real
+                or "dist-packages" in real
+                or any(real.startswith(r + os.sep) for r in roots)
+            )
+        if mine:
+            found.append(name)
+    return sorted(found)
+
+
+# (module name, file) -> whether it is the user's (memo: a run re-checks only new modules).
+_MINE: dict[tuple[str, str], bool] = {}
+
+
+_NEVER_SHIP = frozenset({"__main__", "__mp_main__", "dagforge", "distributed", "dask"})
+
+
+def ship_user_modules() -> list[str]:
+    """Register :func:`user_modules` with cloudpickle (by value); return the new ones.
+
+    cloudpickle's registry is per process, so this also applies to other cloudpickle
+    users here (the ``processes`` backend, for one).
+    """
+    import cloudpickle
+
+    new = [m for m in user_modules() if m not in _SHIPPED]
+    for name in new:
+        try:
+            cloudpickle.register_pickle_by_value(sys.modules[name])
+        except (ValueError, KeyError):  # pragma: no cover - vanished meanwhile
+            continue
+        _SHIPPED.add(name)
+    return new
 
 
 class _Lost:
@@ -97,6 +221,15 @@ class _Lost:
 
     def __init__(self, name: str):
         self.name = name
+
+
+class _Suspect:
+    """Marker event: a node's worker died under it; re-run it alone before blaming it."""
+
+    __slots__ = ("job",)
+
+    def __init__(self, job: tuple):
+        self.job = job
 
 
 class DaskBackend(Backend):
@@ -116,6 +249,13 @@ class DaskBackend(Backend):
             resource names to map.
         gather: fetch every value to this process when the run ends; default only when
             dagforge created the client.
+        ship_modules: send the functions of the user's own modules (scripts and project
+            packages not installed in site-packages) by value, so a scheduler and workers
+            that cannot import them still run them (default on; off pickles them by
+            reference, which needs them importable on the scheduler and every worker).
+        check_results: test-serialize each node's value on its worker, so a value Dask
+            cannot move fails that node alone (``SerializationError``) instead of the
+            transfer to a child or the final fetch.
     """
 
     name = "dask"
@@ -131,6 +271,8 @@ class DaskBackend(Backend):
         in_flight_per_thread: int = 16,
         worker_resources: bool | Collection[str] = True,
         gather: bool | None = None,
+        ship_modules: bool = True,
+        check_results: bool = True,
     ):
         super().__init__()
         if isinstance(client, str):
@@ -158,6 +300,15 @@ class DaskBackend(Backend):
         #: hands them over: those sources' values are fetched so ``when`` sees values.
         self.run_conditions: Any = None
         self._resolve: set[int] = set()
+        self.ship_modules = ship_modules
+        self.check_results = check_results
+        # Values fetched because a rule, map or spec step read them: (idx, key) -> value.
+        self._concrete: dict[tuple[int, str], Any] = {}
+        # Nodes that died with their worker wait to be re-run one at a time (see _probe).
+        self._suspects: list[tuple] = []
+        self._probing: tuple[int, int] | None = None
+        self._jobs: dict[int, tuple] = {}  # the last job submitted per node
+        self._pickled: dict[int, tuple[bytes, Any]] = {}
 
     # -- connection ------------------------------------------------------------------
 
@@ -238,12 +389,19 @@ class DaskBackend(Backend):
         self._keys = {}
         self._declared = None
         self._resolve = {u for u, _ in (self.run_conditions or ())}
+        self._concrete = {}
+        self._suspects = []
+        self._probing = None
+        self._jobs = {}
+        self._pickled = {}
         # Keys are unique per run: Dask returns the existing future for a key it still
         # holds, so a second run must never reuse the first run's keys.
         self._token = uuid.uuid4().hex[:12]
         client = self.client
         if client.status not in ("running", "connecting", "newly-created"):
             raise BackendError(f"the Dask client for {self._where()} is {client.status}")
+        if self.ship_modules:
+            ship_user_modules()
 
     def _submit_kwargs(self, job: tuple) -> dict[str, Any] | BaseException:
         """Dask submit options for a job, or the error that fails it before it runs."""
@@ -295,9 +453,9 @@ class DaskBackend(Backend):
     def submit(self, job: tuple) -> None:
         future = self._send(job)
         if future is not None:
-            future.add_done_callback(partial(self._finished, job))
+            future.add_done_callback(partial(self._finished, job, False))
 
-    def _send(self, job: tuple) -> Any:
+    def _send(self, job: tuple, alone: bool = False) -> Any:
         """Submit one job to Dask; None when it failed before reaching Dask (event queued)."""
         idx, attempt, name = job[0], job[1], job[6]
         kwargs = self._submit_kwargs(job)
@@ -305,15 +463,41 @@ class DaskBackend(Backend):
             now = perf_counter()
             self._done.put((idx, attempt, False, None, kwargs, "", now, now, -1, None))
             return None
+        if alone:
+            kwargs["key"] = f"dagforge-{name}-alone-{attempt}-{self._token}"
         try:
-            future = self.client.submit(_remote, job, **kwargs)
+            future = self.client.submit(_remote, *self._parts(job), **kwargs)
         except Exception as exc:
+            import pickle
+
+            if isinstance(exc, (pickle.PicklingError, TypeError, AttributeError)):
+                # This node's function or arguments cannot be pickled: it alone fails.
+                now = perf_counter()
+                err = SerializationError(
+                    f"node {name!r} cannot be sent to the Dask cluster: {type(exc).__name__}: {exc}"
+                )
+                self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+                return None
             raise BackendError(f"could not submit node {name!r} to {self._where()}: {exc}") from exc
         self._futures[(idx, attempt)] = future
+        self._jobs[idx] = job
         self._keys[kwargs["key"]] = idx
         return future
 
-    def _finished(self, job: tuple, future: Any) -> None:
+    def _parts(self, job: tuple) -> tuple:
+        """``_remote``'s arguments for a job; the callable cloudpickled once per run."""
+        fn = job[3]
+        if self.ship_modules:
+            token = id(fn)
+            entry = self._pickled.get(token)
+            if entry is None:
+                import cloudpickle
+
+                entry = self._pickled[token] = (cloudpickle.dumps(fn), fn)  # holds fn: id stays
+            fn = entry[0]
+        return ((*job[:3], *job[6:]), fn, job[4], job[5], self.check_results)
+
+    def _finished(self, job: tuple, alone: bool, future: Any) -> None:
         """Runs on Dask's callback thread: turn the future's state into an engine event."""
         idx, attempt, name = job[0], job[1], job[6]
         now = perf_counter()
@@ -338,7 +522,12 @@ class DaskBackend(Backend):
             if self._client is None or self._client.status != "running":
                 self._done.put(_Lost(name))
                 return
-        exc, tb = node_error(name, future, self._where())
+        exc, tb = node_error(name, future, self._where(), alone)
+        if not alone and isinstance(exc, WorkerLostError):
+            # A worker that died took every task it held with it; the culprit is found
+            # by re-running each such node on its own (``_probe``).
+            self._done.put(_Suspect(job))
+            return
         self._done.put((idx, attempt, False, None, exc, tb, now, now, -1, None))
 
     def wait(self, timeout: float | None) -> list[tuple]:
@@ -360,14 +549,37 @@ class DaskBackend(Backend):
             except queue.Empty:
                 break
         futures = self._futures
+        out = []
         for ev in events:
             if type(ev) is _Lost:
                 self._give_up(
                     f"lost the connection to the Dask scheduler at {self._where()} while node "
                     f"{ev.name!r} was running; the run cannot go on"
                 )
+            if type(ev) is _Suspect:
+                if (ev.job[0], ev.job[1]) in futures:  # not abandoned meanwhile
+                    self._suspects.append(ev.job)
+                continue
+            if self._probing == (ev[0], ev[1]):
+                self._probing = None
             futures.pop((ev[0], ev[1]), None)
-        return events
+            out.append(ev)
+        self._probe()
+        return out
+
+    def _probe(self) -> None:
+        """Re-run one suspect at a time: the node that kills its worker dies again and
+        fails; a sibling that only shared the dying worker succeeds."""
+        while self._probing is None and self._suspects:
+            job = self._suspects.pop(0)
+            ident = (job[0], job[1])
+            if ident not in self._futures:
+                continue  # abandoned (timeout, interrupt) while it waited
+            future = self._send(job, alone=True)
+            if future is None:
+                continue
+            self._probing = ident
+            future.add_done_callback(partial(self._finished, job, True))
 
     def _check_alive(self) -> None:
         client = self._client
@@ -395,6 +607,33 @@ class DaskBackend(Backend):
         if future is not None:
             self._abandoned.add(future.key)
             future.cancel()
+        if self._probing == (idx, attempt):
+            self._probing = None
+            self._probe()
+
+    def materialize(self, run: Any, idx: int) -> Any:
+        """The value of node ``idx`` in this process, for a rule, map or spec step to read.
+
+        Fetched once per run and kept here; ``run.values`` keeps the future, so children
+        still receive the data worker to worker.
+        """
+        from distributed import Future
+
+        value = run.values[idx]
+        if not isinstance(value, Future):
+            return value
+        key = (idx, value.key)
+        if key in self._concrete:
+            return self._concrete[key]
+        try:
+            concrete = value.result()
+        except Exception as exc:
+            raise BackendError(
+                f"could not fetch the value of node {run.names[idx]!r}, which a rule reads, "
+                f"from {self._where()}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._concrete[key] = concrete
+        return concrete
 
     def shutdown(self, wait: bool = True) -> None:
         futures = list(self._futures.values())
@@ -430,10 +669,45 @@ class DaskBackend(Backend):
             return
         try:
             fetched = self._client.gather([run.values[i] for i in idx])
+        except Exception:
+            fetched = None
+        if fetched is not None:
+            for i, value in zip(idx, fetched, strict=True):
+                run.values[i] = value
+            return
+        if self._client.status != "running":
+            raise BackendError(f"lost the Dask scheduler at {self._where()} fetching results")
+        for i in idx:  # one bad value must not lose the others
+            self._fetch_one(run, i)
+
+    def _fetch_one(self, run: Any, i: int) -> None:
+        """Fetch one value; a value lost with a dead worker is recomputed once, alone."""
+        future = run.values[i]
+        try:
+            run.values[i] = future.result()
+            return
         except Exception as exc:
-            raise BackendError(f"could not fetch results from {self._where()}: {exc}") from exc
-        for i, value in zip(idx, fetched, strict=True):
-            run.values[i] = value
+            err: BaseException = exc
+        job = self._jobs.get(i)
+        if job is not None and _is_killed_worker(err):
+            # It finished, then a worker another node killed took its value with it, and
+            # Dask's recomputation was blamed for the deaths: compute it afresh.
+            key = f"dagforge-{run.names[i]}-again-{job[1]}-{self._token}"
+            try:
+                run.values[i] = self._client.submit(
+                    _remote, *self._parts(job), key=key, pure=False
+                ).result()
+                return
+            except Exception as exc:
+                err = exc
+        run.values[i] = None
+        run.status[i] = S.FAILED
+        failure = BackendError(
+            f"node {run.names[i]!r} finished, but its value could not be fetched from "
+            f"{self._where()}: {type(err).__name__}: {err}"
+        )
+        failure.__cause__ = err
+        run.errors[i] = (failure, "")
 
     def _collect_ran(self, run: Any) -> None:
         keys, self._keys = self._keys, {}
@@ -478,7 +752,9 @@ class DaskBackend(Backend):
         return out
 
 
-def node_error(name: str, future: Any, where: str) -> tuple[BaseException, str]:
+def node_error(
+    name: str, future: Any, where: str, alone: bool = False
+) -> tuple[BaseException, str]:
     """The error (and remote traceback) a failed or cancelled node future stands for."""
     tb = ""
     try:
@@ -489,8 +765,9 @@ def node_error(name: str, future: Any, where: str) -> tuple[BaseException, str]:
         exc = lost
     if _is_killed_worker(exc):
         err: BaseException = WorkerLostError(
-            f"node {name!r} kept killing its Dask worker (Dask gave up after its "
-            f"allowed-failures): {exc}"
+            f"node {name!r} kept killing its Dask worker"
+            + (", also when re-run on its own" if alone else "")
+            + f" (Dask gave up after its allowed-failures): {exc}"
         )
         err.__cause__ = exc
         return err, tb
