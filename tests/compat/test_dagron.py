@@ -205,3 +205,75 @@ def test_an_impossible_request_is_a_value_error_before_anything_runs():
             dag, pool, {"huge": dagron.ResourceRequirements.gpu(3)}
         ).execute({"huge": lambda: ran.append(1)})
     assert ran == []
+
+
+CHECK = """
+import json
+import dagron
+dag = (dagron.DAG.builder().add_node("preprocess").add_node("train_model_a")
+    .add_node("train_model_b").add_node("evaluate")
+    .add_edge("preprocess", "train_model_a").add_edge("preprocess", "train_model_b")
+    .add_edge("train_model_a", "evaluate").add_edge("train_model_b", "evaluate").build())
+capacities = {"gpu": 2, "cpu": 8, "memory_mb": 16000}
+pool = dagron.ResourcePool(capacities=capacities)
+R = dagron.ResourceRequirements
+requirements = {
+    "preprocess": R(resources={"cpu": 2, "memory_mb": 2000}),
+    "train_model_a": R(resources={"gpu": 1, "cpu": 4, "memory_mb": 8000}),
+    "train_model_b": R(resources={"gpu": 1, "cpu": 4, "memory_mb": 8000}),
+    "evaluate": R(resources={"cpu": 2, "memory_mb": 4000}),
+}
+result = dagron.ResourceAwareExecutor(dag, pool, requirements).execute(
+    {n: (lambda n=n: n) for n in ["preprocess", "train_model_a", "train_model_b", "evaluate"]}
+)
+print(json.dumps({
+    "succeeded": result.succeeded,
+    "events": sorted({s.event for s in pool.timeline.snapshots}),
+    "snapshots": len(pool.timeline.snapshots),
+    "peak": pool.timeline.peak_utilization(),
+    "cpu_key": list(R.cpu(4).resources),
+}))
+"""
+
+
+def _dagron_python():
+    """A Python with dagron 0.1.1 (it needs 3.12): $DAGRON_PYTHON or bench's venv."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for candidate in (os.environ.get("DAGRON_PYTHON"), str(root / ".bench-venv/bin/python")):
+        if candidate and shutil.which(candidate):
+            probe = subprocess.run([candidate, "-c", "import dagron"], capture_output=True)
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def test_behaviour_against_dagron_0_1_1_where_the_docs_agree_and_where_they_differ():
+    import json
+    import subprocess
+    import sys
+
+    python = _dagron_python()
+    if python is None:
+        pytest.skip("no Python with dagron 0.1.1 (set DAGRON_PYTHON, or make bench)")
+    theirs = json.loads(
+        subprocess.run([python, "-c", CHECK], capture_output=True, text=True, check=True).stdout
+    )
+    ours_code = CHECK.replace("import dagron\n", "import dagforge.compat.dagron as dagron\n")
+    ours = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", ours_code], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert ours["succeeded"] == theirs["succeeded"] == 4
+    assert ours["snapshots"] == theirs["snapshots"] == 8
+    # the three documented differences: dagforge follows dagron's documentation
+    assert theirs["events"] == ["acquired", "released"] and ours["events"] == ["acquire", "release"]
+    assert theirs["cpu_key"] == ["cpu_slots"] and ours["cpu_key"] == ["cpu"]
+    capacities = {"gpu": 2, "cpu": 8, "memory_mb": 16000}
+    assert theirs["peak"] == {k: ours["peak"][k] * capacities[k] for k in capacities}
+    assert all(0 < v <= 1.0 for v in ours["peak"].values())
