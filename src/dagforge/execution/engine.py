@@ -382,7 +382,6 @@ class Run:
         self._compute_keys(costs, rank_costs, use_ranks)
         if cacheable:
             plan.keys[use_ranks] = (self.keys, self.int_keys)
-        self.use_ranks = use_ranks
 
     def _compute_keys(self, costs, rank_costs, use_ranks) -> None:
         opts = self.opts
