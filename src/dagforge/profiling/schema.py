@@ -134,6 +134,18 @@ PROFILE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {"runs": {"type": "integer", "minimum": 1}, "total_time_ms": _STAT},
         },
+        # dagforge's extras, kept out of the entries dagprofiler's reader builds from
+        "dagforge": {
+            "type": "object",
+            "properties": {
+                "execution_metrics": {
+                    "type": "object",
+                    "additionalProperties": {"type": "object", "properties": _METRIC_PROPS},
+                },
+                "node_weights": {"type": "object", "additionalProperties": _NONNEG},
+                "edge_weights": {"type": "object", "additionalProperties": _NONNEG},
+            },
+        },
     },
 }
 
