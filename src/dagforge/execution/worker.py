@@ -148,3 +148,71 @@ def _format(exc: BaseException) -> str:
     import traceback
 
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+# -- seed= ---------------------------------------------------------------------------------
+
+
+def node_seed(seed: int, name: str) -> int:
+    """The seed of node ``name`` in a run seeded with ``seed``: the same on every machine."""
+    import hashlib
+
+    digest = hashlib.blake2b(f"{seed}\0{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def seed_globals(seed: int) -> None:
+    """Seed ``random`` and, when numpy is imported, numpy's global generator."""
+    import random
+    import sys
+
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % (2**32))
+
+
+class Seeded:
+    """A node's callable that first seeds the global generators from the node's seed.
+
+    Every node draws from its own stream, whichever backend, worker or order runs it,
+    so ``seed=`` gives the same data on every backend. Nodes sharing one interpreter
+    (threads, asyncio's worker threads) would interleave their draws from the one
+    global generator, so a seeded call holds one lock: seeded nodes of one process run
+    one at a time. A coroutine is seeded when it starts; its draws after its first
+    ``await`` may interleave with other coroutines'.
+    """
+
+    __slots__ = ("fn", "seed")
+
+    def __init__(self, fn: Any, seed: int):
+        self.fn = fn
+        self.seed = seed
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with _seed_lock():
+            seed_globals(self.seed)
+            value = self.fn(*args, **kwargs)
+        if type(value) is types.CoroutineType:
+            return _seeded_coroutine(value, self.seed)
+        return value
+
+    def __reduce__(self) -> tuple:
+        return (Seeded, (self.fn, self.seed))
+
+
+async def _seeded_coroutine(coro: Any, seed: int) -> Any:
+    seed_globals(seed)
+    return await coro
+
+
+_LOCKS: dict[int, Any] = {}
+
+
+def _seed_lock() -> Any:
+    lock = _LOCKS.get(0)
+    if lock is None:
+        import threading
+
+        lock = _LOCKS.setdefault(0, threading.RLock())  # atomic: every caller gets one lock
+    return lock
