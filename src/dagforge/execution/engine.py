@@ -114,6 +114,7 @@ class Run:
         outputs_of: list[int] | None = None,
         check_inputs: bool = True,
         capture: Any = None,
+        seed: int | None = None,
     ):
         dag.validate()
         self.rules: list[Any] = list(dag._rules)
@@ -185,7 +186,9 @@ class Run:
             and cache is None
             and not self.conditions
             and capture is None
+            and seed is None
         )
+        self.seed = seed  # seed= : each node seeds the global generators (worker.Seeded)
         self.capture = capture  # per-node stdout/stderr/log capture (execution/capture.py)
         self.selected = selected
         # The inline schedule: with nothing that can change the order, run the nodes in
@@ -901,6 +904,10 @@ class Run:
         ser = None
         if self.profiling:
             ser = o.serializer or self.serializer or "pickle"
+        if self.seed is not None:
+            from dagforge.execution.worker import Seeded, node_seed
+
+            fn = Seeded(fn, node_seed(self.seed, self.names[i]))
         if self.capture is not None:
             fn = self.capture.wrap(self.names[i], fn)
         job = (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser)

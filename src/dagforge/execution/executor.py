@@ -46,6 +46,8 @@ class Executor:
             without re-running what succeeded (the same content cache).
         capture_logs: ``True`` (or a :class:`~dagforge.execution.capture.LogCapture`)
             keeps each node's stdout, stderr and log records on ``result[name].logs``.
+        seed: seed ``random`` (and numpy's global generator) before each node from this
+            seed and the node's name, so every backend draws the same data.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Executor:
         checkpoint: Any = None,
         overtake_limit: int = 8,
         capture_logs: Any = False,
+        seed: int | None = None,
     ):
         if priority not in ("auto", "critical_path", "fifo"):
             raise ValueError(
@@ -97,6 +100,9 @@ class Executor:
         self.use_cache = bool(cache) or checkpoint is not None
         self.overtake_limit = overtake_limit
         self.capture_logs = capture_logs
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        self.seed = seed
 
     def _rank_costs(self) -> dict[str, float] | None:
         p = self.guide_profile
@@ -149,6 +155,7 @@ class Executor:
             outputs_of=[self.dag._index[t] for t in targets] if targets is not None else None,
             cache=self._cache(),
             overtake_limit=self.overtake_limit,
+            seed=self.seed,
             capture=self._capture(),
         )
 

@@ -801,7 +801,7 @@ def run_profile(
     profiles = []
     for i in range(runs):
         seed_everything(seed)
-        result = Executor(dag, backend=backend, **executor_kwargs).execute(
+        result = Executor(dag, backend=backend, seed=seed, **executor_kwargs).execute(
             tasks, run_inputs=run_inputs
         )
         if check:
