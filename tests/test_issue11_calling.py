@@ -171,3 +171,15 @@ def test_map_reduce_without_defaults_gets_no_arguments_when_empty():
     d = DAG().add_node("src", lambda: [])
     d.map("src", lambda x: x, name="m", reduce=lambda: "nothing to reduce")
     assert d.execute()["m.reduce"].value == "nothing to reduce"
+
+
+def test_a_cycle_is_reported_with_the_other_problems():
+    from dagforge.errors import CycleError
+
+    d = DAG().add_node("a", lambda x: x).add_node("b", lambda x: x).add_node("c", two)
+    d.add_edge("a", "b").add_edge("b", "a").add_edge("a", "c")
+    with pytest.raises(GraphValidationError) as err:
+        d.validate()
+    kinds = [type(p) for p in err.value.problems]
+    assert kinds == [CycleError, SignatureError]
+    assert "a -> b -> a" in err.value.errors[0][1]

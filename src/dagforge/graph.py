@@ -253,8 +253,11 @@ class DAG:
         """Check for cycles and Task-Standard routing errors; cache the topological order."""
         if self._topo is not None:
             return self
-        order = self._kahn()
         problems: list[tuple[str, Exception]] = []
+        try:
+            order = self._kahn()
+        except CycleError as exc:  # reported with every other problem
+            problems.append((exc.cycle[0], exc))
         self._check_routing(problems)
         self._check_signatures(problems)
         if problems:
