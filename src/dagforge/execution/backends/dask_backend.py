@@ -41,9 +41,7 @@ only adds to). Everything else runs on the engine's thread.
 from __future__ import annotations
 
 import operator
-import os
 import queue
-import sys
 import traceback
 import uuid
 from collections.abc import Collection
@@ -140,78 +138,6 @@ def _loaded(data: bytes) -> Any:
 def _collect(keys: list[str]) -> dict[str, tuple]:
     """On a worker: hand over (and forget) what ``_remote`` recorded for ``keys``."""
     return {k: _RAN.pop(k) for k in keys if k in _RAN}
-
-
-# Top-level user modules already registered with cloudpickle to travel by value.
-_SHIPPED: set[str] = set()
-
-
-def user_modules() -> list[str]:
-    """Modules imported from outside this interpreter's installation.
-
-    Those are the user's scripts and project packages: a Dask scheduler or worker on
-    another machine cannot import them (nor can a local worker import a module loaded by
-    path, such as a test file under pytest's importlib mode), so their functions must
-    travel by value.
-    Anything under the standard library, ``site-packages``/``dist-packages`` or the
-    interpreter's prefixes is installed (and must be installed on the workers too, like
-    dagforge itself); ``__main__`` already travels by value.
-    """
-    import sysconfig
-
-    roots = {
-        os.path.realpath(p)
-        for p in (
-            *sysconfig.get_paths().values(),
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-        )
-        if p
-    }
-    found = []
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if not path:
-            continue
-        mine = _MINE.get((name, path))
-        if mine is None:
-            top = name.partition(".")[0]
-            real = os.path.realpath(path)
-            mine = _MINE[(name, path)] = not (
-                top in _NEVER_SHIP
-                or "site-packages" in real
-                or "dist-packages" in real
-                or any(real.startswith(r + os.sep) for r in roots)
-            )
-        if mine:
-            found.append(name)
-    return sorted(found)
-
-
-# (module name, file) -> whether it is the user's (memo: a run re-checks only new modules).
-_MINE: dict[tuple[str, str], bool] = {}
-
-
-_NEVER_SHIP = frozenset({"__main__", "__mp_main__", "dagforge", "distributed", "dask"})
-
-
-def ship_user_modules() -> list[str]:
-    """Register :func:`user_modules` with cloudpickle (by value); return the new ones.
-
-    cloudpickle's registry is per process, so this also applies to other cloudpickle
-    users here (the ``processes`` backend, for one).
-    """
-    import cloudpickle
-
-    new = [m for m in user_modules() if m not in _SHIPPED]
-    for name in new:
-        try:
-            cloudpickle.register_pickle_by_value(sys.modules[name])
-        except (ValueError, KeyError):  # pragma: no cover - vanished meanwhile
-            continue
-        _SHIPPED.add(name)
-    return new
 
 
 class _Lost:
@@ -401,6 +327,8 @@ class DaskBackend(Backend):
         if client.status not in ("running", "connecting", "newly-created"):
             raise BackendError(f"the Dask client for {self._where()} is {client.status}")
         if self.ship_modules:
+            from dagforge.execution.shipping import ship_user_modules
+
             ship_user_modules()
 
     def _submit_kwargs(self, job: tuple) -> dict[str, Any] | BaseException:

@@ -6,8 +6,10 @@ it. Here each worker has its own pipe and its own job, so a death (``os._exit``,
 SIGKILL, a segfault) fails exactly that node with ``WorkerLostError``; the worker is
 replaced and the run goes on. A node past its ``timeout`` is killed the same way.
 
-Jobs and results travel with cloudpickle, so lambdas and closures work. A result that
-cannot be pickled back fails its node with a clear error instead of hanging.
+Jobs and results travel with cloudpickle, so lambdas and closures work. A node whose
+function or arguments cannot be pickled fails alone (``SerializationError``) before it
+reaches a worker; a result that cannot be pickled back fails its node the same way
+instead of hanging. ``SystemExit`` in a node is that node's failure (the worker lives on).
 
 Concurrency hazards: only the engine thread calls this backend; the child processes
 share nothing with it but their pipe.
@@ -94,12 +96,16 @@ class ProcessBackend(Backend):
         self._backlog: list[tuple] = []
         self._by_job: dict[tuple[int, int], _Worker] = {}
         self._functions: dict[int, tuple[bytes, Any]] = {}
+        self._early: list[tuple] = []
 
     @property
     def capacity(self) -> int:
         return self.max_workers
 
     def start(self) -> None:
+        from dagforge.execution.shipping import ship_user_modules
+
+        ship_user_modules()  # a script or test file loaded by path pickles by value
         if not self._workers:
             for _ in range(self.max_workers):
                 self._spawn()
@@ -153,17 +159,29 @@ class ProcessBackend(Backend):
             fn_bytes = None if token in w.sent else entry[0]
             w.conn.send_bytes(cloudpickle.dumps((token, fn_bytes, (*job[:3], None, *job[4:]))))
             w.sent.add(token)
-        except Exception as exc:  # the job itself cannot be pickled
+        except Exception as exc:  # the job itself cannot be pickled: only it fails
+            from time import perf_counter
+
             self._by_job.pop((job[0], job[1]), None)
             w.job = None
             self._idle.append(w)
-            raise SerializationError(
-                f"node {job[6]!r} cannot be sent to a worker process: {type(exc).__name__}: {exc}"
-            ) from exc
+            err = SerializationError(
+                f"node {job[6]!r} cannot be sent to a worker process: {type(exc).__name__}: "
+                f"{exc}; use a function cloudpickle can pickle (no locks, open files or "
+                f"sockets in its closure or arguments)"
+            )
+            err.__cause__ = exc
+            now = perf_counter()
+            self._early.append((job[0], job[1], False, None, err, "", now, now, w.wid, None))
+            if self._backlog:
+                self.submit(self._backlog.pop(0))
 
     def wait(self, timeout: float | None) -> list[tuple]:
         import cloudpickle
 
+        if self._early:  # jobs that failed before reaching a worker
+            early, self._early = self._early, []
+            return early
         busy = [w for w in self._workers if w.job is not None]
         if not busy:
             if timeout:
@@ -256,3 +274,4 @@ class ProcessBackend(Backend):
         self._backlog.clear()
         self._by_job.clear()
         self._functions.clear()
+        self._early.clear()
