@@ -952,7 +952,8 @@ class Run:
             if self.cache_keys:
                 key = self.cache_keys.pop(i, None)
                 if key is not None:
-                    self.cache.put(key, value)
+                    fetch = getattr(self.backend, "materialize", None)  # Dask: not the future
+                    self.cache.put(key, value if fetch is None else fetch(self, i))
             if cb is not None and cb.on_node_complete is not None:
                 cb.on_node_complete(self.names[i], value)
             self._release_children(i, value)
