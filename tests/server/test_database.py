@@ -121,6 +121,8 @@ def _script(db) -> list:
     db.put("functions", "a", {"name": "a"})
     out.append(db.get("functions", "f"))
     out.append(db.list("functions"))
+    out.append(db.get_many("functions", ["f", "zz", "a"]))
+    out.append(db.get_many("functions", [f"n{i}" for i in range(1200)] + ["a"]))
     db.delete("functions", "a")
     for call in (lambda: db.delete("functions", "a"), lambda: db.get("dags", "zz")):
         with pytest.raises(RegistryError) as info:
@@ -340,3 +342,46 @@ def test_keeper_renews_wakes_remote_finishes_and_passes_cancels(db) -> None:
         assert wait_until(lambda: queues.held() == [])
     finally:
         queues.close()
+
+
+# --- raw statements of the dashboard and the run monitor ----------------------------------------
+
+
+def test_sqlite_flavoured_statements_run_on_both(db) -> None:
+    from dagforge.server.observability import _NODE_LOGS
+
+    assert db._write(_NODE_LOGS) in (-1, 0)  # the table exists already (migrations)
+    upsert = (
+        "INSERT OR REPLACE INTO node_logs "
+        "(run_id, instance, status, attempts, error, traceback, logs) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    db._write(upsert, ("r", "a", "failed", 1, "boom", None, None))
+    db._write(upsert, ("r", "a", "succeeded", 2, None, None, "[]"))
+    assert db._exec("SELECT status, attempts FROM node_logs WHERE run_id=?", ("r",)) == [
+        ("succeeded", 2)
+    ]
+    db.accept_run("r", "t", None, "gold", {})
+    db.node_done("r", "a", {"v": 1})
+    db.accept_run("copy", "t", None, "gold", {})
+    assert (
+        db._write(
+            "INSERT INTO node_results (run_id, instance, outputs) "
+            "SELECT ?, instance, outputs FROM node_results WHERE run_id = ?",
+            ("copy", "r"),
+        )
+        == 1
+    )
+    assert db.completed_nodes("copy") == {"a": {"v": 1}}
+    assert db._exec("SELECT status, priority, COUNT(*) FROM runs GROUP BY 1, 2") == [
+        ("queued", "gold", 2)
+    ]
+    assert db._exec("SELECT id FROM runs WHERE trigger LIKE 't%' ORDER BY id") == [
+        ("copy",),
+        ("r",),
+    ]
+    assert db._exec("SELECT id FROM runs WHERE id LIKE ? AND trigger LIKE 't%'", ("c%",)) == [
+        ("copy",)
+    ]
+    assert db._exec("SELECT 1") == [(1,)]
+    assert db._write("DELETE FROM node_logs WHERE run_id NOT IN (SELECT id FROM runs)") == 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -114,6 +115,25 @@ class SqlDatabase:
             set_={k: ins.excluded[k] for k in values if k not in keys},
         )
 
+    # -- raw statements (the dashboard and the run monitor use a few) -----------------------
+
+    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Run one statement written for SQLite (``?`` parameters, ``INSERT OR REPLACE``);
+        its rows. On PostgreSQL the statement is translated (see ``_translate``)."""
+        with self._tx() as conn:
+            result = conn.exec_driver_sql(self._translate(sql), tuple(args))
+            return [tuple(r) for r in result] if result.returns_rows else []
+
+    def _write(self, sql: str, args: tuple = ()) -> int:
+        """Like ``_exec`` for a write; the number of rows it changed."""
+        with self._tx() as conn:
+            return conn.exec_driver_sql(self._translate(sql), tuple(args)).rowcount
+
+    def _translate(self, sql: str) -> str:
+        if self.dialect != "postgresql":
+            return sql
+        return _to_postgres(sql)
+
     # -- registries --------------------------------------------------------------------
 
     def _table(self, table: str) -> Any:
@@ -134,6 +154,17 @@ class SqlDatabase:
         if row is None:
             raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
         return json.loads(row[0])
+
+    def get_many(self, table: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The registered bodies among ``names`` (unknown names left out)."""
+        t = self._table(table)
+        found: dict[str, dict[str, Any]] = {}
+        with self._tx() as conn:
+            for start in range(0, len(names), 500):
+                part = list(names[start : start + 500])
+                rows = conn.execute(select(t.c.name, t.c.body).where(t.c.name.in_(part)))
+                found.update((name, json.loads(body)) for name, body in rows)
+        return found
 
     def list(self, table: str) -> list[dict[str, Any]]:
         t = self._table(table)
@@ -537,6 +568,39 @@ class SqlDatabase:
             if new_cursor != cursor:
                 conn.execute(update(t).where(t.c.name == name).values(cursor=new_cursor))
         return done
+
+
+_REPLACE = re.compile(
+    r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE | re.DOTALL
+)
+
+
+def _to_postgres(sql: str) -> str:
+    """A SQLite-flavoured statement for psycopg: ``?`` -> ``%s`` (outside quotes, with
+    literal ``%`` doubled) and ``INSERT OR REPLACE`` -> ``INSERT ... ON CONFLICT (primary
+    key) DO UPDATE`` for the tables whose keys are known."""
+    out, quoted = [], False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "?" and not quoted:
+            out.append("%s")
+        elif ch == "%":  # psycopg parses placeholders even without parameters
+            out.append("%%")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    match = _REPLACE.match(text)
+    if match:
+        table, cols = match.group(1), [c.strip() for c in match.group(2).split(",")]
+        keys = s.PRIMARY_KEYS.get(table)
+        if keys is None:
+            raise StorageFault(f"INSERT OR REPLACE into {table!r}: its primary key is not known")
+        text = f"INSERT INTO {table} ({', '.join(cols)})" + text[match.end() :]
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in keys)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        text += f" ON CONFLICT ({', '.join(keys)}) {action}"
+    return text
 
 
 def _run_row(row: Any) -> dict[str, Any]:

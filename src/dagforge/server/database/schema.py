@@ -89,4 +89,21 @@ schedule_fires = Table(
     PrimaryKeyConstraint("schedule", "due"),
 )
 
+node_logs = Table(  # written by the run monitor (observability.py)
+    "node_logs",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("instance", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer),
+    Column("error", Text),
+    Column("traceback", Text),
+    Column("logs", Text),
+    PrimaryKeyConstraint("run_id", "instance"),
+)
+
+PRIMARY_KEYS = {
+    t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.tables.values()
+}
+
 REGISTRIES = {"functions": functions, "dags": dags, "triggers": triggers}

@@ -77,6 +77,18 @@ def upgrade() -> None:
             sa.Column("outputs", sa.Text, nullable=False),
             sa.PrimaryKeyConstraint("run_id", "instance"),
         )
+    if "node_logs" not in existing:
+        op.create_table(
+            "node_logs",
+            sa.Column("run_id", sa.Text, nullable=False),
+            sa.Column("instance", sa.Text, nullable=False),
+            sa.Column("status", sa.Text, nullable=False),
+            sa.Column("attempts", sa.Integer),
+            sa.Column("error", sa.Text),
+            sa.Column("traceback", sa.Text),
+            sa.Column("logs", sa.Text),
+            sa.PrimaryKeyConstraint("run_id", "instance"),
+        )
     op.create_table(
         "schedules",
         sa.Column("name", sa.String(200), primary_key=True),
