@@ -388,41 +388,45 @@ class Run:
 
     def _compute_keys(self, costs, rank_costs, use_ranks) -> None:
         opts = self.opts
-        prios = [o.priority for o in opts] if any(o is not DEFAULT_OPTIONS for o in opts) else None
+        n = self.n
+        all_default = opts.count(DEFAULT_OPTIONS) == n  # identity compare, in C
+        prios = None if all_default else [o.priority for o in opts]
         has_prio = prios is not None and any(prios)
         order = self.dag._topo
         unit = (
             not costs
             and not rank_costs
-            and not any(o.cost is not None for o in opts)
-            and not any(
-                isinstance(t, Task)
-                and type(t).estimate_instructions is not Task.estimate_instructions
-                for t in self.fns
+            and (all_default or not any(o.cost is not None for o in opts))
+            and (
+                K_TASK not in self.kinds
+                or not any(
+                    isinstance(t, Task)
+                    and type(t).estimate_instructions is not Task.estimate_instructions
+                    for t in self.fns
+                )
             )
         )
-        ranks: list[float] | None = None
-        if use_ranks and self.n:
+        ranks: list[Any] | None = None
+        if use_ranks and n:
             if unit:
-                ranks = upward_ranks(self.succ, [1] * self.n, order)
+                ranks = _unit_ranks(self.succ, order, n)
             else:
                 merged = dict(costs or {})
                 merged.update(rank_costs or {})
                 ranks = upward_ranks(self.succ, self.dag.node_costs(merged), order)
         self.int_keys = not has_prio and (ranks is None or unit) and not self.rules
         if self.rules and ranks is None:
-            ranks = [0.0] * self.n
+            ranks = [0.0] * n
         if self.int_keys:
-            n = self.n
             if ranks is None:
                 self.keys = None
             else:
-                top = int(max(ranks)) if ranks else 0
-                self.keys = [(top - int(r)) * n + i for i, r in enumerate(ranks)]
+                top = max(ranks) if ranks else 0
+                self.keys = [(top - r) * n + i for i, r in enumerate(ranks)]
         else:
-            p = prios or [0] * self.n
-            r = ranks or [0.0] * self.n
-            self.keys = [(-p[i], -r[i], i) for i in range(self.n)]
+            p = prios or [0] * n
+            r = ranks or [0.0] * n
+            self.keys = [(-p[i], -r[i], i) for i in range(n)]
 
     # -- lifecycle helpers ---------------------------------------------------------------
 
@@ -1334,6 +1338,17 @@ class Run:
             if m is not None:
                 m.bytes_in = total
         return out
+
+
+def _unit_ranks(succ: list[list[int]], order: list[int], n: int) -> list[int]:
+    """Upward ranks with every cost 1 (integers): the longest path to a leaf, in nodes."""
+    rank = [1] * n
+    get = rank.__getitem__
+    for u in reversed(order):
+        s = succ[u]
+        if s:
+            rank[u] = 1 + max(map(get, s))
+    return rank
 
 
 def _subtract(shadow: dict, req: Any) -> None:
