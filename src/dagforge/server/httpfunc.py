@@ -105,8 +105,14 @@ class HttpFunction:
             if big and isinstance(arguments, dict):
                 payload.update(arguments={}, inputs=self._store_inputs(arguments, call))
         try:
+            from dagforge.otel import traceparent_headers  # W3C trace context (issue 15)
+
             reply = _http().post(
-                self.url, json=payload, timeout=self.timeout, follow_redirects=False
+                self.url,
+                json=payload,
+                timeout=self.timeout,
+                follow_redirects=False,
+                headers=traceparent_headers(self.run_id, self.name),
             )
         except httpx.HTTPError as exc:
             raise TaskOutputError(

@@ -26,6 +26,7 @@ node dict is replaced, never resized, while readers copy it under that lock.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -40,6 +41,11 @@ log = logging.getLogger("dagforge.server")
 access_log = logging.getLogger("dagforge.server.access")
 
 _OURS = "_dagforge_handler"
+# the W3C traceparent of the request being handled (set by AccessLog, read by accept)
+incoming_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dagforge_incoming_traceparent", default=None
+)
+MAX_TRACEPARENTS = 10_000
 _RECORD_KEYS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
 
@@ -122,6 +128,10 @@ class AccessLog:
             return
         t0 = time.perf_counter()
         facts = {"status": 500, "bytes": 0}
+        for name, value in scope.get("headers", ()):
+            if name == b"traceparent":
+                incoming_traceparent.set(value.decode("latin-1")[:100])
+                break
 
         async def watch(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -168,10 +178,11 @@ MAX_TRACEBACK = 20_000
 
 
 class _Live:
-    __slots__ = ("attempts", "capture", "nodes", "started", "t0")
+    __slots__ = ("attempts", "capture", "nodes", "otel", "started", "t0")
 
     def __init__(self, capture: Any):
         self.capture = capture
+        self.otel: Any = None
         self.nodes: dict[str, list[Any]] = {}  # name -> [status, start, end] (wall seconds)
         self.attempts: dict[str, int] = {}
         self.started = time.time()
@@ -185,6 +196,8 @@ class RunMonitor:
         self.db = db
         self.capture_limit = capture_limit
         self.metrics: Metrics | None = None
+        self.tracer: Any = None  # an OpenTelemetry tracer: spans per run and node attempt
+        self._traceparents: dict[str, str] = {}
         self._lock = threading.Lock()
         self._live: dict[str, _Live] = {}
         self._ready_table = False
@@ -193,6 +206,15 @@ class RunMonitor:
         if not self._ready_table:
             self.db._write(_NODE_LOGS)
             self._ready_table = True
+
+    def accepted(self, run_id: str) -> None:
+        """Remember the traceparent of the request that accepted ``run_id`` (if traced)."""
+        header = incoming_traceparent.get()
+        if header and self.tracer is not None:
+            with self._lock:
+                if len(self._traceparents) >= MAX_TRACEPARENTS:
+                    self._traceparents.pop(next(iter(self._traceparents)))
+                self._traceparents[run_id] = header
 
     # what platform._execute asks for, once per run
     def capture(self, run_id: str) -> Any:
@@ -234,13 +256,21 @@ class RunMonitor:
             if entry is not None:
                 entry[0] = "retrying"
 
-        return ExecutionCallbacks(
+        mine = ExecutionCallbacks(
             on_node_start=started,
             on_node_complete=completed,
             on_node_error=failed,
             on_node_skipped=skipped,
             on_node_retry=retried,
         )
+        if self.tracer is None:
+            return mine
+        from dagforge.otel import OtelCallbacks, combine
+
+        with self._lock:
+            parent = self._traceparents.pop(run_id, None)
+        live.otel = OtelCallbacks(self.tracer, traceparent=parent, run_id=run_id)
+        return combine(mine, live.otel.callbacks())
 
     def _ended(
         self, run_id: str, live: _Live, name: str, status: str, exc: BaseException | None
@@ -302,7 +332,10 @@ class RunMonitor:
     def forget(self, run_id: str) -> None:
         """The run left its dispatcher (finished, failed to start, or interrupted)."""
         with self._lock:
-            self._live.pop(run_id, None)
+            live = self._live.pop(run_id, None)
+            self._traceparents.pop(run_id, None)
+        if live is not None and live.otel is not None:
+            live.otel.abandon()  # spans of a run that raised instead of completing
 
     def in_flight(self) -> int:
         return len(self._live)

@@ -239,6 +239,7 @@ class Platform:
         check_json(arguments, "arguments", self.settings.max_depth)
         record = self.db.get("triggers", trigger)
         run_id = uuid.uuid4().hex
+        self.monitor.accepted(run_id)  # the request's traceparent, for OTel (issue 15)
         dag = record["dags"][0] if record["type"] == "dag" else None
         if self.queues.sizes()[record["priority"]] >= self.settings.max_queued:
             raise QueueFull(record["priority"], self.settings.max_queued)  # before journaling
