@@ -11,7 +11,6 @@ import asyncio
 import math
 import sys
 import threading
-import time
 
 import pytest
 
@@ -162,23 +161,23 @@ def test_system_exit_in_a_coroutine_node_is_its_failure():
 
 @pytest.mark.parametrize("backend", LOCAL)
 def test_node_waiting_for_retry_when_fail_fast_stops_is_failed_with_its_error(backend):
-    started = threading.Event()
+    from dagforge import ExecutionCallbacks
+
+    retrying = threading.Event()  # set by the engine once flaky waits for its retry
 
     def flaky():
-        started.set()
         raise ValueError("flaky broke")
 
     def fatal():
-        started.wait(10)
-        time.sleep(0.05)  # flaky is now waiting out its (long) retry delay
+        retrying.wait(10)
         raise RuntimeError("fatal")
 
     d = DAG()
-    d.add_node("flaky", flaky, retries=3, retry_delay=30, retry_jitter=0)
+    d.add_node("flaky", flaky, retries=3, retry_delay=30, retry_jitter=0, priority=10)
     d.add_node("fatal", fatal)
-    if backend == "inline":  # one at a time: flaky fails first, then fatal stops the run
-        d.set_options("flaky", priority=10)
-    r = run(d, backend)
+    callbacks = ExecutionCallbacks(on_node_retry=lambda *_: retrying.set())
+    r = run(d, backend, callbacks=callbacks)
+    assert retrying.is_set()
     assert r["fatal"].status == "failed"
     flaky_result = r["flaky"]
     assert flaky_result.status == "failed"
