@@ -972,6 +972,10 @@ class Run:
         cfg = self.dag.config
         deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
         inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
+        resolve = getattr(self.backend, "resolve", None)
+        if resolve is not None:  # Dask: key on the inputs' values, not on their futures
+            args = [resolve(a) for a in args]
+            inputs = {k: resolve(v) for k, v in inputs.items()} if inputs else inputs
         key = self.cache.key(task, deps, list(args), inputs, self.opts[i].cache_key)
         if key is None:
             return False
