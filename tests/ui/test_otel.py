@@ -154,3 +154,26 @@ def function_echo():
             time.sleep(0.05)
     yield server.url + "/echo", seen
     server.stop()
+
+
+def test_serve_otel_uses_the_global_provider_or_names_the_exporter(monkeypatch, exporter):
+    from opentelemetry import trace
+
+    from dagforge.server.observability import tracer_from_environment
+
+    class Proxy:  # what the API hands out when nobody configured a provider
+        pass
+
+    Proxy.__name__ = "ProxyTracerProvider"
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: Proxy())
+    import importlib.util
+
+    if importlib.util.find_spec("opentelemetry.exporter") is None:
+        with pytest.raises(ValueError, match=r"dagforge\[otlp\]"):
+            tracer_from_environment()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    tracer = tracer_from_environment()
+    tracer.start_span("x").end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["x"]

@@ -60,6 +60,9 @@ def serve(
     ),
     log_format: str = typer.Option("text", "--log-format", help="log lines as 'text' or 'json'"),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows the engine's detail"),
+    otel: bool = typer.Option(
+        False, "--otel", help="OpenTelemetry spans per run and node (OTLP: OTEL_EXPORTER_OTLP_*)"
+    ),
 ) -> None:
     """Start the platform: FastAPI on uvicorn with embedded defaults.
 
@@ -111,10 +114,12 @@ def serve(
     except DagforgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    from dagforge.server.observability import setup_logging, startup_line
+    from dagforge.server.observability import setup_logging, startup_line, tracer_from_environment
 
     try:
         setup_logging(log_format, log_level)
+        if otel:
+            app.state.platform.monitor.tracer = tracer_from_environment()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     logging.getLogger("dagforge.server").info(startup_line(settings, f"http://{host}:{port}"))

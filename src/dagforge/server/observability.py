@@ -101,6 +101,34 @@ def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: Any = No
     return handler
 
 
+def tracer_from_environment() -> Any:
+    """The tracer ``dagforge serve --otel`` uses: the global tracer provider when one is
+    set (e.g. by ``opentelemetry-instrument``), else an SDK provider exporting over
+    OTLP/HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default ``http://localhost:4318``)."""
+    try:
+        from opentelemetry import trace
+    except ModuleNotFoundError:
+        raise ValueError("--otel needs the otel extra: pip install 'dagforge[otel]'") from None
+    provider = trace.get_tracer_provider()
+    if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider"):
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ModuleNotFoundError:
+            raise ValueError(
+                "--otel exports over OTLP/HTTP: pip install 'dagforge[otlp]' "
+                "(opentelemetry-exporter-otlp-proto-http), or run under opentelemetry-instrument"
+            ) from None
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        sdk = TracerProvider(resource=Resource.create({"service.name": "dagforge"}))
+        sdk.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(sdk)
+        provider = sdk
+    return provider.get_tracer("dagforge")
+
+
 def startup_line(settings: Any, url: str) -> str:
     """The one line ``dagforge serve`` prints when it is up: where, with what, how guarded."""
     if settings.token:
