@@ -84,7 +84,11 @@ def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) ->
     if type(fn) is bytes:
         fn = _loaded(fn)
     job = (*head[:3], fn, args, kwargs, *head[3:])
-    _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
+    try:
+        _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
+    except KeyboardInterrupt as exc:  # raised by the node itself
+        t0 = t1 = time.perf_counter()
+        ok, value, err, metrics = False, None, exc, None
     if ok and check and type(value) not in _PLAIN:
         err = _unsendable(job[6], value)
         ok = err is None
@@ -92,8 +96,21 @@ def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) ->
         end = time.time()
         _RAN[str(key)] = (end - (t1 - t0), end, where, metrics)
     if not ok:
+        if not isinstance(err, Exception):
+            raise _Raised(err)  # SystemExit/KeyboardInterrupt must not end Dask's thread
         raise err
     return value
+
+
+class _Raised(Exception):
+    """Carries a node's ``SystemExit``/``KeyboardInterrupt`` out of a Dask worker."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(repr(error))
+        self.error = error
+
+    def __reduce__(self) -> tuple:
+        return (_Raised, (self.error,))
 
 
 # Values Dask always serializes; anything else is test-serialized on the worker.
@@ -539,6 +556,19 @@ class DaskBackend(Backend):
             self._probing = None
             self._probe()
 
+    def resolve(self, value: Any) -> Any:
+        """``value`` in this process: a future's result, anything else as it is."""
+        from distributed import Future
+
+        if not isinstance(value, Future):
+            return value
+        try:
+            return value.result()
+        except Exception as exc:
+            raise BackendError(
+                f"could not fetch {value.key!r} from {self._where()}: {type(exc).__name__}: {exc}"
+            ) from exc
+
     def materialize(self, run: Any, idx: int) -> Any:
         """The value of node ``idx`` in this process, for a rule, map or spec step to read.
 
@@ -691,6 +721,8 @@ def node_error(
             tb = "".join(traceback.format_tb(future.traceback()))
     except BaseException as lost:  # cancelled, or the scheduler went away
         exc = lost
+    if isinstance(exc, _Raised):
+        return exc.error, tb
     if _is_killed_worker(exc):
         err: BaseException = WorkerLostError(
             f"node {name!r} kept killing its Dask worker"

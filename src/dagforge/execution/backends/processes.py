@@ -50,7 +50,11 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
         if fn_bytes is not None:
             functions[token] = cloudpickle.loads(fn_bytes)
         job = (*job[:3], functions[token], *job[4:])
-        event = run_job(job, wid)
+        try:
+            event = run_job(job, wid)
+        except KeyboardInterrupt as exc:  # raised by the node: the engine interrupts the run
+            now = time.perf_counter()
+            event = (job[0], job[1], False, None, exc, "", now, now, wid, None)
         try:
             payload = cloudpickle.dumps(event)
         except Exception as exc:
