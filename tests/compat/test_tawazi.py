@@ -355,3 +355,30 @@ def test_async_dag():
         return inc(inc(x))
 
     assert asyncio.run(flow(1)) == 3
+
+
+def test_twz_active_runs_a_node_only_when_true_like_tawazi():
+    def build(T):
+        @T.xn
+        def inc(x):
+            return x + 1
+
+        @T.xn
+        def wrap(y):
+            return ("wrapped", y)
+
+        @T.xn
+        def big(x):
+            return x > 5
+
+        @T.dag
+        def flow(x):
+            r = inc(x, twz_active=big(x))
+            return r, wrap(r)
+
+        return flow
+
+    theirs, ours = build(tawazi), build(ct)
+    for x in (1, 10):
+        assert ours(x) == theirs(x)
+    assert ours(1) == (None, ("wrapped", None)) and ours(10) == (11, ("wrapped", 11))

@@ -534,8 +534,9 @@ class LazyExecNode(FunctionalNode):
     def with_options(self, **options: Any) -> FunctionalNode:
         tag = options.pop("tag", self.tag)
         unpack_to = options.pop("unpack_to", self.unpack_to)
+        fn = _Activated(self.fn) if options.pop("_activated", False) else self.fn
         return LazyExecNode(
-            self.fn,
+            fn,
             priority=options.pop("priority", self.priority),
             is_sequential=options.pop("is_sequential", self.is_sequential),
             debug=self.debug,
@@ -557,17 +558,16 @@ class LazyExecNode(FunctionalNode):
             if behaviour is XNOutsideDAGCall.warning:
                 warnings.warn(RuntimeWarning(msg), stacklevel=2)
             return self.fn(*args, **kwargs)
-        if "twz_active" in kwargs:
-            raise TawaziUsageError(
-                f"{self.name}: twz_active is not supported by dagforge's tawazi layer; "
-                f"decide inside the node, or use dagforge's conditional edges (add_edge(when=))"
-            )
         changes = {}
         if "twz_tag" in kwargs:
             changes["tag"] = kwargs.pop("twz_tag")
         if "twz_unpack_to" in kwargs:
             changes["unpack_to"] = kwargs.pop("twz_unpack_to")
         target = self.with_options(**changes) if changes else self
+        if "twz_active" in kwargs:  # run only when the value is truthy; else None
+            active = kwargs.pop("twz_active")
+            target = target.with_options(_activated=True)
+            kwargs["_twz_active"] = active
         return FunctionalNode.__call__(target, *args, **kwargs)
 
     def __reduce__(self) -> Any:
@@ -584,6 +584,21 @@ class LazyExecNode(FunctionalNode):
                 self.resource,
             ),
         )
+
+
+class _Activated:
+    """tawazi's ``twz_active``: run the function when the extra ``_twz_active`` value is
+    truthy, else give ``None`` (its dependents still run, with ``None``, as in tawazi)."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self._inner = fn
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __call__(self, *args: Any, _twz_active: Any = True, **kwargs: Any) -> Any:
+        return self._inner(*args, **kwargs) if _twz_active else None
 
 
 def _rebuild_lazy(fn, priority, is_sequential, debug, tag, setup, unpack_to, resource):  # type: ignore[no-untyped-def]
