@@ -56,6 +56,7 @@ def test_library_run_one_span_per_run_and_attempt(exporter):
         dag, backend="threads", max_workers=2, profile=True, callbacks=tracing.callbacks()
     ).execute()
     assert result.ok
+    assert tracing.done.wait(10)  # node spans are built off the run's critical path
     spans = exporter.get_finished_spans()
     run = [s for s in spans if s.name == "dagforge.run"]
     nodes = [s for s in spans if s.name == "dagforge.node"]
@@ -96,7 +97,7 @@ def test_platform_spans_parented_on_the_request(make_server, exporter, function_
         f"{server.url}/run/broken?wait=true", json={"x": 1}, headers={"traceparent": PARENT}
     )
     assert r.json()["status"] == "failed"
-    spans = exporter.get_finished_spans()
+    spans = _spans_when_run_ended(exporter)
     run = next(s for s in spans if s.name == "dagforge.run")
     assert format(run.context.trace_id, "032x") == TRACE_ID
     assert run.attributes["dagforge.run_id"] == r.json()["run_id"]
@@ -127,8 +128,17 @@ def test_platform_spans_parented_on_the_request(make_server, exporter, function_
     )
     r = httpx.post(f"{server.url}/run/remote?wait=true", json={}, headers={"traceparent": PARENT})
     assert r.json()["status"] == "succeeded", r.text
-    node = next(s for s in exporter.get_finished_spans() if s.name == "dagforge.node")
+    node = next(s for s in _spans_when_run_ended(exporter) if s.name == "dagforge.node")
     assert seen == [f"00-{TRACE_ID}-{node.context.span_id:016x}-01"]
+
+
+def _spans_when_run_ended(exporter, bound=200):
+    for _ in range(bound):
+        spans = exporter.get_finished_spans()
+        if any(s.name == "dagforge.run" for s in spans):
+            return spans
+        time.sleep(0.05)
+    raise AssertionError("the run's span never ended")
 
 
 @pytest.fixture
