@@ -284,15 +284,21 @@ def test_dagit_routes_answer_with_dagits_bodies(dagit_server):
             "double",
             "fetch_sentences",
         ]
+        functions = http.get("/view/functions").json()
+        assert functions["status"] == 200 and "double" in functions["DAGit functions"]
         view = http.get("/view/dag/text-sentiment-analysis").json()["dag_data"]
-        assert view["DAG_Name--->>"] == "text-sentiment-analysis"
-        assert view["Number_of_nodes-->"] == 3 and view["Starting_Node-->"] == "fetch_sentences"
+        assert view["dag_name"] == "text-sentiment-analysis"
+        assert view["number_of_nodes"] == 3 and view["starting_node"] == "fetch_sentences"
         assert view["fetch_sentences"] == {
-            "get_outputs_from-->": "Starting action->No outputs consumed",
-            "primitive_type": "serial",
-            "next_node_id-->": "calculate_sentiment",
+            "get_outputs_from": "Starting action - >No outputs consumed",
+            "primitive": "serial",
+            "next_function": "calculate_sentiment",
         }
-        assert view["create_sentiment_report"]["next_node_id-->"] == "Ending node_id of a path"
+        assert view["create_sentiment_report"]["next_function"] == "Ending node_id of a path"
+        assert view["create_sentiment_report"]["get_outputs_from"] == [
+            "fetch_sentences",
+            "calculate_sentiment",
+        ]
         assert http.get("/view/dags").json() == {"dag": [SENTIMENT]}
 
         ran = http.post('/run/dag/text-sentiment-analysis/{"url": "http://x"}').json()
@@ -427,6 +433,29 @@ def test_dagits_trigger_registration_script_then_a_run(dagit_server, tmp_path, m
         body = run.json()
     assert run.status_code == 200 and body["status"] == "succeeded" and body["priority"] == "gold"
     assert body["outputs"]["create_sentiment_report"]["report"][2] == "fine: +0.0"
+    with httpx.Client(base_url=dagit_server.url, timeout=60) as http:
+        triggers = http.get("/view/triggers").json()["trigger"]
+        assert [t["trigger_name"] for t in triggers] == ["text_sentiment_analysis_trigger"]
+        one = http.get("/view/trigger/text_sentiment_analysis_trigger").json()
+        assert one == {
+            "trigger": [
+                {
+                    "trigger_name": "text_sentiment_analysis_trigger",
+                    "type": "dag",
+                    "dags": ["text-sentiment-analysis"],
+                    "functions": [],
+                }
+            ]
+        }
+        assert http.get("/view/trigger/nope").json() == {"trigger": []}
+        # DAGit's synchronous GET /run/<trigger>, with its JSON body
+        ran = http.request("GET", "/run/text_sentiment_analysis_trigger", json={"url": "u"}).json()
+        assert ran["status"] == 200 and len(ran["response"]) == 1
+        assert set(ran["response"][0]) == {"dag_id", "result"}
+        assert ran["response"][0]["result"]["report"][0] == "good day: +1.0"
+        assert http.get("/run/unknown_trigger").json() == {
+            "response": "the given trigger is not registered in DAGit trigger store"
+        }
 
 
 def test_create_service_registers_the_node_port_url(dagit_server, kube_api, glass_full):

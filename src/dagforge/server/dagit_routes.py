@@ -1,27 +1,38 @@
 """DAGit's control-plane routes with DAGit's response bodies, on the platform.
 
-The routes of DAGit's control plane (``controlplane/control.py`` in the stored snapshot
-of DAGit's repository) that ``dagforge serve`` does not already answer under the same
-path. Registration (``/register/trigger/``, ``/register/dag``) and ``/run/{trigger}`` are
-the platform's own routes; ``/`` stays the dashboard.
+The routes of DAGit's control plane — ``controlplane/trigger_gateway.py`` of DAGit's
+repository (``anubhavjana/DAGit-Serverless-Applications-as-a-Service``) and, for older
+scripts, the ``/list/actions`` and ``/run/action|dag/...`` routes of its earlier
+``controlplane/control.py`` — that ``dagforge serve`` does not already answer under the
+same path and method. Registration (``/register/trigger/``, ``/register/dag/``) and
+``POST /run/{trigger}`` are the platform's own routes; ``/`` stays the dashboard.
 
-- ``GET /list/actions``: ``{"list of available actions": [names]}``
+- ``GET /view/functions``: ``{"status": 200, "DAGit functions": [names]}``
+- ``GET /view/triggers``: ``{"trigger": [triggers]}``
+- ``GET /view/trigger/{trigger_name}``: ``{"trigger": [{"trigger_name", "type", "dags",
+  "functions"}]}``
 - ``POST /register/function/{name}`` (multipart files): ``{"message": "success"}`` or
   ``{"message": "fail", "reason": ...}``
 - ``GET /view/dags``: ``{"dag": [specs]}``
-- ``GET /view/dag/{dag_name}``: ``{"dag_data": {"DAG_Name--->>", "Number_of_nodes-->",
-  "Starting_Node-->", <node_id>: {...}}}``
+- ``GET /view/dag/{dag_name}``: ``{"dag_data": {"dag_name", "number_of_nodes",
+  "starting_node", <node_id>: {"get_outputs_from", "primitive", "next_function" | the
+  two condition branches}}}``
 - ``GET /view/{dag_id}``: ``{"dag_metadata": [{"dag_id", "dag_name",
   "function_activation_ids"}]}``
 - ``GET|POST /view/activation/{activation_id}``: ``{"action_name", "duration",
   "status", "result"}``
-- ``GET|POST /run/action/{action_name}/{param_json}``: the function's reply
-- ``GET|POST /run/dag/{dag_name}/{param_json}``: ``{"dag_id", "result"}``
+- ``GET /run/{trigger_name}`` (JSON body optional): ``{"response": [{"dag_id",
+  "result"}], "status": 200}`` for a DAG trigger, ``{"response": [replies], "status":
+  200}`` for a function trigger, ``{"response": "the given trigger is not registered in
+  DAGit trigger store"}`` for an unknown one
+- ``GET /list/actions``: ``{"list of available actions": [names]}`` (control.py)
+- ``GET|POST /run/action/{action_name}/{param_json}``: the function's reply (control.py)
+- ``GET|POST /run/dag/{dag_name}/{param_json}``: ``{"dag_id", "result"}`` (control.py)
 
 Runs started here go through the platform like any other (journal, priority classes,
-the request log): each DAG or function gets a ``bronze`` trigger named
-``dagit-dag-<name>`` / ``dagit-action-<name>`` the first time it is run this way. A
-``dag_id`` is the run id; an activation id is ``<run id>:<node instance>``.
+the request log); ``/run/action`` and ``/run/dag`` give each function or DAG a
+``bronze`` trigger named ``dagit-action-<name>`` / ``dagit-dag-<name>`` the first time.
+A ``dag_id`` is the run id; an activation id is ``<run id>:<node instance>``.
 """
 
 from __future__ import annotations
@@ -61,6 +72,35 @@ def list_actions(request: Request, authorization: str | None = Header(default=No
     _read(request, authorization)
     names = [f.get("name") for f in _plat(request).db.list("functions")]
     return {"list of available actions": names}
+
+
+@router.get("/view/functions")
+def view_functions(request: Request, authorization: str | None = Header(default=None)) -> Any:
+    _read(request, authorization)
+    names = [f.get("name") for f in _plat(request).db.list("functions")]
+    return {"status": 200, "DAGit functions": names}
+
+
+def _trigger_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in ("trigger_name", "type", "dags", "functions")}
+
+
+@router.get("/view/triggers")
+def view_triggers(request: Request, authorization: str | None = Header(default=None)) -> Any:
+    _read(request, authorization)
+    return {"trigger": _plat(request).db.list("triggers")}
+
+
+@router.get("/view/trigger/{trigger_name}")
+def view_trigger(
+    trigger_name: str, request: Request, authorization: str | None = Header(default=None)
+) -> Any:
+    _read(request, authorization)
+    try:
+        record = _plat(request).db.get("triggers", trigger_name)
+    except RegistryError:
+        return {"trigger": []}
+    return {"trigger": [_trigger_view(record)]}
 
 
 @router.post("/register/function/{function_name}")
@@ -127,24 +167,24 @@ def view_dag(
         raise HTTPException(404, str(exc)) from None
     entries = spec.get("dag") or []
     info: dict[str, Any] = {
-        "DAG_Name--->>": spec.get("name"),
-        "Number_of_nodes-->": len(entries),
-        "Starting_Node-->": entries[0]["node_id"] if entries else None,
+        "dag_name": spec.get("name"),
+        "number_of_nodes": len(entries),
+        "starting_node": entries[0]["node_id"] if entries else None,
     }
     for entry in entries:
         props = entry.get("properties") or {}
         node: dict[str, Any] = {}
         outputs_from = props.get("outputs_from") or []
-        node["get_outputs_from-->"] = (
-            outputs_from if outputs_from else "Starting action->No outputs consumed"
+        node["get_outputs_from"] = (
+            outputs_from if outputs_from else "Starting action - >No outputs consumed"
         )
-        node["primitive_type"] = props.get("primitive")
+        node["primitive"] = props.get("primitive")
         if props.get("primitive") == "condition":
             node["next_node_id_if_condition_true"] = props.get("branch_1")
             node["next_node_id_if_condition_false"] = props.get("branch_2")
         else:
             nxt = props.get("next")
-            node["next_node_id-->"] = nxt if nxt else "Ending node_id of a path"
+            node["next_function"] = nxt if nxt else "Ending node_id of a path"
         info[entry["node_id"]] = node
     return {"dag_data": info}
 
@@ -197,13 +237,7 @@ def _run_sync(plat: Any, trigger: str, target_type: str, target: str, args: Any)
                 "functions": [target] if target_type == "function" else "",
             }
         )
-    future: Future = Future()
-    accepted = plat.accept(trigger, args, future)
-    try:
-        return future.result(timeout=_WAIT)
-    except TimeoutError:
-        plat.unsubscribe(accepted["run_id"], future)
-        return {**plat.db.run(accepted["run_id"]), "status": "running"}
+    return _wait_run(plat, trigger, args)
 
 
 def _params(param_json: str) -> dict[str, Any]:
@@ -265,6 +299,47 @@ async def run_dag(
     except RegistryError as exc:
         raise HTTPException(404, str(exc)) from None
     return {"dag_id": record["id"], "result": _last_output(record)}
+
+
+@router.get("/run/{trigger_name}")
+async def run_trigger(
+    trigger_name: str,
+    request: Request,
+    authorization: str | None = Header(default=None),
+) -> Any:
+    """DAGit's synchronous ``/run/<trigger>`` (``POST`` is the platform's: 202 + run id)."""
+    _write(request, authorization)
+    plat = _plat(request)
+    raw = await request.body()
+    try:
+        args = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise HTTPException(422, f"the body is not JSON: {exc}") from None
+    if not isinstance(args, dict):
+        raise HTTPException(422, "the body must be a JSON object")
+    try:
+        trigger = plat.db.get("triggers", trigger_name)
+    except RegistryError:
+        return {"response": "the given trigger is not registered in DAGit trigger store"}
+    record = await asyncio.to_thread(_wait_run, plat, trigger_name, args)
+    if record.get("status") != "succeeded":
+        return {"response": "Workflow did not execute completely", "status": 400}
+    if trigger["type"] == "dag":
+        return {
+            "response": [{"dag_id": record["id"], "result": _last_output(record)}],
+            "status": 200,
+        }
+    return {"response": [_last_output(record)], "status": 200}
+
+
+def _wait_run(plat: Any, trigger: str, args: dict[str, Any]) -> Any:
+    future: Future = Future()
+    accepted = plat.accept(trigger, args, future)
+    try:
+        return future.result(timeout=_WAIT)
+    except TimeoutError:
+        plat.unsubscribe(accepted["run_id"], future)
+        return {**plat.db.run(accepted["run_id"]), "status": "running"}
 
 
 # Last: DAGit's catch-all ``/view/<dag_id>`` must not shadow the routes above.
