@@ -11,6 +11,7 @@ import asyncio
 import math
 import sys
 import threading
+import time
 
 import pytest
 
@@ -183,3 +184,41 @@ def test_node_waiting_for_retry_when_fail_fast_stops_is_failed_with_its_error(ba
     assert flaky_result.status == "failed"
     assert isinstance(flaky_result.error, ValueError) and "flaky broke" in str(flaky_result.error)
     assert "retry" in flaky_result.reason
+
+
+# -- timeouts on inline, KeyboardInterrupt on asyncio ------------------------------------------
+
+
+def test_inline_applies_a_timeout_when_the_node_returns():
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.15)
+        return "late"
+
+    d = DAG().add_node("slow", slow, timeout=0.05, retries=1, retry_delay=0)
+    d.add_node("after", lambda x: x).add_edge("slow", "after")
+    d.add_node("quick", lambda: 1, timeout=30)
+    r = Executor(d, fail_fast=False).execute()
+    assert r["slow"].status == "timed_out" and r["slow"].value is None
+    assert "timeout of 0.05s" in str(r["slow"].error) and "discarded" in str(r["slow"].error)
+    assert len(calls) == 2  # retried like on every backend
+    assert [a.status for a in r["slow"].attempts] == ["timed_out", "timed_out"]
+    assert r["after"].status == "skipped" and r["quick"].value == 1
+
+
+def ctrl_c():
+    raise KeyboardInterrupt
+
+
+async def async_ctrl_c():
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("fn", [ctrl_c, async_ctrl_c])
+def test_keyboard_interrupt_in_an_asyncio_node_returns_the_cancelled_result(fn):
+    d = DAG().add_node("stop", fn).add_node("below", lambda x: x).add_edge("stop", "below")
+    r = run(d, "asyncio")
+    assert r.interrupted and r.status == "cancelled"
+    assert r["stop"].status == "cancelled" and r["below"].status == "cancelled"

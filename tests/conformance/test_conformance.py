@@ -207,14 +207,6 @@ def test_retries_with_backoff(make_executor, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_timeouts(make_executor, request):
-    if make_executor.backend == "inline":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="inline runs nodes on the caller's thread: timeout= is not enforced "
-                "(docs/execution.md) and not refused either",
-            )
-        )
     d = DAG()
     d.add_node("slow", nap(1.5, 1), timeout=0.2)
     d.add_node("quick", nap(0.01, 2), timeout=30)  # must not hold execute() for 30 s
@@ -586,14 +578,6 @@ def ctrl_c():
 
 
 def test_keyboard_interrupt_in_a_node_cancels_the_run(make_executor, request):
-    if make_executor.backend == "asyncio":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="engine: run_async re-raises KeyboardInterrupt after cancelling, "
-                "where the other drivers return the cancelled result",
-            )
-        )
     d = DAG().add_node("stop", ctrl_c).add_node("below", add)
     d.add_edge("stop", "below")
     try:

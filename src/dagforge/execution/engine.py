@@ -659,7 +659,9 @@ class Run:
         try:
             while self._advance():
                 self._apply(await backend.wait_async(self._wait_timeout()))
-        except (KeyboardInterrupt, asyncio.CancelledError):
+        except KeyboardInterrupt:  # inside a node: cancel and return, like the other drivers
+            self.interrupt("interrupted by KeyboardInterrupt")
+        except asyncio.CancelledError:  # the awaiting task was cancelled: propagate it
             self.interrupt("the run was cancelled")
             raise
         finally:
@@ -918,9 +920,41 @@ class Run:
         if o.timeout is not None and not self.backend.synchronous:
             heapq.heappush(self.timers, (perf_counter() + o.timeout, _TIMER_TIMEOUT, i, attempt))
         if self.backend.synchronous:
-            self._complete(self.backend.submit(job))
+            ev = self.backend.submit(job)
+            if (
+                o.timeout is not None
+                and ev[7] - ev[6] > o.timeout
+                and not isinstance(ev[4], KeyboardInterrupt)
+            ):
+                self._late(i, attempt, ev[6], ev[7])
+            else:
+                self._complete(ev)
         else:
             self.backend.submit(job)
+
+    def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None:
+        """A synchronous node that ran past its timeout: timed out, its result discarded.
+
+        Nothing can interrupt the caller's own thread, so the timeout is applied when the
+        node returns: the outcome (status, error, retries) is the one the other backends
+        give, only later.
+        """
+        o = self.opts[i]
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran {t_end - t_start:.3g}s, longer than its timeout of "
+            f"{o.timeout}s (attempt {attempt}); on the {self.backend.name} backend a node "
+            "cannot be interrupted, so it ran to its end and its result was discarded"
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = 0
+        if self.held:
+            self._release(i)
+        self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
 
     def _complete(self, ev: tuple) -> None:
         i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev

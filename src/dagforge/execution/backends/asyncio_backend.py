@@ -99,6 +99,9 @@ class AsyncioBackend(Backend):
             return  # abandoned (timeout or interrupt): the engine already settled it
         except (Exception, SystemExit) as exc:  # SystemExit is the node's failure too
             event = (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), wid, None)
+        except KeyboardInterrupt as exc:  # to the engine, which cancels the run; escaping
+            # here would leave the event loop instead of reaching the engine's loop
+            event = (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), wid, None)
         finally:
             self._tasks.pop((idx, attempt), None)
         self._queue.put_nowait(event)  # type: ignore[union-attr]
