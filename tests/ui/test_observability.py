@@ -85,11 +85,15 @@ def test_access_log_one_line_per_request(make_server, caplog):
     with caplog.at_level(logging.INFO, logger="dagforge.server.access"):
         httpx.get(f"{server.url}/health")
         httpx.get(f"{server.url}/nope")
-    lines = [
-        r
-        for r in caplog.records
-        if r.name == "dagforge.server.access" and r.path in ("/health", "/nope")
-    ]
+        for _ in range(100):  # the line is written once the response has been sent
+            lines = [
+                r
+                for r in caplog.records
+                if r.name == "dagforge.server.access" and r.path in ("/health", "/nope")
+            ]
+            if len(lines) >= 2:
+                break
+            time.sleep(0.02)
     assert [(r.method, r.path, r.status) for r in lines] == [
         ("GET", "/health", 200),
         ("GET", "/nope", 404),
@@ -129,3 +133,16 @@ def test_startup_line_names_everything(tmp_path):
     for part in ("http://127.0.0.1:5001", f"data_dir={tmp_path}", "backend=threads", "auth=token"):
         assert part in line
     assert "auth=none (open)" in startup_line(Settings(data_dir=tmp_path), "http://h:1")
+
+
+def test_engine_logs_runs_at_debug(caplog):
+    from dagforge import DAG
+    from dagforge.execution.executor import Executor
+
+    dag = DAG()
+    dag.add_node("only", lambda: 1)
+    with caplog.at_level(logging.DEBUG, logger="dagforge.execution"):
+        Executor(dag).execute()
+    lines = [r.getMessage() for r in caplog.records if r.name == "dagforge.execution"]
+    assert lines == ["run of 1 node(s) on inline starts", lines[1]]
+    assert lines[1].startswith("run ended succeeded: 1 succeeded")

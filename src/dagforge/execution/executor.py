@@ -8,12 +8,15 @@ running event loop instead of blocking a thread.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dagforge.execution.backends import make_backend
 from dagforge.execution.engine import Run
 from dagforge.execution.result import ExecutionResult
+
+_log = logging.getLogger("dagforge.execution")  # DEBUG: one line as a run starts and ends
 
 if TYPE_CHECKING:
     from dagforge.execution.callbacks import ExecutionCallbacks
@@ -188,11 +191,18 @@ class Executor:
         leaves nodes (and what depends on them) out.
         """
         run = self._run(tasks, run_inputs, targets, exclude)
+        debug = _log.isEnabledFor(logging.DEBUG)
+        if debug:
+            _log.debug("run of %d node(s) on %s starts", run.n, run.backend.name)
         if run.backend.name == "asyncio":
             import asyncio
 
-            return asyncio.run(run.run_async())
-        return run.run()
+            result = asyncio.run(run.run_async())
+        else:
+            result = run.run()
+        if debug:
+            _log.debug("run ended %s", result.summary())
+        return result
 
     async def execute_async(
         self,
