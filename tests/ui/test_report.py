@@ -135,3 +135,23 @@ def test_cli_report(tmp_path):
     (tmp_path / "other.json").write_text('{"x": 1}')
     bad = runner.invoke(app, ["report", str(tmp_path / "other.json"), "-o", str(out)])
     assert bad.exit_code == 2 and "neither a dagforge profile" in bad.output
+
+
+def test_report_draws_the_resource_timeline(tmp_path):
+    from dagforge import ResourcePool
+
+    pool = ResourcePool({"cpu": 2, "gpu": 1})
+    dag = DAG()
+    for k in range(4):
+        dag.add_node(f"n{k}", lambda: 1)
+    result = Executor(
+        dag,
+        backend="threads",
+        max_workers=2,
+        resource_pool=pool,
+        requirements={"n0": {"cpu": 2}, "n1": {"gpu": 1}, "n2": {"cpu": 1}, "n3": {"cpu": 1}},
+    ).execute()
+    page = result.report(tmp_path / "r.html", timeline=pool).read_text()
+    assert "Resource timeline" in page
+    assert 'data-resource="cpu"' in page and 'data-resource="gpu"' in page
+    assert "8 acquire/release events" in page and "peak 100%" in page

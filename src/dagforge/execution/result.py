@@ -330,11 +330,12 @@ class ExecutionResult:
 
         return build_trace(self)
 
-    def report(self, path: Any, title: str | None = None) -> Any:
-        """Write one self-contained HTML file (DAG, Gantt, profile table); its path."""
+    def report(self, path: Any, title: str | None = None, timeline: Any = None) -> Any:
+        """Write one self-contained HTML file (DAG, Gantt, profile table; the resource
+        timeline of ``timeline``, the run's ``ResourcePool``); its path."""
         from dagforge.profiling.report import write_report
 
-        return write_report(path, result=self, title=title)
+        return write_report(path, result=self, title=title, timeline=timeline)
 
     def summary(self) -> str:
         return (

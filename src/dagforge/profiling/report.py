@@ -34,6 +34,7 @@ __all__ = [
     "layout",
     "profile_tables",
     "report_html",
+    "timeline_svg",
     "write_report",
 ]
 
@@ -361,6 +362,56 @@ def gantt_svg(bars: Sequence[Bar], max_bars: int = MAX_BARS, width: int = 900) -
     return "".join(parts) + note
 
 
+# -- the resource timeline ------------------------------------------------------------------
+
+
+def timeline_svg(timeline: Any, width: int = 900) -> str:
+    """Allocation of each resource over the run, as steps against its capacity
+    (a ``ResourceTimeline`` or a ``ResourcePool``)."""
+    timeline = getattr(timeline, "timeline", timeline)
+    snaps = list(timeline.snapshots) if timeline is not None else []
+    if not snaps:
+        return "<p>No resource was acquired in this run.</p>"
+    caps = dict(getattr(timeline, "_capacities", {}) or {})
+    names = sorted({k for s in snaps for k in s.allocated})
+    t0, t1 = snaps[0].timestamp, snaps[-1].timestamp
+    span = max(t1 - t0, 1e-9)
+    left, lh = 140, 50
+    plot = width - left - 10
+    parts = [
+        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{len(names) * lh + 25}" role="img" aria-label="resource timeline">'
+    ]
+    peaks = timeline.peak_utilization() if hasattr(timeline, "peak_utilization") else {}
+    for i, res in enumerate(names):
+        cap = float(caps.get(res) or max(s.allocated.get(res, 0) for s in snaps) or 1.0)
+        y0 = 5 + i * lh
+        pts = []
+        prev = None
+        for s in snaps:
+            x = left + (s.timestamp - t0) / span * plot
+            y = y0 + lh - 10 - (s.allocated.get(res, 0.0) / cap) * (lh - 15)
+            if prev is not None:
+                pts.append(f"{x:.1f},{prev:.1f}")
+            pts.append(f"{x:.1f},{y:.1f}")
+            prev = y
+        peak = peaks.get(res)
+        label = f"{res} (cap {cap:g})" + (f" peak {100 * peak:.0f}%" if peak is not None else "")
+        parts.append(
+            f'<text x="4" y="{y0 + 20}" font-size="11" font-family="sans-serif">'
+            f"{_e(label[:40])}</text>"
+            f'<line x1="{left}" y1="{y0 + lh - 10}" x2="{width - 10}" y2="{y0 + lh - 10}" '
+            'stroke="#ccc"/>'
+            f'<polyline class="resource" data-resource="{_e(res)}" fill="none" '
+            f'stroke="#3182bd" stroke-width="1.5" points="{" ".join(pts)}"/>'
+        )
+    parts.append(
+        f'<text x="{left}" y="{len(names) * lh + 20}" font-size="11" font-family="sans-serif">'
+        f"0 ms … {span * 1000:.1f} ms, {len(snaps)} acquire/release events</text></svg>"
+    )
+    return "".join(parts)
+
+
 # -- the profile tables -----------------------------------------------------------------------
 
 
@@ -431,6 +482,7 @@ def report_html(
     failures: Mapping[str, tuple[str, str]] | None = None,
     logs: Mapping[str, str] | None = None,
     summary: str = "",
+    timeline: Any = None,
 ) -> str:
     """One HTML page, everything inline (no external resource, no script)."""
     sections = [
@@ -440,6 +492,10 @@ def report_html(
     ]
     if profile is not None:
         sections.append(f"<h2>Profile</h2>{profile_tables(profile)}")
+    if timeline is not None:
+        sections.append(
+            f'<h2>Resource timeline</h2><div class="scroll">{timeline_svg(timeline)}</div>'
+        )
     for name, (error, tb) in (failures or {}).items():
         sections.append(
             f'<h2>Failed: {_e(name)}</h2><p class="error">{_e(error)}</p><pre>{_e(tb or "")}</pre>'
@@ -463,9 +519,12 @@ def write_report(
     profile: Any = None,
     trace: Any = None,
     title: str | None = None,
+    timeline: Any = None,
 ) -> Path:
     """Write the report of a run: from an ``ExecutionResult`` (``result.report``), or
-    from a saved profile and/or trace (``dagforge report``). Returns the path."""
+    from a saved profile and/or trace (``dagforge report``). ``timeline`` (the run's
+    ``ResourcePool`` or its ``ResourceTimeline``) adds the resource timeline. Returns
+    the path."""
     from dagforge.profiling.profile import Profile, atomic_write_text
 
     if result is None and profile is None and trace is None:
@@ -524,5 +583,6 @@ def write_report(
         failures=failures,
         logs=logs,
         summary=summary,
+        timeline=timeline,
     )
     return atomic_write_text(path, page)

@@ -57,7 +57,7 @@ COOKIE = "dagforge_token"
 PAGE = 50  # runs per page
 MAX_NODE_ROWS = 200  # node rows per page of a run
 SSE_TICK = 0.25  # seconds between looks at a live run
-SSE_LIFETIME = 1800.0  # a stream ends after this long (the browser reconnects)
+SSE_LIFETIME = 15.0  # a stream ends after this long (the browser reconnects; shutdown waits less)
 LIVE = ("queued", "running")
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
