@@ -226,6 +226,7 @@ class RunMonitor:
         self.metrics: Metrics | None = None
         self.tracer: Any = None  # an OpenTelemetry tracer: spans per run and node attempt
         self._traceparents: dict[str, str] = {}
+        self._runs = 0
         self._lock = threading.Lock()
         self._live: dict[str, _Live] = {}
         self._ready_table = False
@@ -251,6 +252,13 @@ class RunMonitor:
         capture = LogCapture(self.capture_limit or DEFAULT_LIMIT)
         with self._lock:
             self._live[run_id] = _Live(capture)
+            self._runs += 1
+            prune = self._runs % 200 == 0
+        if prune:  # now and then: drop logs of runs the journal pruned
+            try:
+                self.forget_pruned()
+            except Exception as exc:
+                log.warning("pruning node logs failed: %s", exc)
         return capture
 
     def callbacks(self, run_id: str, journal: Any) -> Any:

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from dagforge.profiling.report import (
     STATE_COLOURS,
@@ -192,7 +193,7 @@ class RunView:
 
 def install_ui(app: Any, plat: Any) -> None:
     """Mount the dashboard, its static files and the offline /docs and /redoc."""
-    from fastapi import HTTPException
+    from fastapi import Depends, HTTPException
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
     from fastapi.routing import APIRouter
@@ -577,6 +578,34 @@ def install_ui(app: Any, plat: Any) -> None:
         )
 
     app.include_router(ui)
+
+    class Retried(BaseModel):
+        run_id: str
+        retry_of: str
+        status: str
+        priority: str
+        accepted: float
+        reused_nodes: int
+
+    @app.post(
+        "/runs/{run_id}/retry",
+        tags=["runs"],
+        status_code=202,
+        response_model=Retried,
+        responses={404: {"description": "no such run"}, 409: {"description": "not failed"}},
+    )
+    def api_retry(run_id: str, _: None = Depends(app.state.write_auth)) -> Any:
+        """Retry a failed or cancelled run from where it failed: a new run with the same
+        snapshot and arguments that reuses the nodes the first run completed."""
+        from dagforge.server.dispatch import QueueFull
+
+        try:
+            return retry(plat, run_id)
+        except QueueFull as exc:
+            raise HTTPException(429, str(exc)) from None
+        except RegistryError as exc:
+            raise HTTPException(404 if "no run" in str(exc) else 409, str(exc)) from None
+
     app.mount("/ui/static", StaticFiles(directory=str(STATIC)), name="ui-static")
 
     # -- Swagger UI and ReDoc from the vendored files (no CDN) ---------------------------------
