@@ -66,3 +66,36 @@ def test_a_resource_aware_run_records_two_snapshots_per_node():
     assert len(snaps) == 40
     assert all(0 <= s.allocated["cpu"] <= 2 for s in snaps)
     assert snaps[-1].allocated == {"cpu": 0}
+
+
+def test_threads_release_each_hold_once_even_when_a_timed_out_attempt_returns_late():
+    import threading
+    import time
+
+    attempts = []
+    gate = threading.Event()
+
+    def slow():
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            gate.wait(5)  # the first attempt outlives its timeout, then returns late
+            return "late"
+        return "retried"
+
+    def other():
+        gate.set()  # runs once the timed-out attempt's cpu came back
+        time.sleep(0.05)
+        return "other"
+
+    d = DAG()
+    d.add_node("slow", slow, timeout=0.1, retries=1, retry_delay=0, priority=5)
+    d.add_node("other", other)
+    pool = ResourcePool({"cpu": 1})
+    reqs = {"slow": {"cpu": 1}, "other": {"cpu": 1}}
+    r = ResourceAwareExecutor(d, pool, reqs, max_workers=3).execute()
+    assert r["slow"].value == "retried" and r["other"].value == "other"
+    assert pool.allocated == {"cpu": 0}
+    snaps = pool.timeline.snapshots
+    events = [s.event for s in snaps]
+    assert events.count("acquire") == events.count("release") == 3
+    assert all(0 <= s.allocated["cpu"] <= 1 for s in snaps)

@@ -172,7 +172,10 @@ class Run:
         # Parked node -> how many later nodes started while it waited (bounded overtaking).
         self.overtaken: dict[int, int] = {}
         self.overtake_limit = overtake_limit
-        self.held: dict[int, Any] = {}
+        # (node, attempt) -> the requirement it holds. Keyed by attempt so that whoever
+        # releases (the engine, or a threads worker right after the call, before it takes
+        # the engine lock) pops exactly that attempt's hold, once.
+        self.held: dict[tuple[int, int], Any] = {}
         self.conditions = dag._conditions
         self._build_keys(costs, rank_costs, use_ranks)
         self.heap: list[Any] = []
@@ -590,7 +593,8 @@ class Run:
 
         lock = threading.Lock()
         backend = self.backend
-        attach(lock, self._apply_and_dispatch)
+        early = self.early_release if self.pool is not None and self.callbacks is None else None
+        attach(lock, self._apply_and_dispatch, early)
         held = False
         try:
             lock.acquire()
@@ -714,8 +718,8 @@ class Run:
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
                     if pool._take_if_fits(req, self.names[i]):
-                        if callbacks is None:
-                            held[i] = req  # _acquired, inlined for the common case
+                        if callbacks is None:  # _acquired, inlined for the common case
+                            held[(i, self.attempt[i] + 1)] = req
                         else:
                             self._acquired(i, req)
                         launch(i)
@@ -857,13 +861,21 @@ class Run:
         return shadow
 
     def _acquired(self, i: int, req: Any) -> None:
-        self.held[i] = req
+        self.held[(i, self.attempt[i] + 1)] = req  # for the attempt _launch starts next
         cb = self.callbacks
         if cb is not None and cb.on_resource_acquired is not None:
             cb.on_resource_acquired(self.names[i], req)
 
-    def _release(self, i: int) -> None:
-        req = self.held.pop(i, None)
+    def early_release(self, i: int, attempt: int) -> None:
+        """Give back what attempt ``attempt`` of node ``i`` holds; a threads worker calls
+        this right after the call, before it takes the engine lock (only without
+        callbacks, which must run on the engine). The pool has its own lock."""
+        req = self.held.pop((i, attempt), None)
+        if req is not None:
+            self.pool._give_back(req, self.names[i])
+
+    def _release(self, i: int, attempt: int) -> None:
+        req = self.held.pop((i, attempt), None)
         if req is None:
             return
         self.pool._give_back(req, self.names[i])
@@ -952,7 +964,7 @@ class Run:
         self.ends[i] = t_end
         self.workers[i] = 0
         if self.held:
-            self._release(i)
+            self._release(i, attempt)
         self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
         self._failed(i, attempt, err, None, S.TIMED_OUT)
 
@@ -974,11 +986,11 @@ class Run:
         held = self.held
         if held:
             if self.callbacks is None:  # _release, inlined for the common case
-                req = held.pop(i, None)
+                req = held.pop((i, attempt), None)
                 if req is not None:
                     self.pool._give_back(req, self.names[i])
             else:
-                self._release(i)
+                self._release(i, attempt)
         if metrics is not None:
             self.metrics[i] = metrics
         if o.retries or o.timeout is not None:
@@ -1271,7 +1283,7 @@ class Run:
         self.starts[i] = start
         self.ends[i] = now
         if self.held:
-            self._release(i)
+            self._release(i, attempt)
         self._record_attempt(i, attempt, False, err, start, now, -1)
         self._failed(i, attempt, err, None, S.TIMED_OUT)
 
@@ -1285,7 +1297,7 @@ class Run:
                 self.reasons[i] = reason + " while it was running"
                 self.errors[i] = (CancelledError(f"node {self.names[i]!r} was cancelled"), "")
                 if self.held:
-                    self._release(i)
+                    self._release(i, self.attempt[i])
         self.in_flight = 0
         self._stop(reason, S.CANCELLED)
 

@@ -58,6 +58,7 @@ class ThreadBackend(Backend):
         self._threads: list[threading.Thread] = []
         self._engine_lock: Any = None
         self._apply: Callable[[tuple], bool] | None = None
+        self._release: Callable[[int, int], None] | None = None
 
     @property
     def capacity(self) -> int:
@@ -79,18 +80,26 @@ class ThreadBackend(Backend):
         self._threads.append(t)
         t.start()
 
-    def attach(self, engine_lock: Any, apply: Callable[[tuple], bool]) -> None:
+    def attach(
+        self,
+        engine_lock: Any,
+        apply: Callable[[tuple], bool],
+        release: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Let workers apply their own completions under ``engine_lock`` (see module doc).
 
         ``apply(event)`` applies one event and dispatches; it returns True when the
         engine thread must look (the run may be over, or a timer was set).
+        ``release(idx, attempt)``, when given, returns the node's resources to the pool
+        right after the call, outside the engine lock (the engine's serial section).
         """
         self._engine_lock = engine_lock
         self._apply = apply
+        self._release = release
 
     def _work(self, wid: int) -> None:
         jobs, done, running, retired = self._jobs, self._done, self._running, self._retired
-        engine_lock, apply = self._engine_lock, self._apply
+        engine_lock, apply, release = self._engine_lock, self._apply, self._release
         while True:
             job = jobs.get()
             if job is _STOP:
@@ -103,6 +112,8 @@ class ThreadBackend(Backend):
                 now = perf_counter()
                 event = (job[0], job[1], False, None, exc, "", now, now, wid, None)
             del running[wid]
+            if release is not None:
+                release(job[0], job[1])
             if engine_lock is not None and engine_lock.acquire():
                 try:
                     wake = apply(event)
