@@ -202,26 +202,47 @@ def test_http_functions_may_answer_with_store_keys(make_server, function_server,
     assert store.keys(done["run_id"] + "/") == []
 
 
-def test_requests_do_not_block_the_event_loop(make_server):
+def test_requests_do_not_block_the_event_loop(make_server, tmp_path):
+    """Requests waiting for runs (``?wait=true``) leave the server answering others.
+
+    Two waiting requests hold both dispatchers (their last node waits for a gate file
+    only this test creates), a third waits in the queue; while all three wait, other
+    requests are answered. Nothing here depends on timing: were the event loop (or the
+    request thread pool) blocked by the waits, the reads below could only be answered
+    after the gate opens, which happens after them, so they would time out instead.
+    """
     server = make_server(workers=2)
+    gate = tmp_path / "gate"
     with Client(server.url) as c:
         setup_chain(c)
-    results = {}
+    results: dict[int, dict] = {}
 
-    def slow_wait():
+    def waiting(k: int) -> None:
         with Client(server.url) as c2:
-            results["slow"] = c2.trigger("t", {"x": 0, "delay": 1.0}, wait=True)
+            results[k] = c2.trigger("t", {"x": k, "gate": str(gate)}, wait=True, timeout=60)
 
-    t = threading.Thread(target=slow_wait)
-    t.start()
-    time.sleep(0.2)
-    t0 = time.monotonic()
-    with Client(server.url) as c3:
-        c3.list_functions()
-        fast = time.monotonic() - t0
-    t.join(20)
-    assert results["slow"]["status"] == "succeeded"
-    assert fast < 1.0  # answered while the other request was still waiting
+    threads = [threading.Thread(target=waiting, args=(k,)) for k in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        with Client(server.url, timeout=20) as c3:
+            for _ in range(1000):  # bounded: until both dispatchers are held at the gate
+                statuses = [r["status"] for r in c3.runs()]
+                if statuses.count("running") == 2 and statuses.count("queued") == 1:
+                    break
+                time.sleep(0.02)
+            assert sorted(statuses) == ["queued", "running", "running"]
+            for _ in range(20):  # many more requests than the waits hold
+                assert [f["name"] for f in c3.list_functions()][:1] == ["add_one"]
+                assert c3.weights()["gold"] == 3
+            assert not gate.exists() and not results  # every wait is still open
+            assert all(t.is_alive() for t in threads)
+    finally:
+        gate.touch()
+        for t in threads:
+            t.join(60)
+    assert sorted(r["outputs"]["slow_count"]["x"] for r in results.values()) == [2, 4, 6]
+    assert all(r["status"] == "succeeded" for r in results.values())
 
 
 def test_kubernetes_manifests_validate_against_the_client_models():
