@@ -110,6 +110,13 @@ def test_trigger_and_watch_the_run_live(make_server, page, tmp_path):
     assert page.locator("#runs-rows tr.run").count() == 1
     page.goto(server.url + "/ui?status=failed")
     assert page.locator("#runs-rows tr.run").count() == 0
+    # the list is live: a run triggered elsewhere appears without a reload
+    page.goto(server.url + "/ui?trigger=broken")
+    page.evaluate("window.__same_page = 7")
+    assert page.locator("#runs-rows tr.run").count() == 0
+    httpx.post(f"{server.url}/run/broken", json={"x": 1})
+    page.wait_for_selector("#runs-rows tr.run.st-failed")
+    assert page.evaluate("window.__same_page") == 7
 
 
 def test_failed_node_shows_traceback_and_logs(make_server, page):

@@ -323,7 +323,7 @@ class RunMonitor:
             if exc is not None and _is_store_error(exc):
                 metrics.store_errors.inc()
         logs = live.capture.get(name) if live.capture is not None else None
-        if exc is None and not logs:
+        if exc is None and not logs and live.attempts.get(name, 1) <= 1:
             return  # nothing to keep beyond what the journal already has
         tb = None
         if exc is not None:

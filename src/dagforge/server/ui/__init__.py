@@ -391,7 +391,9 @@ def install_ui(app: Any, plat: Any) -> None:
                 {
                     "name": n,
                     "status": f.get("status", "pending"),
-                    "attempts": d.get("attempts") or f.get("attempts") or "",
+                    "attempts": d.get("attempts")
+                    or f.get("attempts")
+                    or (1 if f.get("start") is not None else ""),
                     "worker": f.get("worker") or "",
                     "start": f.get("start"),
                     "duration": (f["end"] - f["start"])

@@ -1,0 +1,87 @@
+"""The dashboard's pages over plain HTTP: filters, pagination, escaping, bad input."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import httpx
+
+from conftest import register
+
+EVIL = "<script>alert(1)</script>"
+
+
+def _settle(url, bound=400):
+    for _ in range(bound):
+        runs = httpx.get(f"{url}/runs?limit=500").json()
+        if all(r["status"] not in ("queued", "running") for r in runs):
+            return runs
+        time.sleep(0.05)
+    raise AssertionError("runs did not finish")
+
+
+def test_runs_list_filters_and_pages(make_server):
+    server = make_server()
+    url = server.url
+    register(url)
+    for k in range(53):
+        httpx.post(f"{url}/run/fan", json={"x": k})
+    httpx.post(f"{url}/run/broken", json={"x": 0})
+    _settle(url)
+    first = httpx.get(f"{url}/ui").text
+    assert first.count('<tr class="run ') == 50 and 'id="next-page"' in first
+    second = httpx.get(f"{url}/ui?page=1").text
+    assert second.count('<tr class="run ') == 4 and 'id="next-page"' not in second
+    failed = httpx.get(f"{url}/ui?status=failed").text
+    assert failed.count('<tr class="run ') == 1 and "broken" in failed
+    fan = httpx.get(f"{url}/ui/fragments/runs?trigger=fan&class=gold&page=1").text
+    assert fan.count('<tr class="run ') == 3
+    assert httpx.get(f"{url}/ui?status=weird").status_code == 422
+    assert httpx.get(f"{url}/ui?class=platinum").status_code == 422
+    assert httpx.get(f"{url}/ui?page=x").status_code == 422
+    assert httpx.get(f"{url}/ui/runs/nope").status_code == 404
+
+
+def test_everything_user_given_is_escaped(make_server):
+    server = make_server()
+    url = server.url
+    name = "<svg onload=alert(1)>"
+    register(url, trigger_names={"broken": [name]})
+    quoted = name.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    run = httpx.post(f"{url}/run/{quoted}?wait=true", json={"x": EVIL}).json()
+    assert run["status"] == "failed"  # its error, logs and traceback all hold EVIL
+    for path in (
+        "/ui",
+        "/ui/registry",
+        "/ui/queues",
+        f"/ui/runs/{run['run_id']}",
+        f"/ui/runs/{run['run_id']}/panel",
+        f"/ui/runs/{run['run_id']}/nodes/explode",
+    ):
+        page = httpx.get(url + path).text
+        assert "<script>alert" not in page and "<svg onload" not in page, path
+    page = httpx.get(f"{url}/ui/runs/{run['run_id']}").text
+    assert html.escape(EVIL, quote=False) in page and html.escape(name, quote=False) in page
+
+
+def test_failed_node_page_and_attempts(make_server):
+    server = make_server()
+    url = server.url
+    register(url, trigger_names={"broken": ["broken", "tricky<b>"]})
+    run = httpx.post(f"{url}/run/tricky%3Cb%3E?wait=true", json={"x": "<i>7</i>"}).json()
+    assert run["status"] == "failed"
+    page = httpx.get(f"{url}/ui/runs/{run['run_id']}").text
+    assert "tricky&lt;b&gt;" in page and "tricky<b>" not in page
+    assert html.escape("explode refused <i>7</i>", quote=False) in page
+    rows = re.findall(
+        r'<tr class="node-row st-(\w+)" data-node="(\w+)">\s*<td>.*?</td>\s*'
+        r"<td>.*?</td>\s*<td>(\d*)</td>",
+        page,
+        re.S,
+    )
+    assert sorted(rows) == [("failed", "explode", "1"), ("succeeded", "start", "1")]
+    node = httpx.get(f"{url}/ui/runs/{run['run_id']}/nodes/explode").text
+    assert "about to explode &lt;i&gt;7&lt;/i&gt;" in node
+    assert httpx.get(f"{url}/ui/runs/{run['run_id']}/nodes/nope").status_code == 404
