@@ -193,6 +193,12 @@ class Client:
         """Cancel a queued or running run (409 ``ClientError`` if it already finished)."""
         return self._call("POST", f"/runs/{_seg(run_id)}/cancel")
 
+    def retry(self, run_id: str) -> dict[str, Any]:
+        """Redrive a failed or cancelled run from where it stopped, as a new attempt of
+        the same run (``attempt``, ``reused_nodes``); 409 ``ClientError`` for a run that
+        is queued, running or succeeded. Follow it with :meth:`wait`."""
+        return self._call("POST", f"/runs/{_seg(run_id)}/retry")
+
     def outputs(self, run_id: str) -> Any:
         return self._call("GET", f"/runs/{_seg(run_id)}/outputs")
 

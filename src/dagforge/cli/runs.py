@@ -2,8 +2,9 @@
 
 All of them talk to a running platform (``--url``, or ``DAGFORGE_URL``) and print a table
 or, with ``--output json``, the server's JSON. What the platform offers for runs:
-listing, one run's record, its per-node log and cancelling a queued or running run.
-It has no "retry" of a run: trigger it again with ``dagforge trigger NAME --args ...``.
+listing, one run's record, its per-node log, cancelling a queued or running run and
+retrying a failed or cancelled one (a new attempt of the same run that reuses the
+outputs of the nodes it completed).
 """
 
 from __future__ import annotations
@@ -176,6 +177,30 @@ def runs_cancel(
         emit(run, output)
     else:
         typer.echo(f"run {rid}: {run.get('status')}")
+
+
+@runs_app.command("retry")
+def runs_retry(
+    run_id: str = typer.Argument(..., help="a failed or cancelled run's id, or `latest`"),
+    wait: bool = typer.Option(False, "--wait", help="wait for the new attempt to finish"),
+    timeout: float = typer.Option(300.0, help="with --wait: give up after this many seconds"),
+    output: str = OUTPUT,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Retry a failed or cancelled run from where it stopped (a new attempt, same id)."""
+    client = _client(url, token)
+    rid = _resolve(client, run_id)
+    run = client.retry(rid)
+    if wait:
+        run = {**client.wait(rid, timeout=timeout), "attempt": run["attempt"]}
+    if output == "json":
+        emit(run, output)
+    else:
+        reused = f", {run['reused_nodes']} nodes reused" if "reused_nodes" in run else ""
+        typer.echo(f"run {rid}: attempt {run['attempt']} {run.get('status')}{reused}")
+    if wait and run.get("status") != "succeeded":
+        raise typer.Exit(1)
 
 
 def _registry_group(kind: str, plural: str, columns: tuple[str, ...]) -> typer.Typer:

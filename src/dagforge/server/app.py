@@ -28,7 +28,7 @@ from dagforge.errors import RegistryError, SpecError, UnknownFunctionError
 from dagforge.server.db import StorageFault
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
-from dagforge.server.platform import Platform, RunFinished, Settings
+from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
 <p>queued: {% for cls, n in queued.items() %}{{ cls }} {{ n }}
@@ -229,6 +229,20 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
+    @app.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])
+    def retry(run_id: str, _: None = Depends(authorised)) -> dict[str, Any]:
+        """Redrive a failed or cancelled run from where it stopped: the same run id, a
+        new attempt; completed nodes are restored from the journal, not run again.
+        409 for a queued, running or succeeded run; 429 when its class is full."""
+        try:
+            return plat.retry(run_id)
+        except QueueFull:
+            raise
+        except RunNotRetryable as exc:
+            raise HTTPException(409, str(exc)) from None
+        except RegistryError as exc:
+            raise HTTPException(404, str(exc)) from None
+
     @app.get("/runs", tags=["runs"])
     def runs(
         response: Response,
@@ -267,8 +281,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @app.get("/runs/{run_id}", tags=["runs"])
     def run_status(run_id: str, _: None = Depends(may_read)) -> dict[str, Any]:
         """Status, per-node states and timings (outputs: ``/runs/{id}/outputs``); while a
-        run is unfinished, ``nodes`` lists the node instances completed so far."""
+        run is unfinished, ``nodes`` lists the node instances completed so far.
+        ``attempt`` counts retries (1 for a run never retried); ``history`` holds the
+        attempts that ended before a retry (status, times, error, node states)."""
         record = _public(_run_or_404(run_id), outputs=False)
+        history = plat.history(run_id)
+        record["attempt"] = len(history) + 1
+        record["history"] = history
         if record["status"] in ("queued", "running"):
             record["nodes"] = {
                 inst: {"status": "succeeded", "journaled": True}

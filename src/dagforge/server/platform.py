@@ -41,6 +41,8 @@ log = logging.getLogger("dagforge.server")
 
 MAX_ERROR = 2000  # characters of a run's error kept in the journal
 LIVE = ("queued", "running")
+RETRYABLE = ("failed", "cancelled")
+RELEASE_WAIT = 10.0  # seconds a retry waits for a cancelled run's dispatcher to let it go
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Platform:
         self._results_bytes = 0
         self._cancel: dict[str, threading.Event] = {}
         self._finishing: set[str] = set()
+        self._released = threading.Condition(self._lock)  # a dispatcher let a run go
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._wakeup = threading.Event()
@@ -303,9 +306,79 @@ class Platform:
         record = self.db.run(run_id)
         if event is None:  # no dispatcher holds it (queued, or resumed and waiting)
             started = record["started"] or record["finished"]
-            self._log_safely(record, started, record["finished"], "cancelled", None)
+            attempt = len(self.history(run_id)) + 1
+            self._log_safely(record, started, record["finished"], "cancelled", None, attempt)
         self._wake(run_id)
         return record
+
+    def retry(self, run_id: str) -> dict[str, Any]:
+        """Redrive a failed or cancelled run: the same run, a new attempt.
+
+        The run goes back to ``queued`` under its id; its journaled node outputs stay, so
+        the dispatcher resumes it from where it stopped (completed nodes are restored,
+        not called again) with the snapshot it was accepted with. The attempt that ended
+        is appended to the run's history (kept in its snapshot). ``RunNotRetryable`` for
+        a live or succeeded run, ``QueueFull`` when its class is full, ``RegistryError``
+        for an unknown id. A cancelled run whose dispatcher is still abandoning its
+        nodes is waited for (up to ``RELEASE_WAIT`` s) so the two never overlap.
+        """
+        record = self.db.run(run_id)
+        if record["status"] not in RETRYABLE:
+            raise RunNotRetryable(
+                f"run {run_id!r} is {record['status']}: only a failed or cancelled run can "
+                "be retried"
+            )
+        with self._lock:
+            if not self._released.wait_for(lambda: run_id not in self._cancel, RELEASE_WAIT):
+                raise RunNotRetryable(
+                    f"run {run_id!r} is still stopping (its dispatcher has not let it go "
+                    f"after {RELEASE_WAIT:g}s); retry it later"
+                )
+        priority = record["priority"]
+        if self.queues.sizes()[priority] >= self.settings.max_queued:
+            raise QueueFull(priority, self.settings.max_queued)
+        snapshot = self.db.snapshot(run_id)
+        if snapshot is None:  # journaled before snapshots existed: the registries now
+            snapshot = self._snapshot(self.db.get("triggers", record["trigger"]))
+        history = list(snapshot.get("history") or [])
+        history.append(
+            {
+                "attempt": len(history) + 1,
+                "status": record["status"],
+                "started": record["started"],
+                "finished": record["finished"],
+                "error": record["error"],
+                "nodes": {
+                    name: node.get("status") if isinstance(node, dict) else node
+                    for name, node in (record["nodes"] or {}).items()
+                },
+                "retried": time.time(),
+            }
+        )
+        reused = len(self.db.completed_nodes(run_id))
+        written = json.dumps({**snapshot, "history": history}, allow_nan=False)
+        changed = self.db._write(
+            "UPDATE runs SET status='queued', started=NULL, finished=NULL, outputs=NULL, "
+            "error=NULL, nodes=NULL, snapshot=? WHERE id=? AND status=?",
+            (written, run_id, record["status"]),
+        )  # one statement: a concurrent retry (or anything else) that got there first wins
+        if not changed:
+            now = self.db.run(run_id)["status"]
+            raise RunNotRetryable(f"run {run_id!r} is {now}: it changed while being retried")
+        self.queues.put(priority, run_id, force=True)  # accepted work: never dropped
+        return {
+            "run_id": run_id,
+            "status": "queued",
+            "priority": priority,
+            "attempt": len(history) + 1,
+            "reused_nodes": reused,
+            "history": history,
+        }
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """The attempts of a run that ended before it was retried, oldest first."""
+        snapshot = self.db.snapshot(run_id)
+        return list((snapshot or {}).get("history") or [])
 
     def subscribe(self, run_id: str) -> Future:
         """A future resolved with the run's record when it finishes (at once if it has).
@@ -385,6 +458,7 @@ class Platform:
                 with self._lock:
                     self._cancel.pop(run_id, None)
                     self._finishing.discard(run_id)
+                    self._released.notify_all()
                 self.monitor.forget(run_id)
 
     def _requeue_later(self, priority: str, run_id: str, delay: float = 1.0) -> None:
@@ -413,6 +487,7 @@ class Platform:
             return  # cancelled between the two statements above
         completed = self.db.completed_nodes(run_id)
         snapshot = self.db.snapshot(run_id)
+        attempt = len((snapshot or {}).get("history") or []) + 1
 
         def journal(inst: str, out: Any) -> None:
             if not cancel.is_set():
@@ -479,7 +554,7 @@ class Platform:
             except Exception as exc:  # the run stays what its nodes made it
                 cleanup_error = _bounded(f"retention: {_describe(exc)}")
                 log.warning("run %s finished %s; cleanup failed: %s", run_id, status, exc)
-        self._log_safely(run, started, finished, status, cleanup_error)
+        self._log_safely(run, started, finished, status, cleanup_error, attempt)
         if result is not None:
             self._keep_result(run_id, result, size)
         self._wake(run_id)
@@ -598,9 +673,10 @@ class Platform:
         finished: float,
         status: str,
         cleanup_error: str | None,
+        attempt: int = 1,
     ) -> None:
         try:
-            self._log(run, started, finished, status, cleanup_error)
+            self._log(run, started, finished, status, cleanup_error, attempt)
         except Exception as exc:  # a full disk must not undo a finished run
             log.error("request log of run %s not written: %s", run["id"], exc)
 
@@ -611,11 +687,13 @@ class Platform:
         finished: float,
         status: str,
         cleanup_error: str | None = None,
+        attempt: int = 1,
     ) -> None:
-        """One line per run in DAGit's ten fields and order (``requests.log``), and one
-        JSON object with those plus queue delay and status (``requests.jsonl``). Text
-        fields are quoted when they could split or break a line, so every line has
-        exactly ten fields."""
+        """One line per run attempt in DAGit's ten fields and order (``requests.log``),
+        and one JSON object with those plus queue delay, status and attempt
+        (``requests.jsonl``). Text fields are quoted when they could split or break a
+        line, so every line has exactly ten fields. A retried run's lines keep its
+        first accept as ``request_start``."""
         accepted = run["accepted"]
         entry = {
             "request_start": _ts(accepted),
@@ -630,6 +708,7 @@ class Platform:
             "run_id": run["id"],
             "queue_delay": round(started - accepted, 3),
             "status": status,
+            "attempt": attempt,
         }
         if cleanup_error:
             entry["cleanup_error"] = cleanup_error
@@ -679,6 +758,10 @@ def _function_spec(fname: str) -> dict[str, Any]:
 
 class RunFinished(RegistryError):
     """A cancel of a run that has already finished (409)."""
+
+
+class RunNotRetryable(RegistryError):
+    """A retry of a run that is queued, running or succeeded (409)."""
 
 
 class _Guarded:
