@@ -13,7 +13,7 @@ set as class attributes; see :mod:`dagforge.options`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from dagforge.config import Config
 from dagforge.options import NodeOptions
@@ -22,11 +22,15 @@ from dagforge.options import NodeOptions
 class Task:
     """Base class of the Task Standard: subclass it and implement ``compute``."""
 
-    inputs: ClassVar[Sequence[str]] = ()
-    outputs: ClassVar[Sequence[str]] = ()
-    config_deps: ClassVar[Sequence[str]] = ()
+    # Class-level defaults that a subclass overrides and a FunctionTask sets per instance.
+    inputs: Sequence[str] = ()
+    outputs: Sequence[str] = ()
+    config_deps: Sequence[str] = ()
 
-    def compute(self, *args: Any, cfg: Config | None = None, **inputs: Any) -> dict[str, Any]:
+    def compute(self, *args: Any, **inputs: Any) -> dict[str, Any]:
+        """Return a dict of exactly the declared outputs; the engine calls it as
+        ``compute(**inputs, cfg=cfg)``. Typed ``(*args, **inputs)`` so that any override
+        (``def compute(self, data, cfg=None)``) is a valid one for a type checker."""
         raise NotImplementedError(f"{type(self).__name__}.compute is not implemented")
 
     @staticmethod

@@ -501,9 +501,11 @@ class Profile:
             base = entries[0]
             metrics[name] = TaskMetrics(
                 name,
-                *(stats[k]["median"] for k in _TIMINGS),
-                statistics.median(e.bytes_in for e in entries),
-                statistics.median(e.bytes_out for e in entries),
+                compute_time_ms=stats["compute_time_ms"]["median"],
+                serialize_time_ms=stats["serialize_time_ms"]["median"],
+                deserialize_time_ms=stats["deserialize_time_ms"]["median"],
+                bytes_in=statistics.median(e.bytes_in for e in entries),
+                bytes_out=statistics.median(e.bytes_out for e in entries),
                 status=base.status,
                 worker=base.worker,
                 start_ms=base.start_ms,
@@ -766,9 +768,10 @@ def seed_everything(seed: int | None) -> None:
     np = sys.modules.get("numpy")
     if np is None:
         try:
-            import numpy as np
+            import numpy
         except ImportError:
             return
+        np = numpy
     np.random.seed(seed % (2**32))
 
 

@@ -219,9 +219,9 @@ def _check(value: Any, schema: Mapping[str, Any], path: tuple[Any, ...], src: st
                 errors.append(exc)
         else:
             # Report the error of the option whose type matched, when one did.
-            for option, exc in zip(schema["anyOf"], errors, strict=True):
+            for option, err in zip(schema["anyOf"], errors, strict=True):
                 if _is(value, option.get("type", "object")):
-                    raise exc
+                    raise err
             raise errors[0]
     kinds = schema.get("type")
     if kinds is not None:

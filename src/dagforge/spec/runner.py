@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dagforge.errors import TaskOutputError
+from dagforge.errors import StoreError, TaskOutputError
 from dagforge.spec.planner import SpecPlanner, Step
 from dagforge.spec.registry import FunctionRegistry
 from dagforge.spec.validate import load_spec
@@ -58,6 +58,11 @@ class SpecCall:
         if self.store is not None:
             from dagforge.store import put_value, run_key
 
+            if self.run_id is None:
+                raise StoreError(
+                    f"node {step.instance!r}: a store was given without a run id, so its "
+                    "outputs have no key (pass run_id=)"
+                )
             for key, value in outputs.items():
                 put_value(
                     self.store,
@@ -158,7 +163,9 @@ def run_workflow(
         serializer=serializer,
         max_iterations=max_iterations,
     )
-    result = Executor(
+    # Any: the three workflow attributes below are added to the ExecutionResult here
+    # (execution/result.py does not declare them).
+    result: Any = Executor(
         dag,
         backend=backend,
         max_workers=max_workers,

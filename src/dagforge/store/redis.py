@@ -102,7 +102,13 @@ class RedisStore(Store):
 
     def _get(self, key: str) -> bytes | None:
         with self._errors(f"read key {key!r}"):
-            return self._redis.get(self._k(key))
+            value = self._redis.get(self._k(key))
+        if isinstance(value, str):  # a client made with decode_responses=True
+            raise StoreError(
+                f"RedisStore {self._safe_url!r} read text for key {key!r}: values are bytes, "
+                "so the client must not be created with decode_responses=True"
+            )
+        return value
 
     def _exists(self, key: str) -> bool:
         with self._errors(f"check key {key!r}"):

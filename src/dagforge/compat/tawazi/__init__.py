@@ -148,13 +148,18 @@ def _executor_options(max_concurrency: Any, strategy: ErrorStrategy) -> dict[str
 class ExecNode:
     """A node: an id, a function, the ids it depends on, priority and is_sequential."""
 
+    # Set only on the nodes a traced (0.6) DAG describes, by DAG._build_description.
+    is_input: bool
+    setup: bool
+    debug: bool
+
     def __init__(
         self,
         id_: Hashable,
         exec_function: Callable[..., Any] = lambda **kwargs: None,
         depends_on: Sequence[Hashable] | None = None,
         argument_name: str | None = None,
-        priority: int = 0,
+        priority: float = 0,
         is_sequential: bool = True,
         tag: Any = None,
         resource: Resource = Resource.thread,
@@ -371,7 +376,7 @@ class DAG:
                 tagged = self.get_nodes_by_tag(alias)
                 if not tagged:
                     raise KeyError(f"{alias!r} is neither an ExecNode id nor a tag of this DAG")
-                out.extend(x.id for x in tagged)
+                out.extend(x.name for x in tagged)  # described nodes' ids are names
             return out
 
         exclude = ids(exclude_nodes)
@@ -406,9 +411,9 @@ class DAG:
             if x.setup and name in done and name not in self._setup_values:
                 self._setup_values[name] = done[name]
         if self.behaviour is ErrorStrategy.strict:
-            exc = _first_failure(result)
-            if exc is not None:
-                raise exc
+            failure = _first_failure(result)
+            if failure is not None:
+                raise failure
         return run
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
