@@ -1,4 +1,5 @@
-"""POST /runs/{id}/retry: a failed run again, reusing the nodes it completed."""
+"""Retry from the dashboard (Platform.retry underneath): completed nodes are reused and
+the failed attempt's traceback does not linger on the retried run."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _wait(url, run_id, headers=None, bound=200):
     raise AssertionError(f"run {run_id} did not finish")
 
 
-def test_retry_reuses_completed_nodes(make_server, tmp_path):
+def test_ui_retry_reuses_completed_nodes(make_server, tmp_path):
     server = make_server(token=TOKEN)
     url = server.url
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,24 +29,26 @@ def test_retry_reuses_completed_nodes(make_server, tmp_path):
     run = httpx.post(
         f"{url}/run/retryable?wait=true", json={"x": 1, "fixed": str(fixed)}, headers=auth
     ).json()
+    run_id = run["run_id"]
     assert run["status"] == "failed"
+    logs = httpx.get(f"{url}/runs/{run_id}/nodes/flaky/logs", headers=auth).json()
+    assert "does not exist yet" in logs["traceback"]
     calls = ui_functions.CALLS["start"]
-    assert httpx.post(f"{url}/runs/{run['run_id']}/retry").status_code == 401
+    assert httpx.post(f"{url}/ui/api/runs/{run_id}/retry").status_code == 401
     fixed.write_text("ok")
-    r = httpx.post(f"{url}/runs/{run['run_id']}/retry", headers=auth)
+    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", headers=auth)
     assert r.status_code == 202, r.text
-    again = r.json()
-    assert again["retry_of"] == run["run_id"] and again["reused_nodes"] == 1
-    done = _wait(url, again["run_id"], auth)
-    assert done["status"] == "succeeded"
-    assert done["nodes"]["start"]["restored"] is True
-    assert ui_functions.CALLS["start"] == calls  # not run again
-    assert httpx.get(f"{url}/runs/{again['run_id']}/outputs", headers=auth).json()
-    # only failed or cancelled runs; unknown ids are 404
-    r = httpx.post(f"{url}/runs/{again['run_id']}/retry", headers=auth)
+    assert r.json()["reused_nodes"] == 1 and r.json()["attempt"] == 2
+    assert _wait(url, run_id, auth)["status"] == "succeeded"
+    assert ui_functions.CALLS["start"] == calls  # reused, not run again
+    logs = httpx.get(f"{url}/runs/{run_id}/nodes/flaky/logs", headers=auth).json()
+    assert logs["status"] == "succeeded" and logs["traceback"] is None
+    assert logs["stdout"] == "flaky sees 1\n"
+    page = httpx.get(f"{url}/ui/runs/{run_id}", headers=auth).text
+    assert 'class="failure"' not in page
+    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", headers=auth)
     assert r.status_code == 409 and "only a failed or cancelled run" in r.json()["detail"]
-    assert httpx.post(f"{url}/runs/nope/retry", headers=auth).status_code == 404
-    assert "/runs/{run_id}/retry" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert httpx.post(f"{url}/ui/api/runs/nope/retry", headers=auth).status_code == 404
 
 
 def test_logs_of_pruned_runs_are_forgotten(make_server):

@@ -158,7 +158,12 @@ def _aggregate(states: Mapping[str, str]) -> dict[str, dict[str, int]]:
     return fams
 
 
-def summary_table(states: Mapping[str, str], total: int | None = None, limit: int = 50) -> str:
+def summary_table(
+    states: Mapping[str, str],
+    total: int | None = None,
+    limit: int = 50,
+    lead: str | None = None,
+) -> str:
     """Counts by state, then by node family (largest first): the view of a huge run."""
     counts: dict[str, int] = {}
     for st in states.values():
@@ -177,8 +182,13 @@ def summary_table(states: Mapping[str, str], total: int | None = None, limit: in
     )
     more = f"<p>{len(fams) - limit} more node families not listed.</p>" if len(fams) > limit else ""
     return (
-        f'<div class="dag-summary" data-nodes="{total}"><p>{total} nodes: too many to draw '
-        f"(over {MAX_NODES}); summarised by state and node family.</p><p>{head}</p>"
+        f'<div class="dag-summary" data-nodes="{total}"><p>'
+        + _e(
+            lead
+            or f"{total} nodes: too many to draw (over {MAX_NODES}); summarised by state "
+            "and node family."
+        )
+        + f"</p><p>{head}</p>"
         f'<table class="grid"><tr><th>node family</th><th>instances</th><th>states</th></tr>'
         f"{rows}</table>{more}</div>"
     )

@@ -250,6 +250,13 @@ class RunMonitor:
         from dagforge.execution.capture import DEFAULT_LIMIT, LogCapture
 
         capture = LogCapture(self.capture_limit or DEFAULT_LIMIT)
+        try:  # a retried run: its failed attempts' rows go, completed nodes' logs stay
+            self._table()
+            self.db._write(
+                "DELETE FROM node_logs WHERE run_id=? AND status != 'succeeded'", (run_id,)
+            )
+        except Exception as exc:
+            log.warning("stale node logs of run %s not cleared: %s", run_id, exc)
         with self._lock:
             self._live[run_id] = _Live(capture)
             self._runs += 1

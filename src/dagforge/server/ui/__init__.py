@@ -20,10 +20,8 @@ token once and keeps it in an ``HttpOnly``, ``SameSite=Strict`` cookie scoped to
 the token and, when they come with a cookie, an ``Origin`` of this server (no
 cross-site request can act with a visitor's cookie).
 
-Retry: a failed or cancelled run is retried as a new run with the same snapshot
-(spec and functions as they were) and arguments; the nodes the first run completed
-are copied into the new run's journal before it is queued, so they are reused, not
-run again — the same mechanism that resumes runs after a crash.
+Retry is the platform's (``Platform.retry``): the same run id, a new attempt, its
+journaled nodes restored rather than run again; the page reloads to follow it.
 """
 
 from __future__ import annotations
@@ -32,13 +30,11 @@ import asyncio
 import json
 import secrets
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
-from pydantic import BaseModel
 
 from dagforge.profiling.report import (
     STATE_COLOURS,
@@ -193,7 +189,7 @@ class RunView:
 
 def install_ui(app: Any, plat: Any) -> None:
     """Mount the dashboard, its static files and the offline /docs and /redoc."""
-    from fastapi import Depends, HTTPException
+    from fastapi import HTTPException
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
     from fastapi.routing import APIRouter
@@ -411,7 +407,15 @@ def install_ui(app: Any, plat: Any) -> None:
             "view": v,
             "rows": rows,
             "big": big,
-            "summary": Markup(summary_table(v.states)) if big else "",
+            "summary": Markup(
+                summary_table(
+                    v.states,
+                    lead=f"{len(names)} node instances, summarised by state and node family; "
+                    f"the table lists {MAX_NODE_ROWS} a page.",
+                )
+            )
+            if big
+            else "",
             "npage": npage,
             "more_nodes": (npage + 1) * MAX_NODE_ROWS < len(names),
             "failed": [(n, details.get(n, {})) for n in failed[:MAX_NODE_ROWS]],
@@ -536,12 +540,16 @@ def install_ui(app: Any, plat: Any) -> None:
         from dagforge.server.dispatch import QueueFull
 
         try:
-            return JSONResponse(retry(plat, run_id), status_code=202)
+            answer = plat.retry(run_id)  # the same run, a new attempt (Platform.retry)
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except RegistryError as exc:
             status = 404 if "no run" in str(exc) else 409
             raise HTTPException(status, str(exc)) from None
+        return JSONResponse(
+            {k: answer[k] for k in ("run_id", "status", "attempt", "reused_nodes")},
+            status_code=202,
+        )
 
     # -- queues and registries -----------------------------------------------------------------
 
@@ -581,33 +589,6 @@ def install_ui(app: Any, plat: Any) -> None:
 
     app.include_router(ui)
 
-    class Retried(BaseModel):
-        run_id: str
-        retry_of: str
-        status: str
-        priority: str
-        accepted: float
-        reused_nodes: int
-
-    @app.post(
-        "/runs/{run_id}/retry",
-        tags=["runs"],
-        status_code=202,
-        response_model=Retried,
-        responses={404: {"description": "no such run"}, 409: {"description": "not failed"}},
-    )
-    def api_retry(run_id: str, _: None = Depends(app.state.write_auth)) -> Any:
-        """Retry a failed or cancelled run from where it failed: a new run with the same
-        snapshot and arguments that reuses the nodes the first run completed."""
-        from dagforge.server.dispatch import QueueFull
-
-        try:
-            return retry(plat, run_id)
-        except QueueFull as exc:
-            raise HTTPException(429, str(exc)) from None
-        except RegistryError as exc:
-            raise HTTPException(404 if "no run" in str(exc) else 409, str(exc)) from None
-
     app.mount("/ui/static", StaticFiles(directory=str(STATIC)), name="ui-static")
 
     # -- Swagger UI and ReDoc from the vendored files (no CDN) ---------------------------------
@@ -635,45 +616,3 @@ def install_ui(app: Any, plat: Any) -> None:
             redoc_favicon_url="/ui/static/favicon-32x32.png",
             with_google_fonts=False,
         )
-
-
-def retry(plat: Any, run_id: str) -> dict[str, Any]:
-    """Queue a failed or cancelled run again as a new run that reuses its completed nodes.
-
-    The new run gets the old one's snapshot (so it runs what the old one ran) and its
-    arguments; the old run's journaled node outputs are copied into the new run's
-    journal *before* it is queued, so the dispatcher resumes it from there.
-    """
-    from dagforge.errors import RegistryError
-
-    old = plat.db.run(run_id)
-    if old["status"] not in ("failed", "cancelled"):
-        raise RegistryError(
-            f"run {run_id!r} is {old['status']}: only a failed or cancelled run can be retried"
-        )
-    snapshot = plat.db.snapshot(run_id)
-    if snapshot is None:
-        snapshot = plat._snapshot(plat.db.get("triggers", old["trigger"]))
-    new_id = uuid.uuid4().hex
-    accepted = plat.db.accept_run(
-        new_id, old["trigger"], old["dag"], old["priority"], old["arguments"], snapshot
-    )
-    try:
-        plat.db._write(
-            "INSERT INTO node_results (run_id, instance, outputs) "
-            "SELECT ?, instance, outputs FROM node_results WHERE run_id = ?",
-            (new_id, run_id),
-        )
-        reused = len(plat.db.completed_nodes(new_id))
-        plat.queues.put(old["priority"], new_id)
-    except Exception:
-        plat.db.forget_run(new_id)
-        raise
-    return {
-        "run_id": new_id,
-        "retry_of": run_id,
-        "status": "queued",
-        "priority": old["priority"],
-        "accepted": accepted,
-        "reused_nodes": reused,
-    }

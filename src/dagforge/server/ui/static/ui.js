@@ -157,12 +157,8 @@ var dagforge = (function () {
     retry.addEventListener("click", function () {
       out.textContent = "retrying…";
       post("/ui/api/runs/" + encodeURIComponent(runId) + "/retry").then(function (d) {
-        out.textContent = "";
-        var a = document.createElement("a");
-        a.href = "/ui/runs/" + encodeURIComponent(d.run_id);
-        a.id = "retry-link";
-        a.textContent = "retry " + d.run_id.slice(0, 12) + " (reuses " + d.reused_nodes + " completed node(s))";
-        out.appendChild(a);
+        out.textContent = "attempt " + d.attempt + " queued (reuses " + d.reused_nodes + " completed node(s))";
+        setTimeout(function () { location.reload(); }, 300);  // follow the new attempt live
       }).catch(function (e) { out.textContent = e.message; });
     });
   }
