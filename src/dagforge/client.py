@@ -64,6 +64,42 @@ class Client:
         error.retry_after = reply.headers.get("retry-after")  # 429 and 503
         raise error
 
+    def _page(
+        self, path: str, limit: int | None, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        import httpx
+
+        params: dict[str, Any] = {} if limit is None else {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        try:
+            reply = self._http.request("GET", path, params=params)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the dagforge platform at {self.url}: {exc}") from exc
+        if reply.status_code >= 400:
+            self._raise(reply, "GET", path)
+        return reply.json(), reply.headers.get("x-next-cursor")
+
+    def _all(self, path: str) -> list[dict[str, Any]]:
+        items, cursor = self._page(path, None, None)  # the server's page size
+        seen = {cursor}
+        while cursor is not None:
+            page, cursor = self._page(path, None, cursor)
+            items.extend(page)
+            if cursor in seen:  # a server handing out the same cursor twice: stop
+                raise ClientError(f"GET {path}: the server repeated the cursor {cursor!r}")
+            seen.add(cursor)
+        return items
+
+    def registry_page(
+        self, kind: str, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``kind`` (``functions``, ``dags`` or ``triggers``) by name, and the
+        cursor of the next page (``None`` on the last one)."""
+        if kind not in ("functions", "dags", "triggers"):
+            raise ClientError(f"kind must be 'functions', 'dags' or 'triggers', got {kind!r}")
+        return self._page(f"/{kind}", limit, cursor)
+
     # -- functions (DAGit's Functions class) ---------------------------------------------
 
     def register_function(
@@ -89,7 +125,8 @@ class Client:
         return self._call("POST", "/register/function", json=body)
 
     def list_functions(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/functions")
+        """Every registered function, by name (all pages of ``GET /functions``)."""
+        return self._all("/functions")
 
     def get_function(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/functions/{_seg(name)}")
@@ -103,7 +140,8 @@ class Client:
         return self._call("POST", "/register/dag", json=spec)
 
     def list_dags(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/dags")
+        """Every registered dag, by name (all pages of ``GET /dags``)."""
+        return self._all("/dags")
 
     def get_dag(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/dags/{_seg(name)}")
@@ -117,7 +155,8 @@ class Client:
         return self._call("POST", "/register/trigger", json=trigger)
 
     def list_triggers(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/triggers")
+        """Every registered trigger, by name (all pages of ``GET /triggers``)."""
+        return self._all("/triggers")
 
     def get_trigger(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/triggers/{_seg(name)}")
@@ -176,18 +215,7 @@ class Client:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of run summaries, newest first, and the cursor of the next page
         (``None`` on the last one)."""
-        import httpx
-
-        params: dict[str, Any] = {"limit": limit}
-        if cursor is not None:
-            params["cursor"] = cursor
-        try:
-            reply = self._http.request("GET", "/runs", params=params)
-        except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach the dagforge platform at {self.url}: {exc}") from exc
-        if reply.status_code >= 400:
-            self._raise(reply, "GET", "/runs")
-        return reply.json(), reply.headers.get("x-next-cursor")
+        return self._page("/runs", limit, cursor)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         """Cancel a queued or running run (409 ``ClientError`` if it already finished)."""

@@ -15,6 +15,7 @@ other modules use ``app.state.read_auth`` / ``app.state.write_auth`` as dependen
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
@@ -124,6 +125,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     # -- registration (DAGit's bodies, verbatim; trailing slashes too) ------------------------
 
+    page_size = min(100, plat.settings.max_list)  # listings' default page (--max-list caps)
+
     for kind, table in (("function", "functions"), ("dag", "dags"), ("trigger", "triggers")):
         register = {
             "function": plat.register_function,
@@ -141,8 +144,23 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return post
 
         def make_list(table=table):
-            def listing(_: None = Depends(may_read)) -> list[dict[str, Any]]:
-                return plat.db.list(table)
+            def listing(
+                response: Response,
+                limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
+                cursor: str | None = Query(None, max_length=400),
+                _: None = Depends(may_read),
+            ) -> list[dict[str, Any]]:
+                """Registered bodies by name, one page at a time; when more follow, the
+                ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
+                ``cursor`` of the next page."""
+                after = None if cursor is None else _name_from_cursor(cursor)
+                page = plat.registry_page(table, limit, after)
+                if len(page) == limit:
+                    key = "trigger_name" if table == "triggers" else "name"
+                    nxt = _cursor_for(page[-1][key])
+                    response.headers["X-Next-Cursor"] = nxt
+                    response.headers["Link"] = f'</{table}?limit={limit}&cursor={nxt}>; rel="next"'
+                return page
 
             return listing
 
@@ -246,7 +264,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @app.get("/runs", tags=["runs"])
     def runs(
         response: Response,
-        limit: int = Query(100, ge=1, le=plat.settings.max_list),
+        limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
         cursor: str | None = Query(None, max_length=200),
         _: None = Depends(may_read),
     ) -> list[dict[str, Any]]:
@@ -420,6 +438,22 @@ class BodyLimit:
         response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
         await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _cursor_for(name: str) -> str:
+    """A registry page's cursor: the last name, URL- and header-safe (base64url)."""
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _name_from_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        if _cursor_for(name) == cursor:
+            return name
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        pass
+    raise HTTPException(422, f"cursor {cursor!r} is not one this server handed out")
 
 
 def _public(record: dict[str, Any], nodes: bool = True, outputs: bool = True) -> dict[str, Any]:

@@ -219,6 +219,20 @@ class Platform:
         self.db.put("triggers", name, record)
         return record
 
+    def registry_page(
+        self, table: str, limit: int, after: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` registered bodies of ``table`` by name, after the name ``after``."""
+        if table not in ("functions", "dags", "triggers"):
+            raise RegistryError(f"unknown registry {table!r}")
+        if after is None:
+            rows = self.db._exec(f"SELECT body FROM {table} ORDER BY name LIMIT ?", (limit,))
+        else:
+            rows = self.db._exec(
+                f"SELECT body FROM {table} WHERE name > ? ORDER BY name LIMIT ?", (after, limit)
+            )
+        return [json.loads(r[0]) for r in rows]
+
     def _body(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise RegistryError(f"the body must be a JSON object, got {type(body).__name__}")
