@@ -7,7 +7,7 @@ The public API is exactly ``__all__``. Names are imported on first use so that
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -76,6 +76,140 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    # What a type checker (and an IDE) sees: the same names, eagerly. At run time they
+    # are loaded on first use by __getattr__ below. tests/test_public_api.py checks that
+    # this block and _EXPORTS agree.
+    from dagforge.client import Client as Client
+    from dagforge.config import Config as Config
+    from dagforge.dynamic import Rule as Rule
+    from dagforge.dynamic import rule as rule
+    from dagforge.errors import (
+        AmbiguousInputError as AmbiguousInputError,
+    )
+    from dagforge.errors import (
+        BackendError as BackendError,
+    )
+    from dagforge.errors import (
+        CancelledError as CancelledError,
+    )
+    from dagforge.errors import (
+        ClientError as ClientError,
+    )
+    from dagforge.errors import (
+        ConfigError as ConfigError,
+    )
+    from dagforge.errors import (
+        CycleError as CycleError,
+    )
+    from dagforge.errors import (
+        DagforgeError as DagforgeError,
+    )
+    from dagforge.errors import (
+        DuplicateNodeError as DuplicateNodeError,
+    )
+    from dagforge.errors import (
+        DynamicGraphError as DynamicGraphError,
+    )
+    from dagforge.errors import (
+        EdgeRoutingError as EdgeRoutingError,
+    )
+    from dagforge.errors import (
+        ExecutionError as ExecutionError,
+    )
+    from dagforge.errors import (
+        GraphError as GraphError,
+    )
+    from dagforge.errors import (
+        LoopLimitError as LoopLimitError,
+    )
+    from dagforge.errors import (
+        MissingInputError as MissingInputError,
+    )
+    from dagforge.errors import (
+        NodeStateError as NodeStateError,
+    )
+    from dagforge.errors import (
+        NodeTimeoutError as NodeTimeoutError,
+    )
+    from dagforge.errors import (
+        ProfileError as ProfileError,
+    )
+    from dagforge.errors import (
+        RegistryError as RegistryError,
+    )
+    from dagforge.errors import (
+        ResourceError as ResourceError,
+    )
+    from dagforge.errors import (
+        SerializationError as SerializationError,
+    )
+    from dagforge.errors import (
+        SpecError as SpecError,
+    )
+    from dagforge.errors import (
+        StoreError as StoreError,
+    )
+    from dagforge.errors import (
+        TaskOutputError as TaskOutputError,
+    )
+    from dagforge.errors import (
+        UnknownFunctionError as UnknownFunctionError,
+    )
+    from dagforge.errors import (
+        UnknownNodeError as UnknownNodeError,
+    )
+    from dagforge.errors import (
+        WorkerLostError as WorkerLostError,
+    )
+    from dagforge.execution.callbacks import ExecutionCallbacks as ExecutionCallbacks
+    from dagforge.execution.executor import (
+        AsyncResourceAwareExecutor as AsyncResourceAwareExecutor,
+    )
+    from dagforge.execution.executor import (
+        Executor as Executor,
+    )
+    from dagforge.execution.executor import (
+        ResourceAwareExecutor as ResourceAwareExecutor,
+    )
+    from dagforge.execution.result import (
+        ExecutionResult as ExecutionResult,
+    )
+    from dagforge.execution.result import (
+        NodeResult as NodeResult,
+    )
+    from dagforge.functional import Pipeline as Pipeline
+    from dagforge.functional import node as node
+    from dagforge.functional import pipeline as pipeline
+    from dagforge.graph import DAG as DAG
+    from dagforge.graph import DAGBuilder as DAGBuilder
+    from dagforge.graph import dag as dag
+    from dagforge.options import NodeOptions as NodeOptions
+    from dagforge.profiling.profile import (
+        EdgeMetrics as EdgeMetrics,
+    )
+    from dagforge.profiling.profile import (
+        Profile as Profile,
+    )
+    from dagforge.profiling.profile import (
+        TaskMetrics as TaskMetrics,
+    )
+    from dagforge.resources import (
+        ResourcePool as ResourcePool,
+    )
+    from dagforge.resources import (
+        ResourceRequirements as ResourceRequirements,
+    )
+    from dagforge.resources import (
+        ResourceSnapshot as ResourceSnapshot,
+    )
+    from dagforge.resources import (
+        ResourceTimeline as ResourceTimeline,
+    )
+    from dagforge.scheduling.simulate import simulate as simulate
+    from dagforge.tasks import Task as Task
+    from dagforge.tasks import task as task
 
 
 def __getattr__(name: str) -> Any:
