@@ -134,7 +134,7 @@ class RunView:
                     entry["start"] = facts["start"] - started
                     if facts["end"]:
                         entry["end"] = facts["end"] - started
-                entry.setdefault("worker", "running" if facts["end"] is None else "done")
+                entry["ran_now"] = True
         else:
             self.nodes = dict(self.record["nodes"] or {})
         self.states = {n: f.get("status", "pending") for n, f in self.nodes.items()}
@@ -162,15 +162,35 @@ class RunView:
         return dag_svg(nodes, self.spec_edges, states, notes, link=None)
 
     def bars(self) -> list[Bar]:
+        """Attempts as Gantt bars: on their workers once the run has finished; while it
+        runs (workers are known only at the end) packed into concurrency slots."""
         bars = []
+        now = time.time() - (self.record["started"] or time.time())
         for name, f in self.nodes.items():
             start, end = f.get("start"), f.get("end")
             if start is None:
                 continue
-            if end is None:
-                end = max(time.time() - (self.record["started"] or time.time()), start)
-            bars.append(Bar(name, str(f.get("worker") or "?"), start, end, f.get("status", "")))
-        return bars
+            bars.append(
+                Bar(
+                    name,
+                    str(f.get("worker") or "?"),
+                    start,
+                    end or max(now, start),
+                    f.get("status", ""),
+                )
+            )
+        if not self.live:
+            return bars
+        free: list[float] = []  # end time of the last bar in each slot
+        packed = []
+        for b in sorted(bars, key=lambda b: b[2]):
+            slot = next((k for k, t in enumerate(free) if t <= b[2]), None)
+            if slot is None:
+                slot = len(free)
+                free.append(0.0)
+            free[slot] = b[3]
+            packed.append(Bar(b[0], f"slot {slot + 1}", b[2], b[3], b[4]))
+        return packed
 
     def profile_html(self) -> str:
         result = self.plat.result(self.id)
@@ -395,7 +415,8 @@ def install_ui(app: Any, plat: Any) -> None:
                     "duration": (f["end"] - f["start"])
                     if f.get("end") is not None and f.get("start") is not None
                     else None,
-                    "restored": f.get("restored") or f.get("journaled") or False,
+                    "restored": f.get("restored")
+                    or (f.get("journaled", False) and not f.get("ran_now", False)),
                     "reason": f.get("reason") or "",
                     "error": d.get("error") or "",
                     "has_logs": bool(d.get("logs")),
