@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BENCH_VENV := .bench-venv
 
-.PHONY: demo test bench bench-distributed lint docs venv venv-dev clean
+.PHONY: demo test bench bench-distributed lint typecheck docs venv venv-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests bench examples tools
 	$(VENV)/bin/ruff format --check src tests bench examples tools
+
+# Types (mypy on src/, config in pyproject.toml; the public names as users see them) and the
+# import layers of DESIGN.md section 2 (import-linter contracts in pyproject.toml).
+# All three always run (one pass shows every problem); the target fails if any did.
+typecheck: $(VENV)/.installed-dev
+	@status=0; \
+	$(VENV)/bin/mypy || status=1; \
+	$(VENV)/bin/mypy tests/typing || status=1; \
+	$(VENV)/bin/lint-imports || status=1; \
+	exit $$status
 
 # The documentation site (mkdocs-material; API reference from the docstrings) in site/.
 docs: $(VENV)/.installed-dev
