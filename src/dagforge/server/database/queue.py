@@ -82,6 +82,8 @@ class LeasedQueues:
         self._wrr = WeightedRoundRobin(weights)
         self._cond = threading.Condition()
         self._held: set[str] = set()
+        self._sizes: tuple[float, dict[str, int]] | None = None
+        self._ready: tuple[float, set[str]] | None = None  # classes with claimable runs
         self._closed = False
         self._waiting: Callable[[], list[str]] = list
         self._running: Callable[[], dict[str, threading.Event]] = dict
@@ -121,6 +123,8 @@ class LeasedQueues:
         with self._cond:
             held = item in self._held
             self._held.discard(item)
+            if self._ready is not None:
+                self._ready[1].add(priority)
         if held:
             self.db.release_lease(self.owner, item)
         with self._cond:
@@ -154,24 +158,51 @@ class LeasedQueues:
                 self._cond.wait(wait)
 
     def _try_claim(self) -> tuple[str, str] | None:
+        """Claim from the class WRR picks among those with claimable runs.
+
+        Which classes have work is counted in the database at most every ``poll``
+        seconds (and after every miss); a local ``put`` adds its class at once. So a
+        busy replica spends one statement per claim, not two.
+        """
+        import time
+
         for _ in range(len(CLASSES) * 2):  # bounded: each miss means another replica won
-            counts = self.db.claimable_counts()
-            ready = [c for c in CLASSES if counts.get(c)]
-            if not ready:
-                return None
             with self._cond:
-                cls = self._wrr.pick(ready)
+                ready = self._ready
+                fresh = ready is not None and time.monotonic() - ready[0] < self.poll
+            if not fresh:
+                counts = self.db.claimable_counts()
+                with self._cond:
+                    self._ready = (time.monotonic(), {c for c in CLASSES if counts.get(c)})
+            with self._cond:
+                classes = [c for c in CLASSES if c in self._ready[1]]
+                if not classes:
+                    return None
+                cls = self._wrr.pick(classes)
             run_id = self.db.claim(self.owner, cls, self.lease)
             if run_id is not None:
                 with self._cond:
                     self._held.add(run_id)
                 return cls, run_id
+            with self._cond:  # that class is empty (or taken by others): count again
+                self._ready = None
         return None
 
     def sizes(self) -> dict[str, int]:
-        """Runs waiting to start in each class, over every replica."""
+        """Runs waiting to start in each class, over every replica (at most ``poll``
+        seconds old: every accept asks, for the ``--max-queued`` check)."""
+        import time
+
+        now = time.monotonic()
+        with self._cond:
+            cached = self._sizes
+            if cached is not None and now - cached[0] < self.poll:
+                return dict(cached[1])
         counts = self.db.queued_counts()
-        return {c: counts.get(c, 0) for c in CLASSES}
+        sizes = {c: counts.get(c, 0) for c in CLASSES}
+        with self._cond:
+            self._sizes = (now, sizes)
+        return dict(sizes)
 
     def close(self) -> None:
         """Stop claiming and renewing: runs still held are resumed elsewhere after their
