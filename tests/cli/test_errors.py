@@ -142,6 +142,7 @@ def remote_cases(url: str):
         ("runs", "show", "latest", *base),
         ("runs", "logs", "abc", *base),
         ("runs", "cancel", "abc", *base),
+        ("runs", "retry", "abc", *base),
         ("functions", "ls", *base),
         ("functions", "show", "f", *base),
         ("dags", "ls", *base),
@@ -177,6 +178,7 @@ def test_server_side_mistakes(cli, platform):
     assert_clean(cli("runs", "show", "nosuchrun", *url), 2, "nosuchrun")
     assert_clean(cli("runs", "logs", "latest", *url), 2, "no runs on this server yet")
     assert_clean(cli("functions", "show", "nosuch", *url), 2, "nosuch")
+    assert_clean(cli("runs", "retry", "nosuchrun", *url), 2, "nosuchrun")
     # a python path outside --allow-module, and one the server cannot import
     outcome = cli("register", "function", "f", "--path", "os:system", *url)
     assert_clean(outcome, 2, "not in the allowed packages")

@@ -167,12 +167,9 @@ def runs_cancel(
     token: str = TOKEN,
 ) -> None:
     """Cancel a queued or running run (nothing new starts; it ends `cancelled`)."""
-    from dagforge.client import _seg
-
     client = _client(url, token)
     rid = _resolve(client, run_id)
-    cancel = getattr(client, "cancel", None)
-    run = cancel(rid) if cancel else client._call("POST", f"/runs/{_seg(rid)}/cancel")
+    run = client.cancel(rid)
     if output == "json":
         emit(run, output)
     else:
