@@ -129,6 +129,16 @@ def test_value_routing_task_standard(make_executor):
 # -- admission -------------------------------------------------------------------------------
 
 
+def test_priorities_order_ready_nodes(make_executor):
+    d = DAG().add_node("root", one)
+    for name, prio in (("low", 1), ("high", 9), ("mid", 5)):
+        d.add_node(name, nap(0.01, prio), priority=prio)
+        d.add_edge("root", name)
+    result = make_executor(d, max_concurrency=1).execute()
+    assert result.ok, result.failures
+    assert result.execution_order == ["root", "high", "mid", "low"]
+
+
 def test_max_concurrency(make_executor):
     d = DAG()
     names = [f"n{k}" for k in range(4)]
