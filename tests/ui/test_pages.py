@@ -85,3 +85,23 @@ def test_failed_node_page_and_attempts(make_server):
     node = httpx.get(f"{url}/ui/runs/{run['run_id']}/nodes/explode").text
     assert "about to explode &lt;i&gt;7&lt;/i&gt;" in node
     assert httpx.get(f"{url}/ui/runs/{run['run_id']}/nodes/nope").status_code == 404
+
+
+def test_actions_refuse_other_sites_and_non_json(make_server):
+    server = make_server()  # no token: the page of another site must still not act
+    url = server.url
+    register(url)
+    r = httpx.post(f"{url}/ui/api/trigger/fan", json={}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+    r = httpx.post(
+        f"{url}/ui/api/trigger/fan", content=b"{}", headers={"Content-Type": "text/plain"}
+    )
+    assert r.status_code == 415
+    host = url.split("://", 1)[1]
+    r = httpx.post(f"{url}/ui/api/trigger/fan", json={"x": 1}, headers={"Origin": f"http://{host}"})
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    r = httpx.post(
+        f"{url}/ui/api/trigger/fan", content=b"[1]", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and "JSON object" in r.json()["detail"]
+    assert httpx.post(f"{url}/ui/api/trigger/nope", json={}).status_code == 404

@@ -34,9 +34,9 @@ def test_ui_retry_reuses_completed_nodes(make_server, tmp_path):
     logs = httpx.get(f"{url}/runs/{run_id}/nodes/flaky/logs", headers=auth).json()
     assert "does not exist yet" in logs["traceback"]
     calls = ui_functions.CALLS["start"]
-    assert httpx.post(f"{url}/ui/api/runs/{run_id}/retry").status_code == 401
+    assert httpx.post(f"{url}/ui/api/runs/{run_id}/retry", json={}).status_code == 401
     fixed.write_text("ok")
-    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", headers=auth)
+    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", json={}, headers=auth)
     assert r.status_code == 202, r.text
     assert r.json()["reused_nodes"] == 1 and r.json()["attempt"] == 2
     assert _wait(url, run_id, auth)["status"] == "succeeded"
@@ -46,9 +46,9 @@ def test_ui_retry_reuses_completed_nodes(make_server, tmp_path):
     assert logs["stdout"] == "flaky sees 1\n"
     page = httpx.get(f"{url}/ui/runs/{run_id}", headers=auth).text
     assert 'class="failure"' not in page
-    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", headers=auth)
+    r = httpx.post(f"{url}/ui/api/runs/{run_id}/retry", json={}, headers=auth)
     assert r.status_code == 409 and "only a failed or cancelled run" in r.json()["detail"]
-    assert httpx.post(f"{url}/ui/api/runs/nope/retry", headers=auth).status_code == 404
+    assert httpx.post(f"{url}/ui/api/runs/nope/retry", json={}, headers=auth).status_code == 404
 
 
 def test_logs_of_pruned_runs_are_forgotten(make_server):

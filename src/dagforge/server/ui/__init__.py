@@ -17,8 +17,9 @@ Auth: with ``--token`` the pages need it like every read (unless ``--public-read
 A browser cannot add an ``Authorization`` header to a link, so ``/ui/login`` takes the
 token once and keeps it in an ``HttpOnly``, ``SameSite=Strict`` cookie scoped to
 ``/ui``; the header works too. Actions (trigger, cancel, retry) are POSTs that need
-the token and, when they come with a cookie, an ``Origin`` of this server (no
-cross-site request can act with a visitor's cookie).
+the token (when there is one), a JSON body and, if the browser sends an ``Origin``,
+this server's: another site's page can neither act with a visitor's cookie nor drive
+a token-less server on the visitor's machine.
 
 Retry is the platform's (``Platform.retry``): the same run id, a new attempt, its
 journaled nodes restored rather than run again; the page reloads to follow it.
@@ -271,11 +272,18 @@ def install_ui(app: Any, plat: Any) -> None:
                 "'Authorization: Bearer <token>')",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if expected is not None and request.cookies.get(COOKIE):
-            origin = request.headers.get("origin")
-            host = request.headers.get("host", "")
-            if origin is not None and origin.split("://", 1)[-1] != host:
-                raise HTTPException(403, f"cross-site action refused (Origin {origin!r})")
+        # no other site may act through a visitor's browser (with or without a token):
+        # a foreign Origin is refused, and only JSON bodies are taken — a cross-site
+        # JSON POST needs a CORS preflight, which this server never grants
+        origin = request.headers.get("origin")
+        host = request.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != host:
+            raise HTTPException(403, f"cross-site action refused (Origin {origin!r})")
+        ctype = request.headers.get("content-type", "")
+        if not ctype.split(";", 1)[0].strip().lower() == "application/json":
+            raise HTTPException(
+                415, f"actions take Content-Type application/json, got {ctype or 'none'!r}"
+            )
 
     def view_or_404(run_id: str) -> RunView:
         try:
@@ -309,7 +317,13 @@ def install_ui(app: Any, plat: Any) -> None:
             reply = RedirectResponse(target, status_code=303)
             if expected is not None:
                 reply.set_cookie(
-                    COOKIE, given, httponly=True, samesite="strict", path="/ui", max_age=86400
+                    COOKIE,
+                    given,
+                    httponly=True,
+                    samesite="strict",
+                    path="/ui",
+                    max_age=86400,
+                    secure=request.url.scheme == "https",
                 )
             return reply
         return HTMLResponse(
