@@ -45,8 +45,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import ProfileError
+from dagforge.errors import CycleError, ProfileError
 from dagforge.profiling.schema import normalise_task_names, validate_profile
+from dagforge.scheduling.order import topological_names
 
 __all__ = [
     "EdgeMetrics",
@@ -909,21 +910,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _topological(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
-    indeg = dict.fromkeys(nodes, 0)
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    for s, t in edges:
-        succ[s].append(t)
-        indeg[t] += 1
-    ready = [n for n in nodes if not indeg[n]]
-    order: list[str] = []
-    while ready:
-        u = ready.pop(0)
-        order.append(u)
-        for v in succ[u]:
-            indeg[v] -= 1
-            if not indeg[v]:
-                ready.append(v)
-    if len(order) != len(indeg):
-        left = [n for n in nodes if indeg[n]]
-        raise ProfileError(f"$.dag_structure.edges: the edges form a cycle through {left[:5]}")
-    return order
+    """The structure's order by the one topological sort, :meth:`DAG.topological_order`."""
+    try:
+        return topological_names(nodes, edges)
+    except CycleError as exc:
+        cycle = " -> ".join(exc.cycle)
+        raise ProfileError(f"$.dag_structure.edges: the edges form a cycle {cycle}") from None

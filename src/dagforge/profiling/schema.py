@@ -24,7 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dagforge.errors import ProfileError
+from dagforge.errors import CycleError, ProfileError
+from dagforge.scheduling.order import topological_names
 
 __all__ = ["PROFILE_SCHEMA", "json_path", "normalise_task_names", "validate_profile"]
 
@@ -365,24 +366,13 @@ def validate_profile(data: Any, *, source: str | None = None) -> None:
 
 
 def _check_acyclic(nodes: list[str], edges: list[Mapping[str, str]], source: str | None) -> None:
-    indeg = dict.fromkeys(nodes, 0)
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    for e in edges:
-        succ[e["source"]].append(e["target"])
-        indeg[e["target"]] += 1
-    ready = [n for n in nodes if not indeg[n]]
-    seen = 0
-    while ready:
-        u = ready.pop()
-        seen += 1
-        for v in succ[u]:
-            indeg[v] -= 1
-            if not indeg[v]:
-                ready.append(v)
-    if seen != len(nodes):
-        left = [n for n in nodes if indeg[n]]
+    """Names and edges were checked above; the one topological sort finds the cycles."""
+    try:
+        topological_names(nodes, [(e["source"], e["target"]) for e in edges])
+    except CycleError as exc:
+        cycle = " -> ".join(exc.cycle)
         raise _fail(
             ("dag_structure", "edges"),
-            f"the edges form a cycle through {left[:5]}; a profile describes a DAG",
+            f"the edges form a cycle {cycle}; a profile describes a DAG",
             source,
-        )
+        ) from None

@@ -28,6 +28,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dagforge.errors import CycleError
+from dagforge.graph import DAG
+from dagforge.scheduling.order import topological_names
 from dagforge.scheduling.priority import sort_keys, upward_ranks
 
 __all__ = ["Simulation", "simulate"]
@@ -122,7 +125,7 @@ def simulate(
     for s, t in edges:
         succ[index[s]].append(index[t])
         indeg[index[t]] += 1
-    order = _topo(succ, indeg)
+    order = [index[name] for name in _topological(profile_or_dag, names, edges)]
     ranks = upward_ranks(succ, durations, order)
     keys = sort_keys(prio, ranks)
 
@@ -223,19 +226,14 @@ def _inputs(
     return names, edges, durations, unit, prio, excl
 
 
-def _topo(succ: list[list[int]], indeg: list[int]) -> list[int]:
-    left = list(indeg)
-    queue = [i for i, d in enumerate(left) if not d]
-    order: list[int] = []
-    k = 0
-    while k < len(queue):
-        u = queue[k]
-        k += 1
-        order.append(u)
-        for v in succ[u]:
-            left[v] -= 1
-            if not left[v]:
-                queue.append(v)
-    if len(order) != len(succ):
-        raise ValueError("the graph has a cycle; simulate() needs a DAG")
-    return order
+def _topological(obj: Any, names: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """The one topological sort (:meth:`DAG.topological_order`): a DAG's own, cached one,
+    else that of the profile's structure."""
+    if isinstance(obj, DAG):
+        return obj.topological_order()
+    try:
+        return topological_names(names, edges)
+    except CycleError as exc:
+        raise ValueError(
+            f"the graph has a cycle {' -> '.join(exc.cycle)}; simulate() needs a DAG"
+        ) from None
