@@ -33,3 +33,23 @@ def last(x: int = 0, log: str = "", gate: str = "", **_: object) -> dict:
         time.sleep(0.01)
     _called(log, "last")
     return {"x": x + 5}
+
+
+def quick(x: int = 0, log: str = "", **_: object) -> dict:
+    _called(log, "quick")
+    return {"y": x * 2}
+
+
+def held(x: int = 0, log: str = "", gate: str = "", **_: object) -> dict:
+    """Logs ``held`` when it starts, waits (at most 30 s) for ``gate``, logs ``held-done``."""
+    _called(log, "held")
+    deadline = time.monotonic() + 30
+    while gate and not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _called(log, "held-done")
+    return {"x": x + 5}
+
+
+def join(x: int = 0, y: int = 0, log: str = "", **_: object) -> dict:
+    _called(log, "join")
+    return {"sum": x + y}

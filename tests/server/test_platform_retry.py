@@ -185,3 +185,55 @@ def test_the_command_line_retries_a_run(make_server, tmp_path, capsys, monkeypat
     assert calls(log) == ["first", "flaky", "flaky", "last"]
     code, _, err = cli("runs", "retry", "latest")
     assert code == 2 and "409" in err and "succeeded" in err  # 4xx: a usage error
+
+
+PARALLEL = {
+    "name": "fan",
+    "dag": [
+        {"node_id": "first", "properties": {"primitive": "parallel", "next": ["held", "quick"]}},
+        node("held", "join", ["first"]),
+        node("quick", "join", ["first"]),
+        node("join", "", ["held", "quick"]),
+    ],
+}
+
+
+def test_a_cancel_stops_a_parallel_run_while_its_node_still_runs(make_server, tmp_path):
+    server = make_server(allow_modules=MODULES, workers=1)
+    gate, log = tmp_path / "gate", tmp_path / "calls.log"
+    with Client(server.url) as c:
+        setup(c)
+        for fn in ("held", "quick", "join"):
+            c.register_function(fn, path=f"retry_functions:{fn}")
+        c.register_dag(PARALLEL)
+        c.register_trigger({"trigger_name": "p", "type": "dag", "dags": ["fan"]})
+        run_id = c.trigger("p", {"x": 1, "log": str(log), "gate": str(gate)})["run_id"]
+        try:
+            for _ in range(1500):  # bounded: until `held` runs (at the gate) and `quick` ended
+                if {"held", "quick"} <= set(calls(log)):
+                    break
+                time.sleep(0.02)
+            assert c.cancel(run_id)["status"] == "cancelled"
+            for _ in range(1000):  # bounded; the gate stays shut, so only a stop ends it
+                record = c.run(run_id)
+                if record["nodes"]:  # written when the dispatcher ended the run
+                    break
+                time.sleep(0.02)
+            assert record["nodes"], "the cancelled run did not end while its node ran"
+            assert record["status"] == "cancelled"
+            assert record["nodes"]["held"]["status"] == "cancelled"
+            assert record["nodes"]["held"]["reason"].startswith("the run was cancelled")
+            assert "join" not in calls(log)  # nothing new started
+            assert "held-done" not in calls(log) and not gate.exists()  # still running
+            # a new run starts on the one worker while the abandoned node still runs
+            other = c.trigger("r", {"log": str(tmp_path / "other.log")}, wait=True, timeout=20)
+            assert other["status"] == "succeeded"
+        finally:
+            gate.touch()
+        again = c.retry(run_id)
+        assert again["reused_nodes"] == 2  # first and quick; held's late outputs were dropped
+        done = c.wait(run_id, timeout=30)
+        assert done["status"] == "succeeded"
+        assert done["outputs"] == {"join": {"sum": (2 + 5) + 2 * 2}}
+    made = calls(log)
+    assert [made.count(n) for n in ("first", "quick", "held", "join")] == [1, 1, 2, 1]

@@ -6,6 +6,10 @@ weighted round robin -> ``run_workflow`` on the one engine (node completions
 journaled as they happen) -> finished (journaled, logged, waiters woken). On start-up
 every journaled run that had not finished is queued again and resumes from the nodes
 it had completed, so accepted work is never lost and no completed node runs twice.
+A failed or cancelled run can be retried (``retry``): the same run is queued again as a
+new attempt and resumes the same way; the attempts that ended are its ``history``.
+A cancel sets the run's event: its functions refuse to start, and a run on the threads
+backend stops waiting for its running nodes (the engine abandons them).
 
 Concurrency hazards: request handlers call ``accept``/``subscribe``/read methods;
 dispatcher threads call ``_execute``. Shared state: ``db`` (own lock), ``queues`` (own
@@ -43,6 +47,7 @@ MAX_ERROR = 2000  # characters of a run's error kept in the journal
 LIVE = ("queued", "running")
 RETRYABLE = ("failed", "cancelled")
 RELEASE_WAIT = 10.0  # seconds a retry waits for a cancelled run's dispatcher to let it go
+CANCEL_POLL = 0.05  # seconds: how soon a run on the threads backend notices a cancel
 
 
 @dataclass
@@ -518,7 +523,7 @@ class Platform:
                 spec,
                 registry,
                 run["arguments"],
-                backend=self._backend_for(spec),
+                backend=self._backend_for(spec, cancel),
                 store=self.store,
                 run_id=run_id,
                 completed=completed,
@@ -534,6 +539,8 @@ class Platform:
             error = "; ".join(f"{n}: {_describe(e)}" for n, e in result.failures.items()) or None
         except StorageFault:
             raise
+        except RunCancelled:  # the engine's wait saw the cancel outside its own loop
+            error = _CANCELLED_REASON
         except DagforgeError as exc:
             error = _describe(exc)
             result = getattr(exc, "result", None)
@@ -542,15 +549,18 @@ class Platform:
                 raise
             error = f"internal error: {_describe(exc)}"
         if result is not None:
+            cancelled = cancel.is_set()
             nodes = {
                 name: {
                     "status": "cancelled"
-                    if cancel.is_set() and r.status in ("failed", "skipped")
+                    if cancelled and r.status in ("failed", "skipped")
                     else r.status,
                     "start": r.start,
                     "end": r.end,
                     "worker": r.worker,
-                    "reason": r.reason,
+                    "reason": _CANCELLED_REASON
+                    if cancelled and r.status == "cancelled" and r.reason
+                    else r.reason,
                     "restored": name in completed,
                 }
                 for name, r in result.results.items()
@@ -635,9 +645,12 @@ class Platform:
             registry.register(fname, _Guarded(fname, call, cancel))
         return spec, registry
 
-    def _backend_for(self, spec: dict[str, Any]) -> str:
+    def _backend_for(self, spec: dict[str, Any], cancel: threading.Event) -> Any:
         """Run sequential specs inline: dispatcher threads already run many runs at once,
-        and a per-run thread pool would only cost thread start-ups."""
+        and a per-run thread pool would only cost thread start-ups (about 0.3 ms a run).
+        Specs with ``parallel`` steps get a thread pool that stops waiting as soon as
+        the run is cancelled, so the engine abandons its running nodes at once (inline,
+        the running node is the dispatcher's own call: the run ends when it returns)."""
         backend = self.settings.backend
         if backend != "threads":
             return backend
@@ -646,7 +659,7 @@ class Platform:
             for e in spec.get("dag", [])
             if isinstance(e, dict)
         )
-        return "threads" if parallel else "inline"
+        return _cancellable_threads(cancel) if parallel else "inline"
 
     def _registry_for(self) -> Any:
         from dagforge.spec import FunctionRegistry
@@ -776,6 +789,42 @@ class RunFinished(RegistryError):
 
 class RunNotRetryable(RegistryError):
     """A retry of a run that is queued, running or succeeded (409)."""
+
+
+_CANCELLED_REASON = "the run was cancelled"
+
+
+class RunCancelled(KeyboardInterrupt):
+    """Raised in the engine's wait once the platform cancels a run: the engine's
+    interrupt path (the one Ctrl-C takes) abandons the running nodes, starts nothing
+    more and returns the run's result with those nodes ``cancelled``."""
+
+
+_THREADS: list[type] = []
+
+
+def _cancellable_threads(cancel: threading.Event) -> Any:
+    """A ``ThreadBackend`` for one run whose ``wait`` raises :class:`RunCancelled` within
+    ``CANCEL_POLL`` seconds of ``cancel`` being set (waits are sliced; an early empty
+    answer is a spurious wake-up the engine already expects)."""
+    if not _THREADS:
+        from dagforge.execution.backends.threads import ThreadBackend
+
+        class CancellableThreads(ThreadBackend):
+            def __init__(self, cancel: threading.Event):
+                super().__init__()
+                self.cancel = cancel
+
+            def wait(self, timeout: float | None) -> list[tuple]:
+                if self.cancel.is_set():
+                    raise RunCancelled(_CANCELLED_REASON)
+                events = super().wait(CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL))
+                if self.cancel.is_set():
+                    raise RunCancelled(_CANCELLED_REASON)
+                return events
+
+        _THREADS.append(CancellableThreads)
+    return _THREADS[0](cancel)
 
 
 class _Guarded:
