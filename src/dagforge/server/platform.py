@@ -570,7 +570,10 @@ class Platform:
             if cancel.is_set():
                 status, outputs, error = "cancelled", None, "cancelled"
         size = _size(outputs) + 200 * len(nodes)
-        finished = self.db.run_finished(run_id, status, outputs, _bounded(error), nodes)
+        if status == "cancelled":  # the cancel journaled it: add the node states only
+            finished = self._cancelled_nodes(run_id, nodes)
+        else:
+            finished = self.db.run_finished(run_id, status, outputs, _bounded(error), nodes)
         cleanup_error = None
         if self.settings.retention is not None:
             try:
@@ -582,6 +585,16 @@ class Platform:
         if result is not None:
             self._keep_result(run_id, result, size)
         self._wake(run_id)
+
+    def _cancelled_nodes(self, run_id: str, nodes: dict[str, Any]) -> float:
+        """Record a cancelled run's node states, unless it was retried since (from another
+        replica, while this one still waited for a running node): then the row is the
+        new attempt's and is left alone."""
+        self.db._write(
+            "UPDATE runs SET nodes=?, outputs=? WHERE id=? AND status='cancelled'",
+            (json.dumps(nodes, default=str), json.dumps(None), run_id),
+        )
+        return time.time()
 
     def _wake(self, run_id: str) -> None:
         """Resolve every waiter of a finished run (called after the final commit)."""
