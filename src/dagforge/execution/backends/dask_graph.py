@@ -18,13 +18,14 @@ callbacks would see nodes "complete" at submission, so none are taken.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
 
-from dagforge.errors import BackendError, GraphError
+from dagforge.errors import BackendError, GraphError, SerializationError
 from dagforge.execution import states as S
-from dagforge.execution.backends.dask_backend import DaskBackend, node_error
+from dagforge.execution.backends.dask_backend import DaskBackend, _remote, node_error
 from dagforge.execution.result import ExecutionResult
 from dagforge.options import DEFAULT_OPTIONS
 
@@ -37,6 +38,12 @@ class _GraphBackend(DaskBackend):
     def __init__(self, client: Any, **kwargs: Any):
         super().__init__(client, **kwargs)
         self._graph: dict[int, Any] = {}
+        # Batched: the whole graph goes to Dask as one message (one ``client.get``) once
+        # the engine has walked it; node values are their Dask keys until then. Used
+        # unless a node needs per-task Dask options (priorities, worker resources).
+        self._batch = False
+        self._dsk: dict[str, Any] = {}
+        self._node_keys: dict[int, str] = {}
 
     @property
     def capacity(self) -> int:
@@ -45,14 +52,67 @@ class _GraphBackend(DaskBackend):
     def start(self) -> None:
         super().start()
         self._graph = {}
+        self._dsk = {}
+        self._node_keys = {}
+        opts = self.run_opts or ()
+        self._batch = not any(o.priority or (o.resources and self.worker_resources) for o in opts)
+
+    def select(self, value: Any, output: str) -> Any:  # type: ignore[override]
+        if self._batch and type(value) is str and value in self._dsk:
+            key = f"{value}-out-{output}"
+            self._dsk[key] = (operator.getitem, value, output)
+            return key
+        return super().select(value, output)
 
     def submit(self, job: tuple) -> None:
+        if self._batch:
+            self._add(job)
+            return
         # No done-callback: outcomes are read from the futures in finalize, once Dask is done.
         future = self._send(job)
         if future is not None:
             self._graph[job[0]] = future
             now = perf_counter()
             self._done.put((job[0], job[1], True, future, None, None, now, now, -1, None))
+
+    def _add(self, job: tuple) -> None:
+        """Add a node to the batched graph; the engine sees it done, valued by its key."""
+        from dask.utils import apply
+
+        idx, attempt, name = job[0], job[1], job[6]
+        now = perf_counter()
+        try:
+            head, fn, args, kwargs, check = self._parts(job)
+        except Exception as exc:  # its callable cannot be pickled: it alone fails
+            err = SerializationError(
+                f"node {name!r} cannot be sent to the Dask cluster: {type(exc).__name__}: {exc}"
+            )
+            self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+            return
+        key = f"dagforge-{name}-{attempt}-{self._token}"
+        kw = None if kwargs is None else (dict, [[k, v] for k, v in kwargs.items()])
+        self._dsk[key] = (apply, _remote, [head, fn, list(args), kw, check])
+        self._node_keys[idx] = key
+        self._keys[key] = idx
+        self._done.put((idx, attempt, True, key, None, None, now, now, -1, None))
+
+    def _send_graph(self, run: Any) -> None:
+        """Send the batched graph in one message; node values become its futures."""
+        if not self._node_keys:
+            return
+        items = list(self._node_keys.items())
+        try:
+            futures = self._client.get(self._dsk, [k for _, k in items], sync=False)
+        except Exception as exc:
+            raise BackendError(
+                f"could not send the graph to the Dask scheduler at {self._where()}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        for (i, _), future in zip(items, futures, strict=True):
+            self._graph[i] = future
+            if run.status[i] == S.SUCCEEDED:
+                run.values[i] = future
+        self._dsk = {}
 
     def shutdown(self, wait: bool = True) -> None:
         self._futures.clear()
@@ -65,6 +125,8 @@ class _GraphBackend(DaskBackend):
     def finalize(self, run: Any) -> None:
         from distributed import wait
 
+        if self._batch and not run.interrupted:
+            self._send_graph(run)
         graph = self._graph
         if graph and not run.interrupted:
             try:
