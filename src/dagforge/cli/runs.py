@@ -20,7 +20,8 @@ URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help
 TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
 
 runs_app = typer.Typer(
-    help="List runs on a server, show one, read its logs, cancel it.", no_args_is_help=True
+    help="List runs on a server, show one, read its logs, cancel or retry it.",
+    no_args_is_help=True,
 )
 
 _RUN_COLUMNS = ("run_id", "trigger", "dag", "priority", "status", "accepted", "duration_s")
