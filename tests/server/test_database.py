@@ -234,9 +234,13 @@ def test_expired_lease_is_taken_over_and_renewal_keeps_it(db) -> None:
     assert db.lease("r")["owner"] == "other" and db.lease("r")["claims"] == 2
     assert db.completed_nodes("r") == {"a": {"v": 1}}
     assert db.run("r")["status"] == "running"
-    assert db.renew_leases("dead", 30, ["r"]) == 0  # the old owner cannot take it back
+    assert db.renew_leases("dead", 30, ["r"]) == []  # the old owner cannot take it back
+    assert db.renew_leases("other", 30, ["r", "kept", "nope"]) == ["r"]
     db.run_finished("r", "succeeded", None, None, {})
-    assert db.renew_leases("other", 30, ["r"]) == 0  # finished runs are not held
+    assert db.renew_leases("other", 30, ["r"]) == []  # finished runs are not held
+    db._write("UPDATE runs SET status='queued' WHERE id=?", ("r",))  # a retry
+    assert db.renew_leases("other", 30, ["r"]) == []  # ... is not the old owner's
+    assert db.claim("third", "gold", 30) == "r"
 
 
 def test_cancelled_and_finished_runs_are_never_claimed(db) -> None:

@@ -449,12 +449,15 @@ class SqlDatabase:
             row = conn.execute(stmt).first()
         return None if row is None else row[0]
 
-    def renew_leases(self, owner: str, lease: float, run_ids: list[str]) -> int:
-        """Extend ``owner``'s leases on those of ``run_ids`` still live; how many."""
-        if not run_ids:
-            return 0
+    def renew_leases(self, owner: str, lease: float, run_ids: list[str]) -> list[str]:
+        """Extend ``owner``'s leases on those of ``run_ids`` it still holds; their ids.
+
+        A lease ends when its run finishes or is cancelled (``lease_expires`` is cleared)
+        or another replica took the run over, so a run that was finished and then queued
+        again (a retry) is not renewed by its old owner.
+        """
         r = s.runs
-        renewed = 0
+        renewed: list[str] = []
         until = time.time() + lease
         with self._tx(True) as conn:
             for chunk in range(0, len(run_ids), 500):
@@ -464,9 +467,11 @@ class SqlDatabase:
                         r.c.id.in_(run_ids[chunk : chunk + 500]),
                         r.c.lease_owner == owner,
                         r.c.status.in_(LIVE),
+                        r.c.lease_expires.is_not(None),
                     )
                     .values(lease_expires=until)
-                ).rowcount
+                    .returning(r.c.id)
+                ).scalars()
         return renewed
 
     def release_lease(self, owner: str, run_id: str) -> None:

@@ -243,13 +243,9 @@ class LeasedQueues:
             held = list(self._held)
         if not held:
             return
-        renewed = self.db.renew_leases(self.owner, self.lease, held)
-        if renewed < len(held):  # some finished (or were cancelled): stop holding them
-            statuses = self.db.statuses(held)
-            with self._cond:
-                for run_id in held:
-                    if statuses.get(run_id) not in ("queued", "running"):
-                        self._held.discard(run_id)
+        renewed = set(self.db.renew_leases(self.owner, self.lease, held))
+        with self._cond:  # finished, cancelled or taken over: this replica holds it no more
+            self._held.difference_update(set(held) - renewed)
 
     def _watch(self) -> None:
         waiting = list(self._waiting())
