@@ -178,3 +178,42 @@ def test_cache_key_must_be_a_non_empty_string(bad):
 
     with pytest.raises(OptionError, match="cache_key"):
         DAG().add_node("a", lambda: 1, cache_key=bad)
+
+
+PIPELINE = """
+import os, sys
+from dagforge import DAG, Executor
+
+def load():
+    return [v * v for v in range(5)]          # a comprehension: its code is a nested const
+
+def total(xs):
+    if os.environ.get("BREAK") == "1":
+        raise RuntimeError("disk full")
+    return sum(map(lambda v: v + 1, xs))      # and a lambda
+
+d = DAG().add_node("load", load).add_node("total", total).add_edge("load", "total")
+r = Executor(d, checkpoint=sys.argv[1]).execute()
+print(r["load"].reason or "ran", "|", r["total"].status, r["total"].value)
+"""
+
+
+def test_checkpoint_resume_works_in_a_new_process_for_code_with_comprehensions(tmp_path):
+    script = tmp_path / "pipeline.py"
+    script.write_text(PIPELINE)
+    ckpt = tmp_path / "ckpt"
+
+    def run(breaks: bool) -> str:
+        env = dict(os.environ, BREAK="1" if breaks else "0", PYTHONHASHSEED="random")
+        out = subprocess.run(
+            [sys.executable, str(script), str(ckpt)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=True,
+        )
+        return out.stdout.strip()
+
+    assert run(breaks=True) == "ran | failed None"
+    assert run(breaks=False) == "restored from the result cache | succeeded 35"
