@@ -222,3 +222,15 @@ def test_keyboard_interrupt_in_an_asyncio_node_returns_the_cancelled_result(fn):
     r = run(d, "asyncio")
     assert r.interrupted and r.status == "cancelled"
     assert r["stop"].status == "cancelled" and r["below"].status == "cancelled"
+
+
+def test_numpy_and_fraction_numbers_are_accepted_as_option_values():
+    np = pytest.importorskip("numpy")
+    from fractions import Fraction
+
+    d = DAG().add_node(
+        "a", lambda: 1, priority=np.int64(3), retries=np.int32(2), retry_delay=Fraction(1, 2)
+    )
+    o = d.options("a")
+    assert (o.priority, o.retries, o.retry_delay) == (3, 2, 0.5)
+    assert type(o.priority) is int and type(o.retries) is int

@@ -69,6 +69,11 @@ class NodeOptions:
                 bad("cost", cost, "must be >= 0")
         self.cost = cost
         self.resources = _resources(bad, resources)
+        if type(retries) is not int:
+            import numbers
+
+            if not isinstance(retries, bool) and isinstance(retries, numbers.Integral):
+                retries = int(retries)  # e.g. a numpy integer
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             bad("retries", retries, "must be an integer >= 0")
         self.retries = int(retries)
@@ -159,8 +164,12 @@ def _bad(node: str, option: str, value: Any, reason: str) -> NoReturn:
 
 def _number(bad: Any, option: str, value: Any) -> float:
     """A real, non-NaN number (bool and strings refused); ints stay ints."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        bad(option, value, "must be a number")
+    if type(value) is not int and type(value) is not float:
+        import numbers  # the slow path: numpy scalars, Fractions ... are real numbers too
+
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            bad(option, value, "must be a number")
+        value = int(value) if isinstance(value, numbers.Integral) else float(value)
     if value != value:
         bad(option, value, "must be a number, not NaN")
     if option != "timeout" and isinstance(value, float) and math.isinf(value):
