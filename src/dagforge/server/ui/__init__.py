@@ -243,14 +243,14 @@ def install_ui(app: Any, plat: Any) -> None:
             if secrets.compare_digest(given, expected):
                 return True
         cookie = request.cookies.get(COOKIE)
-        return bool(cookie) and secrets.compare_digest(
-            cookie.encode("utf-8", "surrogateescape"), expected
-        )
+        if not cookie:
+            return False
+        return secrets.compare_digest(cookie.encode("utf-8", "surrogateescape"), expected)
 
     def may_read(request: Request) -> bool:
         return plat.settings.public_reads or authorised(request)
 
-    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, name: str, **context: Any) -> Any:
         if not may_read(request):
             query = f"?{request.url.query}" if request.url.query else ""
             target = quote(request.url.path + query)
@@ -310,7 +310,7 @@ def install_ui(app: Any, plat: Any) -> None:
     async def login(request: Request) -> Any:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0]
-        target = _next((form.get("next") or [None])[0])
+        target = _next((form.get("next") or [""])[0])
         if expected is None or secrets.compare_digest(
             given.encode("utf-8", "surrogateescape"), expected
         ):
@@ -388,7 +388,7 @@ def install_ui(app: Any, plat: Any) -> None:
 
     @ui.get("", response_class=HTMLResponse)
     @ui.get("/", response_class=HTMLResponse)
-    def runs_page(request: Request) -> HTMLResponse:
+    def runs_page(request: Request) -> Any:
         if not may_read(request):
             return page(request, "runs.html")
         triggers = [t["trigger_name"] for t in plat.db.list("triggers")]
@@ -461,7 +461,7 @@ def install_ui(app: Any, plat: Any) -> None:
         }
 
     @ui.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(run_id: str, request: Request) -> HTMLResponse:
+    def run_page(run_id: str, request: Request) -> Any:
         if not may_read(request):
             return page(request, "run.html")
         v = view_or_404(run_id)
@@ -522,7 +522,7 @@ def install_ui(app: Any, plat: Any) -> None:
         )
 
     @ui.get("/runs/{run_id}/nodes/{node}", response_class=HTMLResponse)
-    def node_page(run_id: str, node: str, request: Request) -> HTMLResponse:
+    def node_page(run_id: str, node: str, request: Request) -> Any:
         if not may_read(request):
             return page(request, "node.html")
         v = view_or_404(run_id)
@@ -589,7 +589,7 @@ def install_ui(app: Any, plat: Any) -> None:
     # -- queues and registries -----------------------------------------------------------------
 
     @ui.get("/queues", response_class=HTMLResponse)
-    def queues_page(request: Request) -> HTMLResponse:
+    def queues_page(request: Request) -> Any:
         if not may_read(request):
             return page(request, "queues.html")
         sizes = plat.queues.sizes()
@@ -607,7 +607,7 @@ def install_ui(app: Any, plat: Any) -> None:
         )
 
     @ui.get("/registry", response_class=HTMLResponse)
-    def registry_page(request: Request) -> HTMLResponse:
+    def registry_page(request: Request) -> Any:
         if not may_read(request):
             return page(request, "registry.html")
         dags = []
