@@ -234,7 +234,8 @@ def map_rule(
     One node ``name[k]`` per item (tagged ``name``); with ``reduce``, one node
     ``reduce_name`` that receives every mapped value positionally, in item order.
     """
-    base = name or getattr(fn, "__name__", "map")
+    fn_name: str = getattr(fn, "__name__", "map")
+    base = name or fn_name
     red_name = reduce_name or f"{base}.reduce"
 
     def predicate(view: GraphView) -> bool:

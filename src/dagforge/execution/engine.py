@@ -26,7 +26,7 @@ import heapq
 import random
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,12 @@ class Plan:
         "schedules",
         "task_calls",
     )
+
+    # Filled in by ``Run._resolve_callables`` right after construction.
+    fns: list[Any]
+    kinds: bytearray
+    task_calls: dict[int, tuple[Callable[..., Any], tuple[str, ...], list[str]]]
+    arity_seen: dict[Any, Any]
 
     def __init__(self, given: dict[str, Any]):
         self.given = given
@@ -251,7 +257,7 @@ class Run:
             return
         fns: list[Any] = [None] * n
         kinds = bytearray(n)
-        self._arity_seen: dict[Any, Any] = {}
+        self._arity_seen = {}
         missing = []
         problems: list[tuple[str, GraphError]] = []
         attached = dag._tasks
@@ -268,7 +274,7 @@ class Run:
                     missing.append(names[i])
                     continue
             key = (id(t), len(pred[i]))
-            kind = seen.get(key)
+            kind: Any = seen.get(key)
             if kind is None:
                 if isinstance(t, Task):
                     kind = K_TASK
@@ -305,7 +311,7 @@ class Run:
         # Task nodes take keyword inputs; bind compute() and the config once.
         bindings = dag._bindings
         self.bindings = bindings
-        self.task_calls: dict[int, tuple[Callable[..., Any], tuple[str, ...], list[str]]] = {}
+        self.task_calls = {}
         for i in range(n):
             if kinds[i] == K_TASK:
                 t = fns[i]
@@ -364,10 +370,10 @@ class Run:
                 reqs[i] = ResourceRequirements.coerce(o.resources)
         index = self.dag._index
         for name, req in (requirements or {}).items():
-            i = index.get(name) if type(name) is str else None
-            if i is None:
-                i = self.dag._lookup(name, "requirements for node")  # raises, naming it
-            reqs[i] = req if type(req) is ResourceRequirements else ResourceRequirements.coerce(req)
+            j = index.get(name) if type(name) is str else None
+            if j is None:
+                j = self.dag._lookup(name, "requirements for node")  # raises, naming it
+            reqs[j] = req if type(req) is ResourceRequirements else ResourceRequirements.coerce(req)
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
         checked: set[Any] = set()  # requirements are hashable values: check each once
@@ -378,15 +384,14 @@ class Run:
         self.reqs = reqs
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
-        plan = self.plan
-        cacheable = plan is not None and not costs and not rank_costs
-        if cacheable:
+        plan = self.plan if not costs and not rank_costs else None  # cacheable
+        if plan is not None:
             found = plan.keys.get(use_ranks)
             if found is not None:
                 self.keys, self.int_keys = found
                 return
         self._compute_keys(costs, rank_costs, use_ranks)
-        if cacheable:
+        if plan is not None:
             plan.keys[use_ranks] = (self.keys, self.int_keys)
 
     def _compute_keys(self, costs, rank_costs, use_ranks) -> None:
@@ -687,8 +692,8 @@ class Run:
             self._dispatch_inline()
             return
         heap = self.heap
-        reqs = self.reqs
-        pool = self.pool if reqs is not None else None
+        pool = self.pool if self.reqs is not None else None
+        reqs: Sequence[Any] = self.reqs if self.reqs is not None else ()  # () when no pool
         shadow = None
         if pool is not None and self.blocked:
             shadow = self._dispatch_blocked()
@@ -825,19 +830,23 @@ class Run:
         """
         overtaken = self.overtaken
         limit = self.overtake_limit
+        reqs = self.reqs
+        assert reqs is not None  # nodes are parked only when a pool checks requirements
         for j in overtaken:
             count = overtaken[j] = overtaken[j] + 1
             if count == limit and shadow is not None:
-                _subtract(shadow, self.reqs[j])
+                _subtract(shadow, reqs[j])
 
     def _dispatch_blocked(self) -> dict | None:
         """Retry parked nodes in key order; return what is left for the rest."""
         pool = self.pool
         shadow = pool.available
+        reqs = self.reqs
+        assert reqs is not None  # nodes are parked only when a pool checks requirements
         still = []
         for key in self.blocked:
             i = self._idx(key)
-            req = self.reqs[i]
+            req = reqs[i]
             if self.stopping or self.exclusive_running or self.in_flight >= self.max_conc:
                 still.append(key)
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import sys
 from functools import lru_cache
+from types import FrameType
 
 __all__ = ["unguarded_main_line", "GUARD_MESSAGE"]
 
@@ -57,7 +58,7 @@ def unguarded_main_line() -> tuple[str, int] | None:
     filename = getattr(main, "__file__", None)
     if not filename or not filename.endswith(".py"):
         return None
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if (
             frame.f_code.co_name == "<module>"

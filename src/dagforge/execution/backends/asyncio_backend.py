@@ -77,6 +77,7 @@ class AsyncioBackend(Backend):
         idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
         wid = 0
         t0 = perf_counter()
+        event: tuple[Any, ...]
         try:
             if _is_coroutine_callable(fn):
                 value = await _call(kind, fn, args, kwargs)

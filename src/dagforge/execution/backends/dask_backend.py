@@ -246,7 +246,7 @@ class DaskBackend(Backend):
         self.ship_modules = ship_modules
         self.check_results = check_results
         # Values fetched because a rule, map or spec step read them: (idx, key) -> value.
-        self._concrete: dict[tuple[int, str], Any] = {}
+        self._concrete: dict[tuple[int, Any], Any] = {}  # (node, Dask key) -> value
         # Nodes that died with their worker wait to be re-run one at a time (see _probe).
         self._suspects: list[tuple] = []
         self._probing: tuple[int, int] | None = None
@@ -467,13 +467,13 @@ class DaskBackend(Backend):
             if self._client is None or self._client.status != "running":
                 self._done.put(_Lost(name))
                 return
-        exc, tb = node_error(name, future, self._where(), alone)
-        if not alone and isinstance(exc, WorkerLostError):
+        error, tb = node_error(name, future, self._where(), alone)
+        if not alone and isinstance(error, WorkerLostError):
             # A worker that died took every task it held with it; the culprit is found
             # by re-running each such node on its own (``_probe``).
             self._done.put(_Suspect(job))
             return
-        self._done.put((idx, attempt, False, None, exc, tb, now, now, -1, None))
+        self._done.put((idx, attempt, False, None, error, tb, now, now, -1, None))
 
     def wait(self, timeout: float | None) -> list[tuple]:
         done = self._done

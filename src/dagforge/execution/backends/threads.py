@@ -114,7 +114,7 @@ class ThreadBackend(Backend):
             del running[wid]
             if release is not None:
                 release(job[0], job[1])
-            if engine_lock is not None and engine_lock.acquire():
+            if apply is not None and engine_lock is not None and engine_lock.acquire():
                 try:
                     wake = apply(event)
                 finally:
