@@ -25,7 +25,16 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     port: int = typer.Option(5001, help="port to bind"),
     data_dir: Path = typer.Option(Path("dagforge-data"), help="registries, journal, data"),
-    store: str = typer.Option(None, help="redis://host:port/db or s3://bucket?endpoint=..."),
+    store: str = typer.Option(
+        None, envvar="DAGFORGE_STORE", help="redis://host:port/db or s3://bucket?endpoint=..."
+    ),
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        envvar="DAGFORGE_DATABASE_URL",
+        help="sqlite:///path or postgresql://... (run `dagforge db upgrade` first); "
+        "default: the SQLite file in --data-dir",
+    ),
     workers: int = typer.Option(2, min=1, help="runs executed at once"),
     backend: str = typer.Option(
         "threads", callback=check_backend, help="engine backend for runs (dask://HOST:PORT)"
@@ -88,6 +97,7 @@ def serve(
 
     settings = Settings(
         data_dir=data_dir,
+        database_url=database_url,
         store=store,
         workers=workers,
         token=token,

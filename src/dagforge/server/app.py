@@ -191,6 +191,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         app.get(f"/{table}/{{name}}", tags=["register"])(make_get())
         app.delete(f"/{table}/{{name}}", tags=["register"])(make_delete())
 
+    from dagforge.server.schedules import install as install_schedules
+
+    install_schedules(app, plat, authorised, fail)  # /register/schedule, /schedules
+
     # -- runs ------------------------------------------------------------------------------------
 
     @app.post("/run/{trigger}", status_code=202, tags=["runs"])

@@ -37,8 +37,13 @@ from dagforge.errors import (
     SpecError,
     UnknownFunctionError,
 )
-from dagforge.server.db import Database, StorageFault
-from dagforge.server.dispatch import CLASSES, QueueFull, RunQueues
+from dagforge.server.database.wiring import (
+    open_platform_database,
+    platform_queues,
+    start_platform,
+)
+from dagforge.server.db import StorageFault
+from dagforge.server.dispatch import CLASSES, QueueFull
 from dagforge.server.guards import UrlPolicy, check_json, check_outputs
 
 log = logging.getLogger("dagforge.server")
@@ -55,6 +60,7 @@ class Settings:
     """Everything ``dagforge serve`` can be told."""
 
     data_dir: Path = Path("dagforge-data")
+    database_url: str | None = None  # default: <data_dir>/dagforge.sqlite3
     store: str | None = None
     workers: int = 2
     token: str | None = None
@@ -93,8 +99,8 @@ class Platform:
                 "--token must be non-empty printable ASCII (it travels in an HTTP header)"
             )
         self.urls = UrlPolicy(settings.allow_urls)
-        self.db = Database(settings.data_dir / "dagforge.sqlite3")
-        self.queues = RunQueues(settings.weights or None, settings.max_queued)
+        self.db = open_platform_database(settings)  # SchemaError if not migrated
+        self.queues = platform_queues(self.db, settings)  # leased on PostgreSQL
         self.store = self._open_store()
         self.log_path = settings.data_dir / "requests.log"
         self.jsonl_path = settings.data_dir / "requests.jsonl"
@@ -111,6 +117,9 @@ class Platform:
         from dagforge.server.observability import RunMonitor
 
         self.monitor = RunMonitor(self.db)  # live node states, logs, metrics (issue 15)
+        from dagforge.server.schedules import Scheduler
+
+        self.schedules = Scheduler(self.db, self.queues, snapshot=self._snapshot)
 
     def _open_store(self) -> Any:
         from dagforge.store import LocalDirStore, open_store
@@ -134,10 +143,12 @@ class Platform:
             t = threading.Thread(target=self._prune_loop, name="dagforge-prune", daemon=True)
             t.start()
             self._threads.append(t)
+        start_platform(self)  # schedules; leased queues learn waiters and cancels
 
     def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
+        self.schedules.stop()
         self.queues.close()
         for t in self._threads:
             t.join(timeout=5)

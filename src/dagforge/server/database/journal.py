@@ -87,6 +87,7 @@ class SqlDatabase:
             threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
         self._runs_cols = [s.runs.c[k] for k in _RUN_KEYS]
+        self._closed = False
         self._autocommit = None
         self._relaxed = None
         if self.dialect == "postgresql":
@@ -108,9 +109,16 @@ class SqlDatabase:
             )
 
     def close(self) -> None:
+        """Release the connections; every later call raises ``StorageFault``."""
+        self._closed = True
         self.engine.dispose()
         if self._relaxed is not None:
             self._relaxed.dispose()
+
+    @property
+    def _conn(self) -> Any:
+        """What ``db.py``'s journal called its connection: ``_conn.close()`` closes it."""
+        return _Handle(self)
 
     @contextlib.contextmanager
     def _tx(self, single: bool | str = False) -> Iterator[Connection]:
@@ -121,6 +129,8 @@ class SqlDatabase:
         one round trip instead of three (BEGIN, the statement, COMMIT). ``"relaxed"``:
         the same without waiting for the WAL flush (see ``__init__``).
         """
+        if self._closed:
+            raise StorageFault(f"journal error in {self.display}: the journal is closed")
         with self._serial:
             try:
                 if single == "relaxed" and self._relaxed is not None:
@@ -640,6 +650,14 @@ def _to_postgres(sql: str) -> str:
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         text += f" ON CONFLICT ({', '.join(keys)}) {action}"
     return text
+
+
+class _Handle:
+    def __init__(self, db: SqlDatabase):
+        self._db = db
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def _run_row(row: Any) -> dict[str, Any]:
