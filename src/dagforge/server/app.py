@@ -32,10 +32,12 @@ from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
+<p><a href="/ui">Open the dashboard</a> · <a href="/docs">API</a></p>
 <p>queued: {% for cls, n in queued.items() %}{{ cls }} {{ n }}
 {%- if not loop.last %}, {% endif %}{% endfor %}</p>
 <table border=1><tr><th>run</th><th>trigger</th><th>priority</th><th>status</th></tr>
-{% for r in runs %}<tr><td>{{ r.id[:12] }}</td><td>{{ r.trigger }}</td>
+{% for r in runs %}<tr><td><a href="/ui/runs/{{ r.id }}">{{ r.id[:12] }}</a></td>
+<td>{{ r.trigger }}</td>
 <td>{{ r.priority }}</td><td>{{ r.status }}</td></tr>
 {% endfor %}</table>"""
 
