@@ -125,3 +125,23 @@ def test_capture_survives_a_stream_swapped_during_a_long_call(monkeypatch):
     assert result["hello"].logs.stdout == "mine\n"
     assert replacement.getvalue() == ""
     assert capture._active == 0
+
+
+def test_processes_backend_runs_with_capture_on_and_ships_no_logs():
+    import pickle
+
+    capture = LogCapture(limit=10)
+    capture.logs["old"] = capture._for("old")
+    clone = pickle.loads(pickle.dumps(capture))
+    assert clone.limit == 10 and clone.logs == {}  # the parent's logs never travel
+
+    result = Executor(
+        _dag({"a": _module_level_print}), backend="processes", max_workers=1, capture_logs=True
+    ).execute()
+    assert result.ok and result["a"].value == 3
+    assert result["a"].logs is None  # printed in the child process: not captured
+
+
+def _module_level_print():
+    print("in a child process")
+    return 3

@@ -211,6 +211,15 @@ class LogCapture:
         self.limit = limit
         self.logs: dict[str, NodeLogs] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to another process (processes / dask backends): only the limit travels;
+        # what the node writes there stays there (see the module docstring)
+        return {"limit": self.limit}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.limit = state["limit"]
+        self.logs = {}
+
     def _for(self, name: str) -> NodeLogs:
         logs = self.logs.get(name)
         if logs is None:
