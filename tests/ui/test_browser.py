@@ -216,6 +216,17 @@ def test_pages_work_with_the_token(make_server, page, tmp_path):
     page.click("#cancel-button")
     page.wait_for_selector("#run-status[data-status=cancelled]")
     (tmp_path / "never").write_text("let the abandoned node thread end")
+    # live updates reach a logged-in page too (the event stream is read with the cookie)
+    gate = tmp_path / "gate"
+    page.goto(server.url + "/ui")
+    page.select_option("#trigger-name", "fan")
+    page.fill("#trigger-args", f'{{"gate": "{gate}"}}')
+    page.click("#trigger-button")
+    page.click("#trigger-result a.new-run")
+    page.wait_for_selector("#dag g.node[data-node=left][data-state=running]")
+    gate.write_text("open")
+    page.wait_for_selector("#dag g.node[data-node=finish][data-state=succeeded]")
+    page.wait_for_selector("#run-status[data-status=succeeded]")
     page.goto(server.url + "/ui/queues")
     assert page.locator("tr[data-class=gold] .waiting").inner_text() == "0"
     shot(page, "queues.png")
