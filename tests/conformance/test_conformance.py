@@ -613,15 +613,13 @@ def test_system_exit_in_a_node_is_its_failure(make_executor):
     assert result.values["other"] == 1
 
 
-_LOCK = threading.Lock()
-
-
 def uses_lock():
-    return _LOCK.locked()  # a module global: shipped by value, the lock cannot be pickled
+    lock = threading.Lock()
+    return lambda: lock.locked()  # a closure travels by value; the lock cannot be pickled
 
 
 def test_an_unpicklable_function_fails_only_its_node(make_executor):
-    d = DAG().add_node("locked", uses_lock).add_node("other", one)
+    d = DAG().add_node("locked", uses_lock()).add_node("other", one)
     result = make_executor(d, fail_fast=False).execute()
     assert result.values["other"] == 1
     node = result.results["locked"]

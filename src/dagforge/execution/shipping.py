@@ -68,15 +68,48 @@ _MINE: dict[tuple[str, str], bool] = {}
 _NEVER_SHIP = frozenset({"__main__", "__mp_main__", "dagforge", "distributed", "dask"})
 
 
-def ship_user_modules() -> list[str]:
+def importable_by_name(name: str) -> bool:
+    """True when a process with this ``sys.path`` would import ``name`` from the same file.
+
+    Looks the top-level name up on ``sys.path`` without importing anything.
+    """
+    from importlib.machinery import PathFinder
+
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    top = name.partition(".")[0]
+    try:
+        spec = PathFinder.find_spec(top, [p or os.getcwd() for p in sys.path])
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    real = os.path.realpath(path)
+    if top == name and spec.origin:
+        return os.path.realpath(spec.origin) == real
+    return any(
+        real.startswith(os.path.realpath(loc) + os.sep)
+        for loc in (spec.submodule_search_locations or ())
+    )
+
+
+def ship_user_modules(only_unimportable: bool = False) -> list[str]:
     """Register :func:`user_modules` with cloudpickle (by value); return the new ones.
 
-    cloudpickle's registry is per process, so this also applies to other cloudpickle
-    users here (the ``processes`` backend, for one).
+    ``only_unimportable`` keeps modules a child process with our ``sys.path`` imports by
+    name (the ``processes`` backend's workers) travelling by reference, so a function
+    that reads an unpicklable module global (a lock, a connection) still works there;
+    Dask workers may be other machines, so everything of the user's ships.
+    cloudpickle's registry is per process: once registered, a module travels by value
+    for every cloudpickle user here.
     """
     import cloudpickle
 
     new = [m for m in user_modules() if m not in _SHIPPED]
+    if only_unimportable:
+        new = [m for m in new if not importable_by_name(m)]
     for name in new:
         try:
             cloudpickle.register_pickle_by_value(sys.modules[name])

@@ -109,7 +109,7 @@ class ProcessBackend(Backend):
     def start(self) -> None:
         from dagforge.execution.shipping import ship_user_modules
 
-        ship_user_modules()  # a script or test file loaded by path pickles by value
+        ship_user_modules(only_unimportable=True)  # e.g. a file loaded by path
         if not self._workers:
             for _ in range(self.max_workers):
                 self._spawn()
