@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+from postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 from dagforge import Client, ClientError
 
@@ -237,3 +238,33 @@ def test_a_cancel_stops_a_parallel_run_while_its_node_still_runs(make_server, tm
         assert done["outputs"] == {"join": {"sum": (2 + 5) + 2 * 2}}
     made = calls(log)
     assert [made.count(n) for n in ("first", "quick", "held", "join")] == [1, 1, 2, 1]
+
+
+def test_a_run_failed_on_one_replica_is_retried_through_another(
+    postgres_url,  # noqa: F811 - first, so the servers stop before its database is dropped
+    make_server,
+    tmp_path,
+):
+    """Two gateways on one PostgreSQL: the retry goes through the one that did not run it;
+    whichever replica claims the new attempt restores the completed node from the
+    shared journal instead of running it again."""
+    from dagforge.server.database import upgrade
+
+    url = postgres_url
+    upgrade(url)
+    a = make_server(data_dir=tmp_path / "a", database_url=url, allow_modules=MODULES)
+    b = make_server(data_dir=tmp_path / "b", database_url=url, allow_modules=MODULES)
+    log, marker = tmp_path / "calls.log", tmp_path / "marker"
+    with Client(a.url) as ca, Client(b.url) as cb:
+        setup(ca)
+        failed = ca.trigger("r", {"x": 3, "log": str(log), "marker": str(marker)}, wait=True)
+        assert failed["status"] == "failed"
+        again = cb.retry(failed["run_id"])
+        assert again["attempt"] == 2 and again["reused_nodes"] == 1
+        done = cb.wait(failed["run_id"], timeout=30)
+        assert done["status"] == "succeeded" and done["outputs"] == {"last": {"x": 45}}
+        assert ca.run(failed["run_id"])["history"][0]["status"] == "failed"
+        with pytest.raises(ClientError) as err:
+            ca.retry(failed["run_id"])
+        assert err.value.status_code == 409
+    assert calls(log) == ["first", "flaky", "flaky", "last"]
