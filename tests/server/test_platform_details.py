@@ -240,3 +240,28 @@ def test_client_errors_carry_status_and_detail(make_server):
         assert c.wait(accepted["run_id"], timeout=30)["outputs"] == {"slow_count": {"x": 6}}
     with pytest.raises(ClientError, match="cannot reach"):
         Client("http://127.0.0.1:9", timeout=2).list_functions()
+
+
+def test_a_dispatcher_survives_a_database_that_cannot_be_read_while_it_claims(tmp_path):
+    from dagforge.server.db import StorageFault
+
+    plat = Platform(Settings(data_dir=tmp_path / "d", allow_modules=ALLOWED, workers=1))
+    real_get, faults = plat.queues.get, []
+
+    def flaky_get(timeout=None):
+        if len(faults) < 2:  # the leased queues read the journal here; say it is away
+            faults.append(1)
+            raise StorageFault("journal error: connection refused")
+        return real_get(timeout)
+
+    plat.queues.get = flaky_get
+    plat.start()
+    try:
+        plat.register_function({"name": "double", "path": "platform_functions:double"})
+        plat.register_trigger(function_trigger("double"))
+        waiter = plat.subscribe(plat.accept("double", {"x": 4})["run_id"])
+        record = waiter.result(timeout=30)  # the one dispatcher lived through both faults
+        assert record["status"] == "succeeded" and record["outputs"] == {"double": {"x": 8}}
+        assert len(faults) == 2
+    finally:
+        plat.stop()

@@ -462,7 +462,13 @@ class Platform:
 
     def _dispatch_loop(self) -> None:
         while not self._stopping:
-            item = self.queues.get(timeout=0.5)
+            try:
+                item = self.queues.get(timeout=0.5)  # leased queues read the database
+            except StorageFault as exc:  # the database is away: keep the dispatcher alive
+                if not self._stopping:
+                    log.warning("claiming a run failed, trying again: %s", exc)
+                    self._wakeup.wait(1.0)
+                continue
             if item is None:
                 continue
             priority, run_id = item
