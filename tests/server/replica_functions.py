@@ -27,3 +27,20 @@ def second(x: int = 0, log: str = "", tag: str = "", delay: float = 0.0, **_: ob
 def third(x: int = 0, log: str = "", tag: str = "", **_: object) -> dict:
     _append(log, tag, "third")
     return {"x": x + 3}
+
+
+def flaky(x: int = 0, log: str = "", tag: str = "", fail_flag: str = "", **_: object) -> dict:
+    """Fails while the file ``fail_flag`` exists (a retry after it is removed succeeds)."""
+    _append(log, tag, "flaky")
+    if fail_flag and os.path.exists(fail_flag):
+        raise RuntimeError(f"{fail_flag} exists")
+    return {"x": x + 100}
+
+
+def hold(x: int = 0, gate: str = "", log: str = "", tag: str = "", **_: object) -> dict:
+    """Wait (at most 30 s) until the file ``gate`` exists: occupies a worker."""
+    deadline = time.monotonic() + 30
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _append(log, tag, "hold")
+    return {"x": x}

@@ -143,7 +143,11 @@ class LeasedQueues:
             with self._cond:
                 if self._closed:
                     return None
-            claimed = self._try_claim()
+            try:
+                claimed = self._try_claim()
+            except Exception as exc:  # the database is unreachable: keep the dispatcher alive
+                log.warning("cannot claim runs: %s", exc)
+                claimed = None
             if claimed is not None:
                 return claimed
             with self._cond:
