@@ -268,3 +268,29 @@ def test_a_run_failed_on_one_replica_is_retried_through_another(
             ca.retry(failed["run_id"])
         assert err.value.status_code == 409
     assert calls(log) == ["first", "flaky", "flaky", "last"]
+
+
+def test_the_processes_backend_runs_and_cancel_abandons_its_running_node(make_server, tmp_path):
+    server = make_server(allow_modules=MODULES, backend="processes", workers=1)
+    gate, log = tmp_path / "gate", tmp_path / "calls.log"
+    with Client(server.url) as c:
+        setup(c)
+        c.register_function("held", path="retry_functions:held")
+        c.register_trigger({"trigger_name": "h", "type": "function", "functions": ["held"]})
+        done = c.trigger("r", {"x": 1, "log": str(log)}, wait=True, timeout=60)
+        assert done["status"] == "succeeded", done["error"]  # functions travel to processes
+        assert done["outputs"] == {"last": {"x": 25}}
+        run_id = c.trigger("h", {"log": str(log), "gate": str(gate)})["run_id"]
+        try:
+            for _ in range(1500):  # bounded: until `held` runs in a worker process
+                if "held" in calls(log):
+                    break
+                time.sleep(0.02)
+            c.cancel(run_id)
+            # the one dispatcher is free again although `held` is still at its gate
+            other = c.trigger("r", {"x": 2, "log": str(log)}, wait=True, timeout=60)
+            assert other["status"] == "succeeded" and not gate.exists()
+            assert "held-done" not in calls(log)
+            assert c.run(run_id)["nodes"]["held"]["status"] == "cancelled"
+        finally:
+            gate.touch()

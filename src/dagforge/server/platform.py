@@ -682,6 +682,8 @@ class Platform:
         the run is cancelled, so the engine abandons its running nodes at once (inline,
         the running node is the dispatcher's own call: the run ends when it returns)."""
         backend = self.settings.backend
+        if backend == "processes":
+            return _cancellable(backend, cancel)
         if backend != "threads":
             return backend
         parallel = any(
@@ -689,7 +691,7 @@ class Platform:
             for e in spec.get("dag", [])
             if isinstance(e, dict)
         )
-        return _cancellable_threads(cancel) if parallel else "inline"
+        return _cancellable("threads", cancel) if parallel else "inline"
 
     def _registry_for(self) -> Any:
         from dagforge.spec import FunctionRegistry
@@ -830,31 +832,25 @@ class RunCancelled(KeyboardInterrupt):
     more and returns the run's result with those nodes ``cancelled``."""
 
 
-_THREADS: list[type] = []
+def _cancellable(name: str, cancel: threading.Event) -> Any:
+    """A fresh backend (``threads`` or ``processes``) for one run whose ``wait`` raises
+    :class:`RunCancelled` within ``CANCEL_POLL`` seconds of ``cancel`` being set (waits
+    are sliced; an early empty answer is a spurious wake-up the engine already expects)."""
+    from dagforge.execution.backends import make_backend
 
+    backend = make_backend(name)
+    inner = backend.wait
 
-def _cancellable_threads(cancel: threading.Event) -> Any:
-    """A ``ThreadBackend`` for one run whose ``wait`` raises :class:`RunCancelled` within
-    ``CANCEL_POLL`` seconds of ``cancel`` being set (waits are sliced; an early empty
-    answer is a spurious wake-up the engine already expects)."""
-    if not _THREADS:
-        from dagforge.execution.backends.threads import ThreadBackend
+    def wait(timeout: float | None) -> list[tuple]:
+        if cancel.is_set():
+            raise RunCancelled(_CANCELLED_REASON)
+        events = inner(CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL))
+        if cancel.is_set():
+            raise RunCancelled(_CANCELLED_REASON)
+        return events
 
-        class CancellableThreads(ThreadBackend):
-            def __init__(self, cancel: threading.Event):
-                super().__init__()
-                self.cancel = cancel
-
-            def wait(self, timeout: float | None) -> list[tuple]:
-                if self.cancel.is_set():
-                    raise RunCancelled(_CANCELLED_REASON)
-                events = super().wait(CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL))
-                if self.cancel.is_set():
-                    raise RunCancelled(_CANCELLED_REASON)
-                return events
-
-        _THREADS.append(CancellableThreads)
-    return _THREADS[0](cancel)
+    backend.wait = wait  # type: ignore[method-assign]
+    return backend
 
 
 class _Guarded:
@@ -863,19 +859,25 @@ class _Guarded:
 
     __slots__ = ("name", "fn", "cancel")
 
-    def __init__(self, name: str, fn: Any, cancel: threading.Event):
+    def __init__(self, name: str, fn: Any, cancel: threading.Event | None):
         self.name = name
         self.fn = fn
         self.cancel = cancel
 
     def __call__(self, **kwargs: Any) -> Any:
-        if self.cancel.is_set():
+        cancel = self.cancel
+        if cancel is not None and cancel.is_set():
             raise CancelledError(f"node {self.name!r} was not started: the run was cancelled")
         outputs = self.fn(**kwargs)
-        if self.cancel.is_set():
+        if cancel is not None and cancel.is_set():
             raise CancelledError(f"node {self.name!r}: the run was cancelled while it ran")
         check_outputs(self.name, outputs)
         return outputs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent to another process (``processes``, Dask) without the cancel event, which
+        cannot travel: there the engine's wait and the journal see cancels instead."""
+        return (_Guarded, (self.name, self.fn, None))
 
 
 def _describe(exc: BaseException) -> str:
