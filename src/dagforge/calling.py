@@ -26,7 +26,9 @@ import types
 from typing import Any
 
 from dagforge.errors import SignatureError
-from dagforge.execution.worker import K_NOARGS, K_POS
+
+# Call kinds: how the engine and the job protocol call a node (``kind_for`` picks one).
+K_NOARGS, K_POS, K_TASK = 0, 1, 2
 
 _CO_VARARGS = 0x04  # inspect.CO_VARARGS; inspect is imported only when needed
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from dagforge import states as S
 from dagforge.errors import DagforgeError, DynamicGraphError
-from dagforge.execution import states as S
 from dagforge.options import DEFAULT_OPTIONS, NodeOptions
 
 

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from dagforge import _seams
 from dagforge.config import Config
 from dagforge.errors import (
     AmbiguousInputError,
@@ -167,9 +168,7 @@ class DAG:
 
     def add_rule(self, rule: Any) -> DAG:
         """Attach a dynamic :class:`~dagforge.dynamic.Rule` evaluated while the DAG runs."""
-        from dagforge.dynamic import Rule
-
-        if not isinstance(rule, Rule):
+        if not isinstance(rule, _seams.rule_class()):
             raise GraphError(f"add_rule() takes a dagforge.Rule, got {rule!r}")
         self._rules.append(rule)
         self._plan = None
@@ -194,11 +193,11 @@ class DAG:
         Nodes are named ``name[k]`` and tagged ``name``; with ``reduce``, a node
         ``reduce_name`` (default ``name.reduce``) receives all mapped values in order.
         """
-        from dagforge.dynamic import map_rule
-
         self._lookup(source, "map source")
         return self.add_rule(
-            map_rule(source, fn, name=name, reduce=reduce, reduce_name=reduce_name, **options)
+            _seams.map_rule(
+                source, fn, name=name, reduce=reduce, reduce_name=reduce_name, **options
+            )
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -267,7 +266,7 @@ class DAG:
 
     def _check_signatures(self, problems: list[tuple[str, Exception]]) -> None:
         """Plain callables must be able to take their parents' values (see ``calling``)."""
-        from dagforge.execution.calling import arity, kind_for, refuse
+        from dagforge.calling import arity, kind_for, refuse
 
         seen: dict[int, Any] = {}
         names, pred = self._names, self._pred
@@ -601,7 +600,7 @@ class DAG:
         g.add_edges_from(self.edges)
         return g
 
-    # -- running (thin wrappers over the engine) ----------------------------------------
+    # -- running (thin wrappers over the engine, through the one seam: _seams.py) -------
 
     def run(self, seed: int | None = None, **executor_kwargs: Any) -> Any:
         """Run once with profiling on and return a :class:`~dagforge.profiling.Profile`.
@@ -609,15 +608,11 @@ class DAG:
         ``seed`` seeds ``random`` (and numpy's global generator when importable) first,
         so two runs with the same seed route identical data.
         """
-        from dagforge.profiling import run_profile
-
-        return run_profile(self, seed=seed, runs=1, **executor_kwargs)
+        return _seams.run_profile(self, seed=seed, runs=1, **executor_kwargs)
 
     def profile(self, runs: int = 5, seed: int | None = None, **executor_kwargs: Any) -> Any:
         """Run ``runs`` times and return a profile with median/min/max timings per node."""
-        from dagforge.profiling import run_profile
-
-        return run_profile(self, seed=seed, runs=runs, **executor_kwargs)
+        return _seams.run_profile(self, seed=seed, runs=runs, **executor_kwargs)
 
     def prepare(self, tasks: Mapping[str, Any] | None = None, /) -> DAG:
         """Compile now what every run prepares from the DAG alone, so runs reuse it.
@@ -627,10 +622,7 @@ class DAG:
         drops them) for ``tasks`` (the callables ``execute`` will be given, if any). The
         first ``execute`` does this itself; ``prepare`` only moves the cost earlier.
         """
-        from dagforge.execution.backends.inline import InlineBackend
-        from dagforge.execution.engine import Run
-
-        Run(self, tasks, InlineBackend(), check_inputs=False)
+        _seams.prepare(self, tasks)
         return self
 
     def execute(self, tasks: Mapping[str, Any] | None = None, /, **run_inputs: Any) -> Any:
@@ -639,9 +631,7 @@ class DAG:
         ``run_inputs`` provide the Task inputs no edge provides (declared with
         ``DAG(..., inputs=[...])``).
         """
-        from dagforge.execution.executor import Executor
-
-        return Executor(self).execute(tasks, run_inputs=run_inputs)
+        return _seams.execute(self, tasks, run_inputs)
 
 
 class DAGBuilder:

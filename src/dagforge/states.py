@@ -1,5 +1,8 @@
 """Node and run lifecycles as explicit state machines.
 
+Pure data below the engine (DESIGN.md §2), so rules (:mod:`dagforge.dynamic`) can read
+node states without importing the engine; ``dagforge.execution.states`` re-exports it.
+
 Node states are small ints so a run keeps them in one ``bytearray``. ``ALLOWED[a][b]``
 says whether ``a -> b`` is legal; :func:`illegal` builds the error for the rest.
 

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from dagforge import states as S
+from dagforge.calling import arity, kind_for, refuse
 from dagforge.errors import (
     CancelledError,
     DynamicGraphError,
@@ -38,9 +40,7 @@ from dagforge.errors import (
     NodeTimeoutError,
     UnknownNodeError,
 )
-from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.calling import arity, kind_for, refuse
 from dagforge.execution.result import Attempt, ExecutionResult
 from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK
 from dagforge.graph import raise_problems

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from dagforge import _seams
 from dagforge.execution.backends import make_backend
 from dagforge.execution.engine import Run
 from dagforge.execution.result import ExecutionResult
@@ -111,9 +112,7 @@ class Executor:
         p = self.guide_profile
         if p is None:
             return None
-        from dagforge.profiling import rank_costs_from_profile
-
-        return rank_costs_from_profile(p)
+        return _seams.rank_costs_from_profile(p)  # profiling is a layer above: the seam
 
     def _selection(
         self, targets: Iterable[str] | None, exclude: Iterable[str] | None

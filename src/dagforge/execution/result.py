@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dagforge import _seams
+from dagforge import states as S
 from dagforge.errors import ExecutionError
-from dagforge.execution import states as S
 
 
 class Attempt:
@@ -326,16 +327,12 @@ class ExecutionResult:
         """A Chrome trace of the run (``.save(path)``) when ``enable_tracing=True``, else None."""
         if not self._tracing:
             return None
-        from dagforge.profiling.trace import build_trace
-
-        return build_trace(self)
+        return _seams.build_trace(self)  # profiling is a layer above: the one seam
 
     def report(self, path: Any, title: str | None = None, timeline: Any = None) -> Any:
         """Write one self-contained HTML file (DAG, Gantt, profile table; the resource
         timeline of ``timeline``, the run's ``ResourcePool``); its path."""
-        from dagforge.profiling.report import write_report
-
-        return write_report(path, result=self, title=title, timeline=timeline)
+        return _seams.write_report(path, result=self, title=title, timeline=timeline)
 
     def summary(self) -> str:
         return (

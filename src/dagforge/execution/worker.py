@@ -17,10 +17,8 @@ import types
 from time import perf_counter
 from typing import Any
 
+from dagforge.calling import K_NOARGS, K_POS, K_TASK  # call kinds (re-exported here)
 from dagforge.errors import TaskOutputError
-
-# Call kinds.
-K_NOARGS, K_POS, K_TASK = 0, 1, 2
 
 _CO_VARARGS = 0x04  # inspect.CO_VARARGS (inspect is imported only when needed)
 

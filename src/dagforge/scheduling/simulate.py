@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dagforge import _seams
 from dagforge.errors import CycleError
 from dagforge.graph import DAG
 from dagforge.scheduling.order import topological_names
@@ -75,9 +76,7 @@ class Simulation:
 
     def gantt(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
         """A Gantt chart of the predicted schedule (see :func:`dagforge.plot.gantt`)."""
-        from dagforge.plot import gantt
-
-        return gantt(self, path, **kwargs)
+        return _seams.gantt(self, path, **kwargs)  # plot is a layer above: the one seam
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,7 +182,7 @@ def simulate(
 def _inputs(
     obj: Any, costs: Mapping[str, float] | None
 ) -> tuple[list[str], list[tuple[str, str]], list[float], str, list[float], list[bool]]:
-    from dagforge.profiling.profile import Profile
+    Profile = _seams.profile_class()  # profiling is a layer above: the one seam
 
     if isinstance(obj, str | os.PathLike):
         obj = Profile.load(Path(obj))
