@@ -25,7 +25,7 @@ import shapes
 
 from dagforge import DAG, Executor
 from dagforge.execution.backends.dask_backend import DaskBackend
-from dagforge.execution.backends.dask_graph import run_graph
+from dagforge.execution.dask_run import run_graph
 
 
 def noop(*_):

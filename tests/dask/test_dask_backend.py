@@ -27,7 +27,7 @@ from dagforge import (  # noqa: E402
     WorkerLostError,
 )
 from dagforge.execution.backends.dask_backend import DaskBackend  # noqa: E402
-from dagforge.execution.backends.dask_graph import run_graph  # noqa: E402
+from dagforge.execution.dask_run import run_graph  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -3,13 +3,14 @@
 Engine-driven mode (``DaskBackend``) submits a node only when the engine admits it, so
 priorities, exclusivity, pools, conditions and rules behave exactly as on one machine,
 at the cost of one scheduler round trip per node before its children can go. For a
-static DAG that needs none of that, :func:`run_graph` still walks the DAG with the
-engine (so run inputs, Task output routing, ``targets=``/``exclude=`` and profiling mean
-the same thing) but treats every submitted node as done at once: its children are
-submitted right away with its *future* as argument, so the whole graph reaches Dask's
-scheduler in one pass, with dagforge priorities as Dask priorities. When Dask is done,
-failures are read back from the futures: the failed node says why, everything below it
-is skipped.
+static DAG that needs none of that, throughput mode (the run mode
+:func:`dagforge.execution.dask_run.run_graph`, built on the backend here) still walks
+the DAG with the engine (so run inputs, Task output routing, ``targets=``/``exclude=``
+and profiling mean the same thing) but treats every submitted node as done at once: its
+children are submitted right away with its *future* as argument, so the whole graph
+reaches Dask's scheduler in one pass, with dagforge priorities as Dask priorities. When
+Dask is done, failures are read back from the futures: the failed node says why,
+everything below it is skipped.
 
 Differences from an engine-driven run: nothing is retried or timed out by dagforge,
 independent branches keep running after a failure (there is no ``fail_fast``), and
@@ -19,14 +20,12 @@ callbacks would see nodes "complete" at submission, so none are taken.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
 
 from dagforge.errors import BackendError, GraphError, SerializationError
 from dagforge.execution import states as S
 from dagforge.execution.backends.dask_backend import DaskBackend, _remote, node_error
-from dagforge.execution.result import ExecutionResult
 from dagforge.options import DEFAULT_OPTIONS
 
 
@@ -184,41 +183,3 @@ def check_static(dag: Any) -> None:
                 f"node {name!r} uses {'/'.join(used)}, which need the engine; use "
                 f"Executor(dag, backend=DaskBackend(client)) instead of throughput mode"
             )
-
-
-def run_graph(
-    dag: Any,
-    tasks: Mapping[str, Any] | None = None,
-    client: Any = None,
-    *,
-    run_inputs: Mapping[str, Any] | None = None,
-    targets: Iterable[str] | None = None,
-    exclude: Iterable[str] | None = None,
-    profile: bool = False,
-    enable_tracing: bool = False,
-    gather: bool = False,
-    worker_resources: bool | Any = True,
-) -> ExecutionResult:
-    """Submit every node of a static DAG to ``client`` at once; wait; return the result.
-
-    ``client`` is a ``distributed.Client`` or a scheduler address. Values stay on the
-    cluster as futures unless ``gather=True``. Per-node ``resources=`` become Dask worker
-    resources (there is no engine pool in this mode); priorities become Dask priorities.
-    """
-    from dagforge.execution.executor import Executor
-
-    if client is None:
-        raise BackendError("run_graph needs a distributed.Client or a scheduler address")
-    check_static(dag)
-    backend = _GraphBackend(client, gather=gather, worker_resources=worker_resources)
-    try:
-        return Executor(
-            dag,
-            backend=backend,
-            fail_fast=False,
-            profile=profile,
-            enable_tracing=enable_tracing,
-        ).execute(tasks, run_inputs=run_inputs, targets=targets, exclude=exclude)
-    finally:
-        if backend._own_client:
-            backend.close()
