@@ -28,6 +28,7 @@ registration runs on request threads. Both only touch the database (its own lock
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import threading
@@ -129,12 +130,12 @@ def validate(body: Any, trigger_exists: Any) -> dict[str, Any]:
     }
 
 
-def due_times(cron: str, tz: str, after: float, until: float, limit: int) -> list[float]:
+def due_times(cron: str, tz: str, after: float, until: float, limit: int) -> builtins.list[float]:
     """Due times ``t`` with ``after < t <= until``, oldest first, at most ``limit``."""
     from croniter import croniter
 
     it = croniter(cron, datetime.fromtimestamp(after, ZoneInfo(tz)))
-    out: list[float] = []
+    out: builtins.list[float] = []
     while len(out) < limit:
         t = it.get_next(datetime).timestamp()
         if t > until:
@@ -207,7 +208,7 @@ class Scheduler:
         record["last_fires"] = self.db.schedule_fires(record["name"], 10)
         return record
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return [self.describe(s) for s in self.db.list_schedules()]
 
     def get(self, name: str) -> dict[str, Any]:
@@ -218,10 +219,10 @@ class Scheduler:
 
     # -- firing -----------------------------------------------------------------------------
 
-    def tick(self, now: float | None = None) -> list[dict[str, Any]]:
+    def tick(self, now: float | None = None) -> builtins.list[dict[str, Any]]:
         """Fire what is due at ``now`` (default: the clock); the runs journaled."""
         now = time.time() if now is None else now
-        fired: list[dict[str, Any]] = []
+        fired: builtins.list[dict[str, Any]] = []
         for stored in self.db.list_schedules():
             if not due_times(stored["cron"], stored["timezone"], stored["cursor"], now, 1):
                 continue  # nothing due by the cursor we read; no lock taken
@@ -231,7 +232,7 @@ class Scheduler:
                 log.warning("schedule %r: %s", stored["name"], exc)
         return fired
 
-    def _fire(self, stored: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    def _fire(self, stored: dict[str, Any], now: float) -> builtins.list[dict[str, Any]]:
         name = stored["name"]
         try:
             trigger = self.db.get("triggers", stored["trigger"])
@@ -311,7 +312,7 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
     app.post("/register/schedule/", status_code=201, include_in_schema=False)(post)
 
     @app.get("/schedules", tags=["register"])
-    def listing() -> list[dict[str, Any]]:
+    def listing() -> builtins.list[dict[str, Any]]:
         return scheduler().list()
 
     @app.get("/schedules/{name}", tags=["register"])

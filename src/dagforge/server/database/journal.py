@@ -23,6 +23,7 @@ pooled connection and the database arbitrates.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import re
@@ -103,8 +104,8 @@ class SqlDatabase:
                 engine.url,
                 isolation_level="AUTOCOMMIT",
                 connect_args={"options": "-c synchronous_commit=off"},
-                pool_size=engine.pool.size(),
-                max_overflow=engine.pool.size(),
+                pool_size=getattr(engine.pool, "size", lambda: 5)(),
+                max_overflow=getattr(engine.pool, "size", lambda: 5)(),
                 pool_pre_ping=True,
             )
 
@@ -146,11 +147,9 @@ class SqlDatabase:
                 raise StorageFault(f"journal error in {self.display}: {_short(exc)}") from exc
 
     def _insert(self, table: Any) -> Any:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
 
     def _upsert(self, table: Any, keys: tuple[str, ...], values: dict[str, Any]) -> Any:
         ins = self._insert(table).values(**values)
@@ -161,7 +160,7 @@ class SqlDatabase:
 
     # -- raw statements (the dashboard and the run monitor use a few) -----------------------
 
-    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _exec(self, sql: str, args: tuple = ()) -> builtins.list[tuple]:
         """Run one statement written for SQLite (``?`` parameters, ``INSERT OR REPLACE``);
         its rows. On PostgreSQL the statement is translated (see ``_translate``)."""
         with self._tx(True) as conn:
@@ -199,7 +198,7 @@ class SqlDatabase:
             raise RegistryError(f"no {KINDS[table]} named {name!r} is registered")
         return json.loads(row[0])
 
-    def get_many(self, table: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, table: str, names: builtins.list[str]) -> dict[str, dict[str, Any]]:
         """The registered bodies among ``names`` (unknown names left out)."""
         t = self._table(table)
         found: dict[str, dict[str, Any]] = {}
@@ -210,7 +209,7 @@ class SqlDatabase:
                 found.update((name, json.loads(body)) for name, body in rows)
         return found
 
-    def list(self, table: str) -> list[dict[str, Any]]:
+    def list(self, table: str) -> builtins.list[dict[str, Any]]:
         t = self._table(table)
         with self._tx(True) as conn:
             rows = conn.execute(select(t.c.body).order_by(t.c.name)).all()
@@ -311,7 +310,7 @@ class SqlDatabase:
             ).rowcount
         return bool(changed)
 
-    def prune_runs(self, finished_before: float) -> list[str]:
+    def prune_runs(self, finished_before: float) -> builtins.list[str]:
         """Delete finished runs (and their node results) that ended before the given time."""
         r = s.runs
         with self._tx() as conn:
@@ -367,7 +366,7 @@ class SqlDatabase:
             raise RegistryError(f"no run with id {run_id!r}")
         return _run_row(row)
 
-    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
         with self._tx(True) as conn:
             rows = conn.execute(
                 select(*self._runs_cols).order_by(s.runs.c.accepted.desc()).limit(limit)
@@ -376,7 +375,7 @@ class SqlDatabase:
 
     def run_summaries(
         self, limit: int = 100, before: tuple[float, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Newest first, without arguments, outputs or nodes; ``before`` is the
         ``(accepted, id)`` of the last summary of the previous page."""
         r = s.runs
@@ -390,7 +389,7 @@ class SqlDatabase:
             rows = conn.execute(query).all()
         return [dict(zip(_SUMMARY_KEYS, row, strict=True)) for row in rows]
 
-    def unfinished_runs(self) -> list[dict[str, Any]]:
+    def unfinished_runs(self) -> builtins.list[dict[str, Any]]:
         with self._tx(True) as conn:
             rows = conn.execute(
                 select(*self._runs_cols)
@@ -459,7 +458,9 @@ class SqlDatabase:
             row = conn.execute(stmt).first()
         return None if row is None else row[0]
 
-    def renew_leases(self, owner: str, lease: float, run_ids: list[str]) -> list[str]:
+    def renew_leases(
+        self, owner: str, lease: float, run_ids: builtins.list[str]
+    ) -> builtins.list[str]:
         """Extend ``owner``'s leases on those of ``run_ids`` it still holds; their ids.
 
         A lease ends when its run finishes or is cancelled (``lease_expires`` is cleared)
@@ -467,7 +468,7 @@ class SqlDatabase:
         again (a retry) is not renewed by its old owner.
         """
         r = s.runs
-        renewed: list[str] = []
+        renewed: builtins.list[str] = []
         until = time.time() + lease
         with self._tx(True) as conn:
             for chunk in range(0, len(run_ids), 500):
@@ -505,7 +506,7 @@ class SqlDatabase:
             raise RegistryError(f"no run with id {run_id!r}")
         return {"owner": row[0], "expires": row[1], "claims": row[2]}
 
-    def statuses(self, run_ids: list[str]) -> dict[str, str]:
+    def statuses(self, run_ids: builtins.list[str]) -> dict[str, str]:
         """The journaled status of each of ``run_ids`` (unknown ids are left out)."""
         if not run_ids:
             return {}
@@ -540,7 +541,7 @@ class SqlDatabase:
             raise RegistryError(f"no schedule named {name!r} is registered")
         return {**json.loads(row[0]), "cursor": row[1]}
 
-    def list_schedules(self) -> list[dict[str, Any]]:
+    def list_schedules(self) -> builtins.list[dict[str, Any]]:
         t = s.schedules
         with self._tx(True) as conn:
             rows = conn.execute(select(t.c.body, t.c.cursor).order_by(t.c.name)).all()
@@ -553,7 +554,7 @@ class SqlDatabase:
         if not gone:
             raise RegistryError(f"no schedule named {name!r} is registered")
 
-    def schedule_fires(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+    def schedule_fires(self, name: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         f = s.schedule_fires
         with self._tx(True) as conn:
             rows = conn.execute(
@@ -564,7 +565,7 @@ class SqlDatabase:
             ).all()
         return [{"due": d, "run_id": r, "fired": t} for d, r, t in rows]
 
-    def tick_schedule(self, name: str, decide: Any) -> list[dict[str, Any]]:
+    def tick_schedule(self, name: str, decide: Any) -> builtins.list[dict[str, Any]]:
         """Fire a schedule's due times exactly once, whichever replica gets here first.
 
         In one transaction: lock the schedule's row (``FOR UPDATE SKIP LOCKED``: a replica

@@ -173,16 +173,18 @@ class LeasedQueues:
         for _ in range(len(CLASSES) * 2):  # bounded: each miss means another replica won
             with self._cond:
                 ready = self._ready
-                fresh = ready is not None and time.monotonic() - ready[0] < self.poll
-            if not fresh:
+            if ready is None or time.monotonic() - ready[0] >= self.poll:
                 counts = self.db.claimable_counts()
+                ready = (time.monotonic(), {c for c in CLASSES if counts.get(c)})
                 with self._cond:
-                    self._ready = (time.monotonic(), {c for c in CLASSES if counts.get(c)})
+                    self._ready = ready
             with self._cond:
-                classes = [c for c in CLASSES if c in self._ready[1]]
+                classes = [c for c in CLASSES if c in ready[1]]
                 if not classes:
                     return None
                 cls = self._wrr.pick(classes)
+            if cls is None:
+                return None
             run_id = self.db.claim(self.owner, cls, self.lease)
             if run_id is not None:
                 with self._cond:
@@ -247,7 +249,7 @@ class LeasedQueues:
             held = list(self._held)
         if not held:
             return
-        renewed = set(self.db.renew_leases(self.owner, self.lease, held))
+        renewed: set[str] = set(self.db.renew_leases(self.owner, self.lease, held))
         with self._cond:  # finished, cancelled or taken over: this replica holds it no more
             self._held.difference_update(set(held) - renewed)
 
