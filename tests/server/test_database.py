@@ -389,3 +389,36 @@ def test_sqlite_flavoured_statements_run_on_both(db) -> None:
     ]
     assert db._exec("SELECT 1") == [(1,)]
     assert db._write("DELETE FROM node_logs WHERE run_id NOT IN (SELECT id FROM runs)") == 0
+
+
+# --- the platform's choice ---------------------------------------------------------------------
+
+
+def test_platform_refuses_an_unmigrated_explicit_url_and_migrates_its_default(tmp_path) -> None:
+    from dagforge.server.dispatch import RunQueues
+    from dagforge.server.platform import Platform, Settings
+
+    url = f"sqlite:///{tmp_path}/explicit.sqlite3"
+    with pytest.raises(SchemaError, match="dagforge db upgrade"):
+        Platform(Settings(data_dir=tmp_path / "a", database_url=url))
+    upgrade(url)
+    plat = Platform(Settings(data_dir=tmp_path / "a", database_url=url))
+    assert isinstance(plat.queues, RunQueues)  # SQLite: one server, in-memory queues
+    plat.db.close()
+    default = Platform(Settings(data_dir=tmp_path / "b"))  # embedded: made and migrated
+    assert current_revision(default.db.engine) == head_revision()
+    assert (tmp_path / "b" / "dagforge.sqlite3").exists()
+    default.db.close()
+
+
+def test_platform_on_postgres_uses_leased_queues(postgres_url, tmp_path) -> None:  # noqa: F811
+    from dagforge.server.platform import Platform, Settings
+
+    upgrade(postgres_url)
+    plat = Platform(Settings(data_dir=tmp_path, database_url=postgres_url))
+    try:
+        assert isinstance(plat.queues, LeasedQueues)
+        assert plat.queues.sizes() == {"gold": 0, "silver": 0, "bronze": 0}
+    finally:
+        plat.queues.close()
+        plat.db.close()
