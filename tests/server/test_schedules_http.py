@@ -63,6 +63,11 @@ def test_schedule_fires_runs_and_bad_fields_are_422(make_server, tmp_path) -> No
         assert wait_until(lambda: len(fired()) >= 2), c.runs(limit=50)
         first = fired()[0]["run_id"]
         assert c.outputs(first) == {"slow_count": {"x": 10}}
+        assert {r.get("schedule") for r in fired()} == {"every-second"}  # in the run list
+        assert c.run(first)["schedule"] == "every-second"
+        mine = c.trigger("t", {"x": 1})  # triggered by hand: no schedule in its record
+        listed = [r for r in c.runs(limit=50) if r["run_id"] == mine["run_id"]]
+        assert listed and listed[0].get("schedule") is None, listed
 
     listing = httpx.get(f"{url}/schedules").json()
     assert [s["name"] for s in listing] == ["every-second"]

@@ -478,6 +478,8 @@ def _public(record: dict[str, Any], nodes: bool = True, outputs: bool = True) ->
         )
     }
     out["run_id"] = record["id"]
+    if record.get("schedule"):
+        out["schedule"] = record["schedule"]  # fired by this schedule (issue 16)
     if outputs:
         out["outputs"] = record["outputs"]
     if nodes:

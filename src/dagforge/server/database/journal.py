@@ -379,7 +379,7 @@ class SqlDatabase:
         """Newest first, without arguments, outputs or nodes; ``before`` is the
         ``(accepted, id)`` of the last summary of the previous page."""
         r = s.runs
-        query = select(*(r.c[k] for k in _SUMMARY_KEYS))
+        query = select(*(r.c[k] for k in _SUMMARY_KEYS), r.c.schedule)
         if before is not None:
             query = query.where(
                 or_(r.c.accepted < before[0], and_(r.c.accepted == before[0], r.c.id < before[1]))
@@ -387,7 +387,7 @@ class SqlDatabase:
         query = query.order_by(r.c.accepted.desc(), r.c.id.desc()).limit(limit)
         with self._tx(True) as conn:
             rows = conn.execute(query).all()
-        return [dict(zip(_SUMMARY_KEYS, row, strict=True)) for row in rows]
+        return [dict(zip((*_SUMMARY_KEYS, "schedule"), row, strict=True)) for row in rows]
 
     def unfinished_runs(self) -> builtins.list[dict[str, Any]]:
         with self._tx(True) as conn:
