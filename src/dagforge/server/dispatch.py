@@ -64,13 +64,14 @@ class WeightedRoundRobin:
         if not ready:
             return None
         total = 0
-        best = None
+        best: str | None = None
         for cls in ready:
             w = self.weights[cls]
             self._current[cls] = self._current.get(cls, 0) + w
             total += w
             if best is None or self._current[cls] > self._current[best]:
                 best = cls
+        assert best is not None  # ``ready`` is not empty, so the loop chose one
         self._current[best] -= total
         return best
 
@@ -123,6 +124,7 @@ class RunQueues:
                 ready = [c for c in CLASSES if self._queues[c]]
                 if ready:
                     cls = self._wrr.pick(ready)
+                    assert cls is not None  # pick returns None only for an empty list
                     return cls, self._queues[cls].popleft()
                 if not self._cond.wait(timeout):
                     return None
