@@ -18,6 +18,7 @@ anyway, and the statements are tiny).
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -180,7 +181,7 @@ class Database:
             )
         )
 
-    def prune_runs(self, finished_before: float) -> list[str]:
+    def prune_runs(self, finished_before: float) -> builtins.list[str]:
         """Delete finished runs (and their node results) that ended before the given time."""
         ids = [
             r[0]
@@ -226,7 +227,7 @@ class Database:
             raise RegistryError(f"no run with id {run_id!r}")
         return _run_row(rows[0])
 
-    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
         rows = self._exec(
             "SELECT id, trigger, dag, priority, arguments, status, accepted, "
             "started, finished, outputs, error, nodes FROM runs "
@@ -237,7 +238,7 @@ class Database:
 
     def run_summaries(
         self, limit: int = 100, before: tuple[float, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Newest first, without arguments, outputs or nodes; ``before`` is the
         ``(accepted, id)`` of the last summary of the previous page."""
         if before is None:
@@ -253,7 +254,7 @@ class Database:
         keys = [k.strip() for k in _SUMMARY.split(",")]
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def unfinished_runs(self) -> list[dict[str, Any]]:
+    def unfinished_runs(self) -> builtins.list[dict[str, Any]]:
         rows = self._exec(
             "SELECT id, trigger, dag, priority, arguments, status, accepted, "
             "started, finished, outputs, error, nodes FROM runs "
