@@ -13,6 +13,7 @@ translated at the boundary with ``raise ... from``, so the original stays reacha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class DagforgeError(Exception):
@@ -194,6 +195,11 @@ class RegistryError(DagforgeError, ValueError):
 
 class ClientError(DagforgeError):
     """Raised by ``dagforge.Client`` when the server answers with an error."""
+
+    # Set by the client on an HTTP error answer (declared here for the type checker):
+    # the body's ``detail`` and the ``Retry-After`` header (429 and 503).
+    detail: Any
+    retry_after: str | None
 
     def __init__(self, message: str, status_code: int | None = None):
         super().__init__(message)
