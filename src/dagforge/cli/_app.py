@@ -409,7 +409,8 @@ def main(argv: list[str] | None = None) -> None:
     except _click.ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
             raise SystemExit(0) from None
-        where = exc.ctx.command_path if getattr(exc, "ctx", None) else "dagforge"
+        ctx = getattr(exc, "ctx", None)  # only UsageError (and subclasses) carry a context
+        where = ctx.command_path if ctx else "dagforge"
         typer.echo(f"error: {exc.format_message()}", err=True)
         if isinstance(exc, _click.UsageError):
             typer.echo(f"  see `{where} --help`", err=True)
