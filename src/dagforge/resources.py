@@ -99,15 +99,19 @@ class ResourceRequirements:
     ``ResourceRequirements({})`` and fits any pool.
     """
 
-    __slots__ = ("_hash", "_resources")
+    __slots__ = ("_hash", "_resources", "_vec")
 
     _resources: dict[str, float]
     _hash: int
+    # The engine's hot path: ``(pool, (take, give))`` for the pool that last used it,
+    # as ``ResourcePool._vector(self)`` compiled them (a private cache, not state).
+    _vec: Any
 
     def __init__(self, resources: Mapping[str, float] | None = None):
         amounts = _amounts({} if resources is None else resources, "resources", "amount")
         self._resources = {name: amount for name, amount in amounts.items() if amount}
         self._hash = hash(frozenset(self._resources.items()))
+        self._vec = None
 
     # --- convenience constructors -------------------------------------------------------
 
@@ -486,34 +490,69 @@ class ResourcePool:
 
     # --- the engine's hot path ------------------------------------------------------------
 
+    def _vector(self, req: ResourceRequirements) -> tuple | None:
+        """``req`` against this pool, once per (requirement, pool): ``(take, give)``, two
+        functions compiled for exactly the resources ``req`` names, or None when it names
+        a resource the pool does not have (it can never fit). ``take(req, node)`` is
+        ``_take_if_fits`` and ``give(req, node)`` is ``_give_back`` for any requirement
+        equal to ``req``; the result is cached on ``req`` as ``(pool, result)``."""
+        c = req._vec
+        if c is not None and c[0] is self:
+            return c[1]
+        fns = self._compile(req)
+        req._vec = (self, fns)
+        return fns
+
+    def _compile(self, req: ResourceRequirements) -> tuple | None:
+        limits, tols = self._limits, self._tols
+        ns: dict[str, Any] = {
+            "_lock": self._lock,
+            "_alloc": self._allocated,
+            "_append": self._snaps.append,
+            "_now": _now,
+            "_pool": self,
+            "_cond": self._cond,
+        }
+        check: list[str] = []
+        take: list[str] = []
+        give: list[str] = []
+        for k, (name, need) in enumerate(req._resources.items()):
+            lim = limits.get(name)
+            if lim is None:
+                return None
+            ns.update({f"n{k}": name, f"q{k}": need, f"hi{k}": lim[0], f"lo{k}": lim[1]})
+            ns.update({f"cap{k}": lim[2], f"tol{k}": tols[name]})
+            # The same comparisons, in the same order, as _fits_locked/_take_locked/release.
+            check += [f"a{k} = _alloc[n{k}]", f"if q{k} > hi{k} - a{k}: return False"]
+            take += [f"t{k} = a{k} + q{k}", f"_alloc[n{k}] = cap{k} if t{k} >= lo{k} else t{k}"]
+            give += [f"t{k} = _alloc[n{k}] - q{k}", f"_alloc[n{k}] = 0 if t{k} <= tol{k} else t{k}"]
+        if self._record:
+            take.append("_append((_now(), node_name, True, req))")
+            give.append("_append((_now(), node_name, False, req))")
+        take.append("return True")
+        give += ["if _pool._waiters:", "    _cond.notify_all()"]
+        params = ", ".join(f"{name}={name}" for name in ns)
+
+        def fn(fname: str, body: list[str]) -> str:
+            lines = "".join(f"        {line}\n" for line in body)
+            return f"def {fname}(req, node_name, {params}):\n    with _lock:\n{lines}"
+
+        # Default arguments make every constant a local; exec sees only numbers and the
+        # pool's own objects (names are bound as values, never spliced into the source).
+        exec(fn("take", check + take) + fn("give", give), ns)
+        return ns["take"], ns["give"]
+
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""
-        with self._lock:
-            allocated, limits = self._allocated, self._limits
-            items = req._resources.items()
-            for name, need in items:
-                cap_tol = limits.get(name)
-                if cap_tol is None or need > cap_tol[0] - allocated[name]:
-                    return False
-            for name, need in items:
-                taken = allocated[name] + need
-                cap_tol = limits[name]
-                allocated[name] = cap_tol[2] if taken >= cap_tol[1] else taken
-            if self._record:  # _snapshot_locked, inlined
-                self._snaps.append((_now(), node_name, True, req))
-            return True
+        c = req._vec
+        fns = c[1] if c is not None and c[0] is self else self._vector(req)
+        return False if fns is None else fns[0](req, node_name)
 
     def _give_back(self, req: ResourceRequirements, node_name: str | None) -> None:
         """``release`` for the engine, which only gives back what ``_take_if_fits`` took."""
-        with self._lock:
-            allocated, tols = self._allocated, self._tols
-            for name, amount in req._resources.items():
-                left = allocated[name] - amount
-                allocated[name] = 0 if left <= tols[name] else left
-            if self._record:  # _snapshot_locked, inlined
-                self._snaps.append((_now(), node_name, False, req))
-            if self._waiters:
-                self._cond.notify_all()
+        c = req._vec
+        fns = c[1] if c is not None and c[0] is self else self._vector(req)
+        fns[1](req, node_name)  # type: ignore[index]
 
     # --- internals (call with the pool lock held) -----------------------------------------
 

@@ -376,11 +376,24 @@ class Run:
             reqs[j] = req if type(req) is ResourceRequirements else ResourceRequirements.coerce(req)
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
-        checked: set[Any] = set()  # requirements are hashable values: check each once
+        # Requirements are hashable values: check each distinct one once, and give every
+        # record the take/give the pool compiled for it (the hot path's cache, see
+        # ResourcePool._vector), so equal records share one.
+        pool = self.pool
+        checked: dict[Any, Any] = {}
         for i, req in enumerate(reqs):
-            if req is not None and req not in checked:
-                self.pool.check(req, node=self.names[i])  # rejected before anything runs
-                checked.add(req)
+            if req is None:
+                continue
+            c = req._vec
+            if c is not None and c[0] is pool:
+                continue
+            c = checked.get(req)
+            if c is None:
+                pool.check(req, node=self.names[i])  # rejected before anything runs
+                pool._vector(req)
+                c = checked[req] = req._vec
+            else:
+                req._vec = c
         self.reqs = reqs
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
