@@ -531,16 +531,19 @@ class ResourcePool:
             give.append("_append((_now(), node_name, False, req))")
         take.append("return True")
         give += ["if _pool._waiters:", "    _cond.notify_all()"]
-        params = ", ".join(f"{name}={name}" for name in ns)
+        params = ", ".join(ns)
 
         def fn(fname: str, body: list[str]) -> str:
-            lines = "".join(f"        {line}\n" for line in body)
-            return f"def {fname}(req, node_name, {params}):\n    with _lock:\n{lines}"
+            lines = "".join(f"            {line}\n" for line in body)
+            return f"    def {fname}(req, node_name):\n        with _lock:\n{lines}"
 
-        # Default arguments make every constant a local; exec sees only numbers and the
-        # pool's own objects (names are bound as values, never spliced into the source).
-        exec(fn("take", check + take) + fn("give", give), ns)
-        return ns["take"], ns["give"]
+        # The constants are the factory's parameters, so the two functions read them as
+        # closure cells (nothing is copied per call). exec sees only numbers and the
+        # pool's own objects: resource names are bound as values, never spliced in.
+        src = f"def make({params}):\n" + fn("take", check + take) + fn("give", give)
+        scope: dict[str, Any] = {}
+        exec(src + "    return take, give\n", scope)
+        return scope["make"](**ns)
 
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""

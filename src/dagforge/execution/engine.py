@@ -379,21 +379,22 @@ class Run:
         # Requirements are hashable values: check each distinct one once, and give every
         # record the take/give the pool compiled for it (the hot path's cache, see
         # ResourcePool._vector), so equal records share one.
+        # Keyed by the record's hash, compared by its amounts (no Python-level __eq__).
         pool = self.pool
-        checked: dict[Any, Any] = {}
+        checked: dict[int, Any] = {}
         for i, req in enumerate(reqs):
             if req is None:
                 continue
             c = req._vec
             if c is not None and c[0] is pool:
                 continue
-            c = checked.get(req)
-            if c is None:
-                pool.check(req, node=self.names[i])  # rejected before anything runs
-                pool._vector(req)
-                c = checked[req] = req._vec
-            else:
-                req._vec = c
+            seen = checked.get(req._hash)
+            if seen is not None and seen[0]._resources == req._resources:
+                req._vec = seen[1]
+                continue
+            pool.check(req, node=self.names[i])  # rejected before anything runs
+            pool._vector(req)
+            checked[req._hash] = (req, req._vec)
         self.reqs = reqs
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
@@ -735,7 +736,12 @@ class Run:
                 req = reqs[i]
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
-                    if pool._take_if_fits(req, self.names[i]):
+                    c = req._vec  # the take the pool compiled for req (see _vector)
+                    if (
+                        c[1][0](req, self.names[i])
+                        if c is not None and c[0] is pool and c[1] is not None
+                        else pool._take_if_fits(req, self.names[i])
+                    ):
                         if callbacks is None:  # _acquired, inlined for the common case
                             held[(i, self.attempt[i] + 1)] = req
                         else:
@@ -894,7 +900,11 @@ class Run:
         callbacks, which must run on the engine). The pool has its own lock."""
         req = self.held.pop((i, attempt), None)
         if req is not None:
-            self.pool._give_back(req, self.names[i])
+            c = req._vec  # the give the pool compiled for req (see ResourcePool._vector)
+            if c is not None and c[0] is self.pool and c[1] is not None:
+                c[1][1](req, self.names[i])
+            else:
+                self.pool._give_back(req, self.names[i])
 
     def _release(self, i: int, attempt: int) -> None:
         req = self.held.pop((i, attempt), None)
