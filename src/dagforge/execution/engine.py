@@ -365,9 +365,10 @@ class Run:
         from dagforge.resources import ResourceRequirements
 
         reqs: list[Any] = [None] * self.n
-        for i, o in enumerate(self.opts):
-            if o.resources:
-                reqs[i] = ResourceRequirements.coerce(o.resources)
+        if from_opts:
+            for i, o in enumerate(self.opts):
+                if o.resources:
+                    reqs[i] = ResourceRequirements.coerce(o.resources)
         index = self.dag._index
         for name, req in (requirements or {}).items():
             j = index.get(name) if type(name) is str else None
@@ -382,14 +383,15 @@ class Run:
         # Keyed by the record's hash, compared by its amounts (no Python-level __eq__).
         pool = self.pool
         checked: dict[int, Any] = {}
+        get = checked.get
         for i, req in enumerate(reqs):
             if req is None:
                 continue
             c = req._vec
             if c is not None and c[0] is pool:
                 continue
-            seen = checked.get(req._hash)
-            if seen is not None and seen[0]._resources == req._resources:
+            seen = get(req._hash)
+            if seen is not None and (seen[0] is req or seen[0]._resources == req._resources):
                 req._vec = seen[1]
                 continue
             pool.check(req, node=self.names[i])  # rejected before anything runs
@@ -612,7 +614,7 @@ class Run:
 
         lock = threading.Lock()
         backend = self.backend
-        early = self.early_release if self.pool is not None and self.callbacks is None else None
+        early = self._early_release() if self.pool is not None and self.callbacks is None else None
         attach(lock, self._apply_and_dispatch, early)
         held = False
         try:
@@ -905,6 +907,22 @@ class Run:
                 c[1][1](req, self.names[i])
             else:
                 self.pool._give_back(req, self.names[i])
+
+    def _early_release(self) -> Callable[[int, int], None]:
+        """:meth:`early_release` as a closure over the run's state (a worker calls it once
+        per node, so it skips the attribute lookups)."""
+        pop, names, pool = self.held.pop, self.names, self.pool
+
+        def release(i: int, attempt: int) -> None:
+            req = pop((i, attempt), None)
+            if req is not None:
+                c = req._vec  # the give the pool compiled for req (see ResourcePool._vector)
+                if c is not None and c[0] is pool and c[1] is not None:
+                    c[1][1](req, names[i])
+                else:
+                    pool._give_back(req, names[i])
+
+        return release
 
     def _release(self, i: int, attempt: int) -> None:
         req = self.held.pop((i, attempt), None)
