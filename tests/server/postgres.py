@@ -109,14 +109,33 @@ def postgres_server() -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)  # "fast" shutdown
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, data)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen, data: Path) -> None:
+    """Fast-shut the postmaster itself: as root ``proc`` is ``runuser``, which does not
+    pass signals on, so signalling it alone would leave postgres running."""
+    pid_file = data / "postmaster.pid"
+    try:
+        postmaster = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        postmaster = proc.pid
+    for pid in {postmaster, proc.pid}:
+        try:
+            os.kill(pid, signal.SIGINT)  # "fast" shutdown
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        for pid in {postmaster, proc.pid}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=10)
 
 
 def _ready(url: str) -> bool:
