@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dagforge.errors import RegistryError
@@ -324,7 +325,7 @@ def validate(docs: list[dict[str, Any]]) -> list[Any]:
     api = client.ApiClient()
     models = []
     for doc in docs:
-        model = _MODELS.get(doc.get("kind"))
+        model = _MODELS.get(str(doc.get("kind", "")))
         if model is None:
             raise RegistryError(f"no model for kind {doc.get('kind')!r}")
 
@@ -377,6 +378,11 @@ def apply(docs: list[dict[str, Any]], api_client: Any = None) -> int | None:
     for doc in docs:
         ns = doc["metadata"].get("namespace", "default")
         name = doc["metadata"]["name"]
+        # the client's methods take plain dicts as bodies (it serializes them); its
+        # annotations ask for models, hence the Any
+        body: Any = doc
+        create: Callable[..., Any]
+        patch: Callable[..., Any]
         if doc["kind"] == "Deployment":
             apps = client.AppsV1Api(api)
             create, patch = apps.create_namespaced_deployment, apps.patch_namespaced_deployment
@@ -389,11 +395,11 @@ def apply(docs: list[dict[str, Any]], api_client: Any = None) -> int | None:
             patch = scale.patch_namespaced_horizontal_pod_autoscaler
         try:
             try:
-                made = create(ns, doc)
+                made = create(ns, body)
             except ApiException as exc:
                 if exc.status != 409:  # 409: it exists already; bring it up to date
                     raise
-                made = patch(name, ns, doc)
+                made = patch(name, ns, body)
         except ApiException as exc:
             raise RegistryError(
                 f"Kubernetes refused {doc['kind']} {ns}/{name}: {exc.status} {exc.reason}"
