@@ -31,6 +31,8 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests bench examples tools
 	$(VENV)/bin/ruff format --check src tests bench examples tools
 	$(VENV)/bin/lint-imports  # the import layers of DESIGN.md section 2 (pyproject.toml)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests/typing
 
 # Types (mypy on src/, config in pyproject.toml; the public names as users see them) and the
 # import layers of DESIGN.md section 2 (import-linter contracts in pyproject.toml).
