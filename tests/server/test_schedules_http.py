@@ -4,6 +4,7 @@ fired by the clock appear in the run list, GET/DELETE /schedules, `dagforge sche
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -104,3 +105,23 @@ def test_schedules_survive_a_restart_without_refiring(make_server, tmp_path) -> 
     assert wait_until(lambda: len(httpx.get(f"{again.url}/schedules/s").json()["last_fires"]) >= 2)
     dues = [f["due"] for f in httpx.get(f"{again.url}/schedules/s").json()["last_fires"]]
     assert len(dues) == len(set(dues))  # no due time fired twice across the restart
+
+
+def test_schedules_show_on_the_dashboard_escaped(make_server) -> None:
+    server = make_server()
+    url = server.url
+    with Client(url) as c:
+        setup_chain(c, priority="silver", trigger="t")
+    page = httpx.get(f"{url}/ui/registry").text
+    assert "No schedules registered." in page
+    body = {"name": "nightly", "trigger": "t", "cron": "30 2 * * *", "timezone": "Europe/Paris"}
+    assert httpx.post(f"{url}/register/schedule", json=body).status_code == 201
+    page = httpx.get(f"{url}/ui/registry").text
+    row = re.search(r'<tr data-schedule="nightly">(.*?)</tr>', page, re.S)
+    assert row, page
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    assert cells[:4] == ["nightly", "t", "<code>30 2 * * *</code>", "Europe/Paris"]
+    due = httpx.get(f"{url}/schedules").json()
+    listed = due[0] if isinstance(due, list) else due["schedules"][0]
+    assert cells[6] == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(listed["next_due"]))
+    assert cells[7] == ""  # never fired yet

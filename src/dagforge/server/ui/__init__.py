@@ -620,6 +620,7 @@ def install_ui(app: Any, plat: Any) -> None:
             functions=plat.db.list("functions"),
             dags=dags,
             triggers=plat.db.list("triggers"),
+            schedules=plat.schedules.list(),
         )
 
     app.include_router(ui)
