@@ -3,16 +3,13 @@ no completed node runs again, no accepted run is lost."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from helpers import free_port, setup_chain
+from helpers import free_port, setup_chain, spawn_serve
 
 from dagforge import Client
 
@@ -20,38 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def start_server(port: int, data_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagforge.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--workers",
-            "1",
-            "--allow-module",
-            "platform_functions",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/functions", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start within 30 s")
+    args = ["--port", str(port), "--data-dir", str(data_dir), "--workers", "1"]
+    return spawn_serve(f"http://127.0.0.1:{port}", [*args, "--allow-module", "platform_functions"])
 
 
 def calls(markers: Path) -> dict[str, int]:

@@ -13,9 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
-from helpers import free_port
+from helpers import chain_spec, free_port, spawn_serve
 from postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 from dagforge import Client
@@ -28,71 +27,11 @@ RUNS = 200
 def start_replica(
     port: int, data_dir: Path, database_url: str, store: str, log: Path
 ) -> subprocess.Popen:
-    """A ``dagforge serve`` process; its output goes to ``log`` (a pipe nobody reads would
-    fill up with access lines and block the server)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    env["DAGFORGE_LEASE_SECONDS"] = "2"  # a dead replica's runs move on after ~2 s
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagforge.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-            "--store",
-            store,
-            "--workers",
-            "2",
-            "--allow-module",
-            "replica_functions",
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"replica exited: {log.read_text()[-3000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/functions", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("replica did not start within 60 s")
-
-
-def chain() -> dict:
-    def node(node_id: str, nxt: str = "", outputs_from: tuple[str, ...] = ()) -> dict:
-        return {
-            "node_id": node_id,
-            "properties": {
-                "label": node_id,
-                "primitive": "serial",
-                "condition": {},
-                "next": nxt,
-                "branch_1": "",
-                "branch_2": "",
-                "arguments": {},
-                "outputs_from": list(outputs_from),
-            },
-        }
-
-    return {
-        "name": "replicated",
-        "dag": [
-            node("first", "second"),
-            node("second", "third", ("first",)),
-            node("third", "", ("second",)),
-        ],
-    }
+    """A ``dagforge serve`` process on the shared database; its output goes to ``log``."""
+    env = dict(os.environ, DAGFORGE_LEASE_SECONDS="2")  # a dead replica's runs move on in ~2 s
+    args = ["--port", str(port), "--data-dir", str(data_dir), "--database-url", database_url]
+    args += ["--store", store, "--workers", "2", "--allow-module", "replica_functions"]
+    return spawn_serve(f"http://127.0.0.1:{port}", args, env=env, log=log, limit=60)
 
 
 def test_unmigrated_database_is_refused_by_serve(postgres_url, tmp_path) -> None:  # noqa: F811
@@ -143,7 +82,7 @@ def test_two_replicas_one_killed_every_run_exactly_once(
         with Client(urls[0]) as c:
             for fn in ("first", "second", "third"):
                 c.register_function(fn, path=f"replica_functions:{fn}")
-            c.register_dag(chain())
+            c.register_dag(chain_spec("replicated", ("first", "second", "third")))
             c.register_trigger(
                 {"trigger_name": "rt", "type": "dag", "priority": "silver", "dags": ["replicated"]}
             )

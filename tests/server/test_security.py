@@ -5,17 +5,15 @@ tried, the refusal asserted and marker files proving that nothing ran."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import ServerThread, free_port
+from helpers import ServerThread, free_port, serve_process, spawn_serve
 
 from dagforge import Client, ClientError
 
@@ -34,29 +32,11 @@ class Serve:
         self.proc: subprocess.Popen | None = None
 
     def popen(self) -> subprocess.Popen:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-        return subprocess.Popen(
-            [sys.executable, "-m", "dagforge.cli", "serve", *self.args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=self.preexec,
-        )
+        return serve_process(list(self.args), preexec=self.preexec)
 
     def __enter__(self) -> Serve:
-        self.proc = self.popen()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                httpx.get(f"{self.url}/openapi.json", timeout=1)  # public: the API's shape
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.proc.kill()
-        raise RuntimeError("server did not start within 30 s")
+        self.proc = spawn_serve(self.url, list(self.args), preexec=self.preexec)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
