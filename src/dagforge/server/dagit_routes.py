@@ -240,14 +240,24 @@ def _run_sync(plat: Any, trigger: str, target_type: str, target: str, args: Any)
     return _wait_run(plat, trigger, args)
 
 
-def _params(param_json: str) -> dict[str, Any]:
+def _json_object(plat: Any, raw: str | bytes, where: str, what: str) -> dict[str, Any]:
+    """``raw`` as a JSON object, bounded like every other body (depth, NaN); 422 if not."""
+    from dagforge.server.guards import BadInput, check_json
+
     try:
-        params = json.loads(param_json)
+        value = json.loads(raw)
+    except RecursionError:
+        limit = plat.settings.max_depth
+        raise HTTPException(422, f"{where}: JSON nested deeper than {limit} levels") from None
     except ValueError as exc:
-        raise HTTPException(422, f"param_json is not JSON: {exc}") from None
-    if not isinstance(params, dict):
-        raise HTTPException(422, "param_json must be a JSON object")
-    return params
+        raise HTTPException(422, f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise HTTPException(422, f"{what} must be a JSON object")
+    try:
+        check_json(value, where, plat.settings.max_depth)
+    except BadInput as exc:
+        raise HTTPException(422, str(exc)) from None
+    return value
 
 
 def _last_output(record: dict[str, Any]) -> Any:
@@ -257,6 +267,22 @@ def _last_output(record: dict[str, Any]) -> Any:
     return outputs
 
 
+async def _run_named(
+    request: Request, authorization: str | None, kind: str, name: str, param_json: str
+) -> Any:
+    """``/run/action`` (``kind`` "function") and ``/run/dag`` (``kind`` "dag"): the run's
+    record, through a ``dagit-action-<name>`` / ``dagit-dag-<name>`` trigger."""
+    _write(request, authorization)
+    plat = _plat(request)
+    params = _json_object(plat, param_json, "param_json", "param_json")
+    trigger = f"dagit-{'action' if kind == 'function' else 'dag'}-{name}"
+    try:
+        plat.db.get(f"{kind}s", name)
+        return await asyncio.to_thread(_run_sync, plat, trigger, kind, name, params)
+    except RegistryError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 @router.api_route("/run/action/{action_name}/{param_json:path}", methods=["GET", "POST"])
 async def run_action(
     action_name: str,
@@ -264,16 +290,7 @@ async def run_action(
     request: Request,
     authorization: str | None = Header(default=None),
 ) -> Any:
-    _write(request, authorization)
-    plat = _plat(request)
-    params = _params(param_json)
-    try:
-        plat.db.get("functions", action_name)
-        record = await asyncio.to_thread(
-            _run_sync, plat, f"dagit-action-{action_name}", "function", action_name, params
-        )
-    except RegistryError as exc:
-        raise HTTPException(404, str(exc)) from None
+    record = await _run_named(request, authorization, "function", action_name, param_json)
     if record.get("status") != "succeeded":
         raise HTTPException(
             502, f"function {action_name!r} {record.get('status')}: {record.get('error')}"
@@ -288,16 +305,7 @@ async def run_dag(
     request: Request,
     authorization: str | None = Header(default=None),
 ) -> Any:
-    _write(request, authorization)
-    plat = _plat(request)
-    params = _params(param_json)
-    try:
-        plat.db.get("dags", dag_name)
-        record = await asyncio.to_thread(
-            _run_sync, plat, f"dagit-dag-{dag_name}", "dag", dag_name, params
-        )
-    except RegistryError as exc:
-        raise HTTPException(404, str(exc)) from None
+    record = await _run_named(request, authorization, "dag", dag_name, param_json)
     return {"dag_id": record["id"], "result": _last_output(record)}
 
 
@@ -311,12 +319,7 @@ async def run_trigger(
     _write(request, authorization)
     plat = _plat(request)
     raw = await request.body()
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise HTTPException(422, f"the body is not JSON: {exc}") from None
-    if not isinstance(args, dict):
-        raise HTTPException(422, "the body must be a JSON object")
+    args = _json_object(plat, raw, "body", "the body") if raw.strip() else {}
     try:
         trigger = plat.db.get("triggers", trigger_name)
     except RegistryError:

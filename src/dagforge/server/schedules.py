@@ -39,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagforge.errors import RegistryError, SpecError
+from dagforge.server.guards import BadInput, check_json
 
 log = logging.getLogger("dagforge.server")
 
@@ -96,6 +97,10 @@ def validate(body: Any, trigger_exists: Any) -> dict[str, Any]:
         arguments = {}
     if not isinstance(arguments, dict):
         raise _field_error(name, "arguments", "'arguments' must be a JSON object")
+    try:
+        check_json(arguments, "arguments")  # nesting depth and NaN/Infinity, as for /run
+    except BadInput as exc:
+        raise _field_error(name, exc.path, str(exc).removeprefix(f"{exc.path}: ")) from None
     tz = body.get("timezone", "UTC") or "UTC"
     try:
         if not isinstance(tz, str):

@@ -28,6 +28,7 @@ journaled nodes restored rather than run again; the page reloads to follow it.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import secrets
 import time
@@ -53,6 +54,7 @@ STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
 COOKIE = "dagforge_token"
 PAGE = 50  # runs per page
+MAX_PAGE = 1_000_000  # the last page number a runs list takes (OFFSET stays an integer)
 MAX_NODE_ROWS = 200  # node rows per page of a run
 SSE_TICK = 0.25  # seconds between looks at a live run
 SSE_LIFETIME = 15.0  # a stream ends after this long (the browser reconnects; shutdown waits less)
@@ -205,7 +207,7 @@ class RunView:
         try:
             return profile_tables(Profile.from_result(result))
         except Exception as exc:  # a profile must never break the page
-            return f"<p>no profile: {type(exc).__name__}: {exc}</p>"
+            return f"<p>no profile: {type(exc).__name__}: {html.escape(str(exc))}</p>"
 
 
 def install_ui(app: Any, plat: Any) -> None:
@@ -369,6 +371,8 @@ def install_ui(app: Any, plat: Any) -> None:
             pg = max(int(q.get("page") or 0), 0)
         except ValueError:
             raise HTTPException(422, f"page {q.get('page')!r} is not a number") from None
+        if pg > MAX_PAGE:
+            raise HTTPException(422, f"page must be a number from 0 to {MAX_PAGE}")
         if status is not None and status not in STATUSES:
             raise HTTPException(422, f"status {status!r} is not one of {list(STATUSES)}")
         if cls is not None and cls not in CLASSES:
@@ -541,6 +545,10 @@ def install_ui(app: Any, plat: Any) -> None:
         raw = await request.body()
         try:
             arguments = json.loads(raw or b"{}")
+        except RecursionError:
+            raise HTTPException(
+                422, f"arguments: JSON nested deeper than {plat.settings.max_depth} levels"
+            ) from None
         except ValueError as exc:
             raise HTTPException(422, f"arguments are not JSON: {exc}") from None
         if not isinstance(arguments, dict):
