@@ -90,3 +90,34 @@ def test_run_with_equal_requirements_on_every_node_respects_capacity(cap):
     assert pool.allocated == {"slot": 0}
     assert len(pool.timeline) == 24
     assert pool.timeline.peak_utilization() == {"slot": 1.0}
+
+
+@pytest.mark.parametrize("record", [True, False])
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4])
+def test_every_specialised_pair_and_the_loop_match_try_acquire_and_release(k, record):
+    # 1-3 resources get specialised closures, 0 and 4+ the loop: all behave like the
+    # public operations, including a later resource not fitting and snapping to 0 / full.
+    names = ["cpu", "gpu", "memory_mb", "disk"][:k]
+    caps = dict.fromkeys(names, 0.3)
+    fast = ResourcePool(caps, record_timeline=record)
+    slow = ResourcePool(caps, record_timeline=record)
+    reqs = [dict.fromkeys(names, 0.1), dict.fromkeys(names, 0.2), dict.fromkeys(names, 1e-12)]
+    if k:
+        reqs.append({**dict.fromkeys(names[:-1], 0.0), names[-1]: 0.05})  # last one does not fit
+    taken = []
+    for amounts in reqs:
+        a, b = ResourceRequirements(amounts), ResourceRequirements(amounts)
+        got = fast._take_if_fits(a, "n")
+        assert got == slow.try_acquire(b, node_name="n")
+        assert fast.allocated == slow.allocated
+        if got:
+            taken.append((a, b))
+    assert all(v == 0.3 for v in fast.allocated.values())  # exactly full
+    for a, b in taken:
+        fast._give_back(a, "n")
+        slow.release(b, node_name="n")
+        assert fast.allocated == slow.allocated
+    assert all(v == 0 for v in fast.allocated.values())  # exactly empty
+    got = [(s.node_name, s.event, s.allocated) for s in fast.timeline.snapshots]
+    assert got == [(s.node_name, s.event, s.allocated) for s in slow.timeline.snapshots]
+    assert len(got) == (2 * len(taken) if record else 0)

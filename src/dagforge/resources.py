@@ -104,7 +104,7 @@ class ResourceRequirements:
     _resources: dict[str, float]
     _hash: int
     # The engine's hot path: ``(pool, (take, give))`` for the pool that last used it,
-    # as ``ResourcePool._vector(self)`` compiled them (a private cache, not state).
+    # as ``ResourcePool._vector(self)`` built them (a private cache, not state).
     _vec: Any
 
     def __init__(self, resources: Mapping[str, float] | None = None):
@@ -492,7 +492,7 @@ class ResourcePool:
 
     def _vector(self, req: ResourceRequirements) -> tuple | None:
         """``req`` against this pool, once per (requirement, pool): ``(take, give)``, two
-        functions compiled for exactly the resources ``req`` names, or None when it names
+        closures built for exactly the resources ``req`` names, or None when it names
         a resource the pool does not have (it can never fit). ``take(req, node)`` is
         ``_take_if_fits`` and ``give(req, node)`` is ``_give_back`` for any requirement
         equal to ``req``; the result is cached on ``req`` as ``(pool, result)``."""
@@ -504,46 +504,19 @@ class ResourcePool:
         return fns
 
     def _compile(self, req: ResourceRequirements) -> tuple | None:
+        # Plain closures over precomputed constants, no code generation: one, two or
+        # three resources get a specialised pair (_pair1/_pair2/_pair3), more share a
+        # loop over a tuple (_pairn), measured as fast as generated code for 1-3.
         limits, tols = self._limits, self._tols
-        ns: dict[str, Any] = {
-            "_lock": self._lock,
-            "_alloc": self._allocated,
-            "_append": self._snaps.append,
-            "_now": _now,
-            "_pool": self,
-            "_cond": self._cond,
-        }
-        check: list[str] = []
-        take: list[str] = []
-        give: list[str] = []
-        for k, (name, need) in enumerate(req._resources.items()):
+        items = []
+        for name, need in req._resources.items():
             lim = limits.get(name)
             if lim is None:
                 return None
-            ns.update({f"n{k}": name, f"q{k}": need, f"hi{k}": lim[0], f"lo{k}": lim[1]})
-            ns.update({f"cap{k}": lim[2], f"tol{k}": tols[name]})
-            # The same comparisons, in the same order, as _fits_locked/_take_locked/release.
-            check += [f"a{k} = _alloc[n{k}]", f"if q{k} > hi{k} - a{k}: return False"]
-            take += [f"t{k} = a{k} + q{k}", f"_alloc[n{k}] = cap{k} if t{k} >= lo{k} else t{k}"]
-            give += [f"t{k} = _alloc[n{k}] - q{k}", f"_alloc[n{k}] = 0 if t{k} <= tol{k} else t{k}"]
-        if self._record:
-            take.append("_append((_now(), node_name, True, req))")
-            give.append("_append((_now(), node_name, False, req))")
-        take.append("return True")
-        give += ["if _pool._waiters:", "    _cond.notify_all()"]
-        params = ", ".join(ns)
-
-        def fn(fname: str, body: list[str]) -> str:
-            lines = "".join(f"            {line}\n" for line in body)
-            return f"    def {fname}(req, node_name):\n        with _lock:\n{lines}"
-
-        # The constants are the factory's parameters, so the two functions read them as
-        # closure cells (nothing is copied per call). exec sees only numbers and the
-        # pool's own objects: resource names are bound as values, never spliced in.
-        src = f"def make({params}):\n" + fn("take", check + take) + fn("give", give)
-        scope: dict[str, Any] = {}
-        exec(src + "    return take, give\n", scope)
-        return scope["make"](**ns)
+            # (name, amount, cap + tol, cap - tol, cap, tol)
+            items.append((name, need, lim[0], lim[1], lim[2], tols[name]))
+        make = _PAIRS[len(items)] if len(items) < len(_PAIRS) else _pairn
+        return make(self, self._snaps.append if self._record else None, *items)
 
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""
@@ -593,6 +566,149 @@ class ResourcePool:
                 f"ResourcePool(capacities={self._capacities!r}, "
                 f"allocated={self._allocated!r}, waiting={self._waiters})"
             )
+
+
+# The engine's take/give pairs (ResourcePool._compile): closures over one requirement's
+# constants, each r a (name, amount, cap + tol, cap - tol, cap, tol). take is
+# _fits_locked then _take_locked, give is release's update, with the same comparisons in
+# the same order, the same snapping to exactly capacity / 0 and the same timeline tuple
+# (append is None when the pool records no timeline).
+
+
+def _pair1(pool: ResourcePool, append: Any, r0: tuple) -> tuple:
+    n0, q0, hi0, lo0, cap0, tol0 = r0
+    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+
+    def take(req: ResourceRequirements, node_name: str | None) -> bool:
+        with lock:
+            a0 = alloc[n0]
+            if q0 > hi0 - a0:
+                return False
+            t0 = a0 + q0
+            alloc[n0] = cap0 if t0 >= lo0 else t0
+            if append is not None:
+                append((now(), node_name, True, req))
+            return True
+
+    def give(req: ResourceRequirements, node_name: str | None) -> None:
+        with lock:
+            t0 = alloc[n0] - q0
+            alloc[n0] = 0 if t0 <= tol0 else t0
+            if append is not None:
+                append((now(), node_name, False, req))
+            if pool._waiters:
+                cond.notify_all()
+
+    return take, give
+
+
+def _pair2(pool: ResourcePool, append: Any, r0, r1: tuple) -> tuple:
+    n0, q0, hi0, lo0, cap0, tol0 = r0
+    n1, q1, hi1, lo1, cap1, tol1 = r1
+    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+
+    def take(req: ResourceRequirements, node_name: str | None) -> bool:
+        with lock:
+            a0 = alloc[n0]
+            if q0 > hi0 - a0:
+                return False
+            a1 = alloc[n1]
+            if q1 > hi1 - a1:
+                return False
+            t0 = a0 + q0
+            alloc[n0] = cap0 if t0 >= lo0 else t0
+            t1 = a1 + q1
+            alloc[n1] = cap1 if t1 >= lo1 else t1
+            if append is not None:
+                append((now(), node_name, True, req))
+            return True
+
+    def give(req: ResourceRequirements, node_name: str | None) -> None:
+        with lock:
+            t0 = alloc[n0] - q0
+            alloc[n0] = 0 if t0 <= tol0 else t0
+            t1 = alloc[n1] - q1
+            alloc[n1] = 0 if t1 <= tol1 else t1
+            if append is not None:
+                append((now(), node_name, False, req))
+            if pool._waiters:
+                cond.notify_all()
+
+    return take, give
+
+
+def _pair3(pool: ResourcePool, append: Any, r0, r1, r2: tuple) -> tuple:
+    n0, q0, hi0, lo0, cap0, tol0 = r0
+    n1, q1, hi1, lo1, cap1, tol1 = r1
+    n2, q2, hi2, lo2, cap2, tol2 = r2
+    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+
+    def take(req: ResourceRequirements, node_name: str | None) -> bool:
+        with lock:
+            a0 = alloc[n0]
+            if q0 > hi0 - a0:
+                return False
+            a1 = alloc[n1]
+            if q1 > hi1 - a1:
+                return False
+            a2 = alloc[n2]
+            if q2 > hi2 - a2:
+                return False
+            t0 = a0 + q0
+            alloc[n0] = cap0 if t0 >= lo0 else t0
+            t1 = a1 + q1
+            alloc[n1] = cap1 if t1 >= lo1 else t1
+            t2 = a2 + q2
+            alloc[n2] = cap2 if t2 >= lo2 else t2
+            if append is not None:
+                append((now(), node_name, True, req))
+            return True
+
+    def give(req: ResourceRequirements, node_name: str | None) -> None:
+        with lock:
+            t0 = alloc[n0] - q0
+            alloc[n0] = 0 if t0 <= tol0 else t0
+            t1 = alloc[n1] - q1
+            alloc[n1] = 0 if t1 <= tol1 else t1
+            t2 = alloc[n2] - q2
+            alloc[n2] = 0 if t2 <= tol2 else t2
+            if append is not None:
+                append((now(), node_name, False, req))
+            if pool._waiters:
+                cond.notify_all()
+
+    return take, give
+
+
+def _pairn(pool: ResourcePool, append: Any, *items: tuple) -> tuple:
+    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+
+    def take(req: ResourceRequirements, node_name: str | None) -> bool:
+        with lock:
+            for n, q, hi, _lo, _cap, _tol in items:
+                if q > hi - alloc[n]:
+                    return False
+            for n, q, _hi, lo, cap, _tol in items:
+                t = alloc[n] + q
+                alloc[n] = cap if t >= lo else t
+            if append is not None:
+                append((now(), node_name, True, req))
+            return True
+
+    def give(req: ResourceRequirements, node_name: str | None) -> None:
+        with lock:
+            for n, q, _hi, _lo, _cap, tol in items:
+                t = alloc[n] - q
+                alloc[n] = 0 if t <= tol else t
+            if append is not None:
+                append((now(), node_name, False, req))
+            if pool._waiters:
+                cond.notify_all()
+
+    return take, give
+
+
+_PAIRS = (_pairn, _pair1, _pair2, _pair3)
 
 
 def _by(node_name: str | None) -> str:

@@ -378,7 +378,7 @@ class Run:
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
         # Requirements are hashable values: check each distinct one once, and give every
-        # record the take/give the pool compiled for it (the hot path's cache, see
+        # record the take/give the pool built for it (the hot path's cache, see
         # ResourcePool._vector), so equal records share one.
         # Keyed by the record's hash, compared by its amounts (no Python-level __eq__).
         pool = self.pool
@@ -738,7 +738,7 @@ class Run:
                 req = reqs[i]
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
-                    c = req._vec  # the take the pool compiled for req (see _vector)
+                    c = req._vec  # the take the pool built for req (see _vector)
                     if (
                         c[1][0](req, self.names[i])
                         if c is not None and c[0] is pool and c[1] is not None
@@ -902,7 +902,7 @@ class Run:
         callbacks, which must run on the engine). The pool has its own lock."""
         req = self.held.pop((i, attempt), None)
         if req is not None:
-            c = req._vec  # the give the pool compiled for req (see ResourcePool._vector)
+            c = req._vec  # the give the pool built for req (see ResourcePool._vector)
             if c is not None and c[0] is self.pool and c[1] is not None:
                 c[1][1](req, self.names[i])
             else:
@@ -916,7 +916,7 @@ class Run:
         def release(i: int, attempt: int) -> None:
             req = pop((i, attempt), None)
             if req is not None:
-                c = req._vec  # the give the pool compiled for req (see ResourcePool._vector)
+                c = req._vec  # the give the pool built for req (see ResourcePool._vector)
                 if c is not None and c[0] is pool and c[1] is not None:
                     c[1][1](req, names[i])
                 else:
