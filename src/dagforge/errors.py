@@ -189,6 +189,11 @@ class StoreError(DagforgeError):
     """Raised when an intermediate-data store fails (Redis, S3, local directory)."""
 
 
+class StorageFault(DagforgeError):
+    """Raised when the platform's journal cannot be read or written (disk full, I/O error,
+    database down): the HTTP layer answers 503, retry later."""
+
+
 class RegistryError(DagforgeError, ValueError):
     """Raised when a registry operation fails (unknown or duplicate function, DAG, trigger)."""
 

@@ -84,7 +84,7 @@ def test_password_never_in_messages(postgres_server) -> None:  # noqa: F811
 
 
 def test_adopts_a_journal_written_by_the_sqlite_server(tmp_path) -> None:
-    from dagforge.server.db import Database
+    from reference_journal import Database
 
     path = tmp_path / "old.sqlite3"
     old = Database(path)
@@ -110,7 +110,7 @@ def test_create_true_migrates_the_embedded_default(tmp_path) -> None:
     db.close()
 
 
-# --- parity with server/db.py ---------------------------------------------------------------
+# --- parity with the reference journal (reference_journal.py) ---------------------------
 
 
 def _script(db) -> list:
@@ -161,7 +161,7 @@ def _script(db) -> list:
 
 
 def test_same_results_as_the_sqlite_journal(db, tmp_path) -> None:
-    from dagforge.server.db import Database
+    from reference_journal import Database
 
     old = Database(tmp_path / "old.sqlite3")
     expected = _script(old)

@@ -243,7 +243,7 @@ def test_client_errors_carry_status_and_detail(make_server):
 
 
 def test_a_dispatcher_survives_a_database_that_cannot_be_read_while_it_claims(tmp_path):
-    from dagforge.server.db import StorageFault
+    from dagforge.errors import StorageFault
 
     plat = Platform(Settings(data_dir=tmp_path / "d", allow_modules=ALLOWED, workers=1))
     real_get, faults = plat.queues.get, []

@@ -10,8 +10,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from dagforge.errors import StorageFault
 from dagforge.server.app import create_app
-from dagforge.server.db import StorageFault
 from dagforge.server.platform import Settings
 
 FN = {"name": "double", "kind": "python", "path": "platform_functions:double"}

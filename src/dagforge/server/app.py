@@ -25,8 +25,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Reques
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dagforge.errors import RegistryError, SpecError, UnknownFunctionError
-from dagforge.server.db import StorageFault
+from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunctionError
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings

@@ -423,8 +423,7 @@ class RunMonitor:
 
 
 def _is_store_error(exc: BaseException) -> bool:
-    from dagforge.errors import StoreError
-    from dagforge.server.db import StorageFault
+    from dagforge.errors import StorageFault, StoreError
 
     return isinstance(exc, StoreError | StorageFault)
 
@@ -539,8 +538,7 @@ def install(app: Any, plat: Any) -> Metrics:
     from fastapi import Depends, HTTPException, Response
     from fastapi.responses import JSONResponse
 
-    from dagforge.errors import RegistryError
-    from dagforge.server.db import StorageFault
+    from dagforge.errors import RegistryError, StorageFault
 
     metrics = Metrics(plat)
     plat.monitor.metrics = metrics

@@ -35,6 +35,7 @@ from dagforge.errors import (
     DagforgeError,
     RegistryError,
     SpecError,
+    StorageFault,
     UnknownFunctionError,
 )
 from dagforge.server.database.wiring import (
@@ -42,7 +43,6 @@ from dagforge.server.database.wiring import (
     platform_queues,
     start_platform,
 )
-from dagforge.server.db import StorageFault
 from dagforge.server.dispatch import CLASSES, QueueFull
 from dagforge.server.guards import UrlPolicy, check_json, check_outputs
 

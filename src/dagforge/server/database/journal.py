@@ -1,7 +1,8 @@
 """Registries and the run journal over SQLAlchemy 2: SQLite (embedded) or PostgreSQL.
 
-:class:`SqlDatabase` has the same methods and semantics as ``server/db.py``'s
-``Database`` (which the platform used before), plus what several gateways need:
+:class:`SqlDatabase` has the same methods and semantics as the original ``sqlite3``
+journal's ``Database`` (which the platform used before; kept as the parity tests' oracle
+in ``tests/server/reference_journal.py``), plus what several gateways need:
 
 - ``claim(owner, priority, lease)`` takes the oldest claimable run of a class — queued,
   or running with an expired lease — and leases it to ``owner``. On PostgreSQL the
@@ -36,16 +37,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dagforge.errors import DagforgeError, RegistryError
+from dagforge.errors import RegistryError, StorageFault
 from dagforge.server.database import schema as s
-
-try:  # the platform catches this very class
-    from dagforge.server.db import StorageFault
-except ImportError:  # pragma: no cover - older db.py without it
-
-    class StorageFault(DagforgeError):  # type: ignore[no-redef]
-        """The journal could not be read or written: retry later."""
-
 
 KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
 LIVE = ("queued", "running")

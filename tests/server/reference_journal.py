@@ -1,4 +1,8 @@
-"""SQLite registries (functions, DAG specs, triggers) and the run journal.
+"""The reference journal: the platform's original ``sqlite3`` registries and run journal.
+
+The platform runs on :mod:`dagforge.server.database` (SQLAlchemy, SQLite or PostgreSQL);
+this module is the oracle its parity tests compare against, and the shape of the older
+journal files it adopts.
 
 One database file per platform (``<data-dir>/dagforge.sqlite3``), WAL mode. Every write
 is committed before the HTTP layer answers, so an accepted run or a finished node
@@ -26,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import DagforgeError, RegistryError
+from dagforge.errors import RegistryError, StorageFault
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -46,10 +50,6 @@ CREATE INDEX IF NOT EXISTS runs_by_accept ON runs (accepted, id);
 
 _SUMMARY = "id, trigger, dag, priority, status, accepted, started, finished, error"
 _LIVE = ("queued", "running")
-
-
-class StorageFault(DagforgeError):
-    """The journal could not be read or written (disk full, I/O error): retry later."""
 
 
 KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
