@@ -125,3 +125,17 @@ def test_schedules_show_on_the_dashboard_escaped(make_server) -> None:
     listed = due[0] if isinstance(due, list) else due["schedules"][0]
     assert cells[6] == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(listed["next_due"]))
     assert cells[7] == ""  # never fired yet
+
+
+def test_schedule_reads_need_the_token_when_one_is_set(make_server) -> None:
+    server = make_server(token="tok")
+    url = server.url
+    auth = {"Authorization": "Bearer tok"}
+    with Client(url, token="tok") as c:
+        setup_chain(c, priority="silver", trigger="t")
+    body = {"name": "nightly", "trigger": "t", "cron": "30 2 * * *"}
+    assert httpx.post(f"{url}/register/schedule", json=body, headers=auth).status_code == 201
+    for path in ("/schedules", "/schedules/nightly"):
+        assert httpx.get(url + path).status_code == 401, path
+        assert httpx.get(url + path, headers=auth).status_code == 200, path
+

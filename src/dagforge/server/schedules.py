@@ -316,12 +316,14 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
     )(post)
     app.post("/register/schedule/", status_code=201, include_in_schema=False)(post)
 
+    may_read = app.state.read_auth  # with a token, reads need it too (unless public_reads)
+
     @app.get("/schedules", tags=["register"])
-    def listing() -> builtins.list[dict[str, Any]]:
+    def listing(_: None = Depends(may_read)) -> builtins.list[dict[str, Any]]:
         return scheduler().list()
 
     @app.get("/schedules/{name}", tags=["register"])
-    def get(name: str) -> dict[str, Any]:
+    def get(name: str, _: None = Depends(may_read)) -> dict[str, Any]:
         try:
             return scheduler().get(name)
         except RegistryError as exc:
