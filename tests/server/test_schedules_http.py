@@ -138,4 +138,3 @@ def test_schedule_reads_need_the_token_when_one_is_set(make_server) -> None:
     for path in ("/schedules", "/schedules/nightly"):
         assert httpx.get(url + path).status_code == 401, path
         assert httpx.get(url + path, headers=auth).status_code == 200, path
-
