@@ -100,6 +100,9 @@ class OtelCallbacks:
         self._attempts: dict[str, int] = {}
         self._live: dict[tuple[str, int], Any] = {}  # spans started early (HTTP calls)
         self.done = threading.Event()  # set when every span of the run has ended
+        # set by on_run_complete: the finisher thread now owns the spans, and abandon()
+        # (called by whoever lets go of the run) must leave them to it
+        self.completed = False
 
     def callbacks(self) -> ExecutionCallbacks:
         return ExecutionCallbacks(
@@ -136,6 +139,7 @@ class OtelCallbacks:
         return _header(span)
 
     def on_run_complete(self, result: Any) -> None:
+        self.completed = True
         if self.run_id is not None:
             with _active_lock:
                 _active.pop(self.run_id, None)
@@ -206,8 +210,12 @@ class OtelCallbacks:
         if self.run_id is not None:
             with _active_lock:
                 _active.pop(self.run_id, None)
-        if self.done.is_set():
-            return
+        if self.completed or self.done.is_set():
+            return  # the finisher ends these spans, with the run's status
+        self.end_open()
+
+    def end_open(self) -> None:
+        """End every span still open, without a status (nothing more is known)."""
         for span in self._live.values():
             span.end()
         self._live.clear()
@@ -239,7 +247,7 @@ class _Finisher:
                 import logging
 
                 logging.getLogger("dagforge.otel").exception("spans of a run were not built")
-                tracing.abandon()
+                tracing.end_open()
 
 
 _finisher_lock = threading.Lock()
