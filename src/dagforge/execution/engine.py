@@ -94,7 +94,33 @@ class Plan:
 
 
 class Run:
-    """One execution of a DAG on a backend."""
+    """One execution of a DAG on a backend.
+
+    The clock: ``clock`` (a zero-argument callable returning seconds as a float) is
+    the only source of time the engine reads — the run's ``t0``/``t1``, timeout and
+    retry timers, retry backoff, the start/end of cache hits and of nodes the inline
+    paths call themselves. It defaults to the backend's ``clock`` attribute when it has
+    one, else :func:`time.perf_counter`. ``wall_start`` (the run's start as a date) is
+    the only wall-clock reading.
+
+    Virtual time: a backend may run on a clock of its own (a simulator). It then
+    exposes ``clock`` (or the caller passes the same callable as ``clock=``), sets
+    ``synchronous = False``, and:
+
+    - ``submit(job)`` records the job and returns at once (nothing runs);
+    - ``wait(timeout)`` advances its clock to the earliest of its next completion and
+      ``clock() + timeout`` (``timeout=None``: to the next completion) and returns the
+      events finishing at that instant (possibly ``[]`` when the timeout came first:
+      the engine then fires its due timers). Each event's ``t_start``/``t_end`` are
+      virtual times on the same clock; the engine records them as the node's times;
+    - ``abandon(idx, attempt)`` drops that job (the engine timed it out at the
+      virtual time its timer fired), so its completion is never reported (a late one
+      would be ignored anyway: its attempt number is stale).
+
+    The engine never sleeps itself; waiting is always ``backend.wait``. Events must
+    be stamped on the run's clock: the real backends stamp theirs with
+    ``perf_counter`` (``run_job``), so ``clock=`` is for backends that keep their own.
+    """
 
     def __init__(
         self,
@@ -121,8 +147,14 @@ class Run:
         check_inputs: bool = True,
         capture: Any = None,
         seed: int | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         dag.validate()
+        # Every time the engine reads (t0/t1, timers, timeouts, retry backoff, cache
+        # hits, the inline paths' start/end) comes from this one clock; see Run's doc.
+        if clock is None:
+            clock = getattr(backend, "clock", None) or perf_counter
+        self.clock: Callable[[], float] = clock
         self.rules: list[Any] = list(dag._rules)
         if self.rules:
             dag = dag.copy()  # the run grows its own copy; the user's DAG stays as written
@@ -478,7 +510,7 @@ class Run:
         S.check_run_transition(self.state, S.RUN_RUNNING)
         self.state = S.RUN_RUNNING
         self.wall_start = time.time()
-        self.t0 = perf_counter()
+        self.t0 = self.clock()
         if hasattr(self.backend, "run_opts"):
             self.backend.run_opts = self.opts  # remote backends map options (resources)
         if hasattr(self.backend, "run_conditions"):
@@ -528,8 +560,9 @@ class Run:
         values, starts, ends, status = self.values, self.starts, self.ends, self.status
         SUCCEEDED = S.SUCCEEDED
         coroutine = types.CoroutineType
+        clock = self.clock
         for i in schedule:
-            t0 = perf_counter()
+            t0 = clock()
             try:
                 value = fns[i](*[values[p] for p in pred[i]]) if kinds[i] == K_POS else fns[i]()
                 if type(value) is coroutine:
@@ -540,12 +573,12 @@ class Run:
                 self._leave_schedule(schedule, i)
                 from dagforge.execution.worker import _format
 
-                self._complete((i, 1, False, None, exc, _format(exc), t0, perf_counter(), 0, None))
+                self._complete((i, 1, False, None, exc, _format(exc), t0, clock(), 0, None))
                 return
             except BaseException:  # KeyboardInterrupt: the run's interrupt sees i running
                 self._leave_schedule(schedule, i)
                 raise
-            ends[i] = perf_counter()
+            ends[i] = clock()
             starts[i] = t0
             values[i] = value
             status[i] = SUCCEEDED
@@ -695,7 +728,7 @@ class Run:
 
     def _wait_timeout(self) -> float | None:
         if self.timers:
-            return max(0.0, self.timers[0][0] - perf_counter())
+            return max(0.0, self.timers[0][0] - self.clock())
         if not self.in_flight:
             return 0.005  # parked on a pool someone else holds: poll it
         return None
@@ -793,6 +826,7 @@ class Run:
         allowed_run = S.ALLOWED[S.READY][S.RUNNING]
         READY, RUNNING, SUCCEEDED, PENDING = S.READY, S.RUNNING, S.SUCCEEDED, S.PENDING
         coroutine = types.CoroutineType
+        clock = self.clock
         while heap and not self.stopping:
             key = heappop(heap)
             i = key if keys is None else (key % n if int_keys else key[2])
@@ -807,7 +841,7 @@ class Run:
             order.append(i)
             attempt[i] += 1
             self.in_flight += 1
-            t0 = perf_counter()
+            t0 = clock()
             try:
                 value = fns[i](*[values[p] for p in pred[i]]) if kind == K_POS else fns[i]()
                 if type(value) is coroutine:
@@ -818,10 +852,10 @@ class Run:
                 from dagforge.execution.worker import _format
 
                 self._complete(
-                    (i, attempt[i], False, None, exc, _format(exc), t0, perf_counter(), 0, None)
+                    (i, attempt[i], False, None, exc, _format(exc), t0, clock(), 0, None)
                 )
                 continue
-            ends[i] = perf_counter()
+            ends[i] = clock()
             starts[i] = t0
             workers[i] = 0
             self.in_flight -= 1
@@ -980,7 +1014,7 @@ class Run:
             fn = self.capture.wrap(self.names[i], fn)
         job = (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser)
         if o.timeout is not None and not self.backend.synchronous:
-            heapq.heappush(self.timers, (perf_counter() + o.timeout, _TIMER_TIMEOUT, i, attempt))
+            heapq.heappush(self.timers, (self.clock() + o.timeout, _TIMER_TIMEOUT, i, attempt))
         if self.backend.synchronous:
             ev = self.backend.submit(job)
             if (
@@ -1079,7 +1113,7 @@ class Run:
         if not self.cache.is_hit(value):
             self.cache_keys[i] = key
             return False
-        now = perf_counter()
+        now = self.clock()
         self.reasons[i] = "restored from the result cache"
         self.cached += 1
         self._complete((i, attempt, True, value, None, None, now, now, -1, None))
@@ -1238,7 +1272,7 @@ class Run:
             delay = o.retry_delay * (o.retry_backoff ** (attempt - 1))
             if o.retry_jitter and delay:
                 delay *= 1.0 + random.uniform(-o.retry_jitter, o.retry_jitter)
-            heapq.heappush(self.timers, (perf_counter() + delay, _TIMER_RETRY, i, attempt))
+            heapq.heappush(self.timers, (self.clock() + delay, _TIMER_RETRY, i, attempt))
             cb = self.callbacks
             if cb is not None and cb.on_node_retry is not None:
                 cb.on_node_retry(self.names[i], attempt, err)
@@ -1305,7 +1339,7 @@ class Run:
         self.errors[i] = err
 
     def _fire_timers(self) -> None:
-        now = perf_counter()
+        now = self.clock()
         timers = self.timers
         while timers and timers[0][0] <= now:
             _, kind, i, attempt = heapq.heappop(timers)
@@ -1352,7 +1386,7 @@ class Run:
         self._stop(reason, S.CANCELLED)
 
     def finish(self) -> ExecutionResult:
-        t1 = perf_counter()
+        t1 = self.clock()
         if (
             self._learn_schedule is not None
             and len(self.order) == self.n

@@ -249,7 +249,10 @@ class ExecutionResult:
         err = self._errors.get(i)
         start = self._starts[i]
         end = self._ends[i]
-        ran = st in (S.SUCCEEDED, S.FAILED, S.TIMED_OUT) or (st == S.CANCELLED and end > 0)
+        # A node that ended succeeded/failed/timed out has times (0.0 is a real time on a
+        # virtual clock); a cancelled one has them only if an attempt of it finished.
+        settled = st in (S.SUCCEEDED, S.FAILED, S.TIMED_OUT)
+        ran = settled or (st == S.CANCELLED and end > 0)
         w = self._workers[i]
         return NodeResult(
             self._names[i],
@@ -257,8 +260,8 @@ class ExecutionResult:
             self._values[i] if st == S.SUCCEEDED else None,
             err[0] if err else None,
             err[1] if err else None,
-            start - self._t0 if ran and start else None,
-            end - self._t0 if ran and end else None,
+            start - self._t0 if settled or (ran and start) else None,
+            end - self._t0 if ran else None,
             self._worker_names[w] if ran and w >= 0 else None,
             self._reasons.get(i),
             self._attempts.get(i),
