@@ -40,9 +40,9 @@ from dagforge.errors import (
     NodeTimeoutError,
     UnknownNodeError,
 )
-from dagforge.execution.backends.base import Backend
+from dagforge.execution.backends.base import ExecutionBackend
+from dagforge.execution.jobs import K_NOARGS, K_POS, K_TASK, Event, Job, done, failed, format_error
 from dagforge.execution.result import Attempt, ExecutionResult
-from dagforge.execution.worker import K_NOARGS, K_POS, K_TASK
 from dagforge.graph import raise_problems
 from dagforge.options import DEFAULT_OPTIONS
 from dagforge.scheduling.priority import upward_ranks
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 _TIMER_RETRY, _TIMER_TIMEOUT = 0, 1
 _PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)
 _NOT_CALLABLE = object()
+_new = tuple.__new__  # a Job without NamedTuple.__new__'s Python frame (hot path)
 
 
 class Plan:
@@ -126,7 +127,7 @@ class Run:
         self,
         dag: Any,
         tasks: Mapping[str, Any] | None,
-        backend: Backend,
+        backend: ExecutionBackend,
         *,
         max_concurrency: int | None = None,
         fail_fast: bool = True,
@@ -571,9 +572,7 @@ class Run:
                     value = asyncio.run(value)
             except (Exception, SystemExit) as exc:
                 self._leave_schedule(schedule, i)
-                from dagforge.execution.worker import _format
-
-                self._complete((i, 1, False, None, exc, _format(exc), t0, clock(), 0, None))
+                self._complete(failed(i, 1, exc, format_error(exc), t0, clock(), 0))
                 return
             except BaseException:  # KeyboardInterrupt: the run's interrupt sees i running
                 self._leave_schedule(schedule, i)
@@ -675,7 +674,7 @@ class Run:
             backend.shutdown(wait=not self.interrupted)
         return self._finish_or_raise()
 
-    def _apply_and_dispatch(self, event: tuple) -> bool:
+    def _apply_and_dispatch(self, event: Event) -> bool:
         """Apply one event and dispatch (caller holds the engine lock).
 
         True when the engine thread should wake: the run may be over or a timer is set.
@@ -694,7 +693,7 @@ class Run:
         self.dispatch()
         return not self.finished()
 
-    def _apply(self, events: list[tuple]) -> None:
+    def _apply(self, events: list[Event]) -> None:
         """Apply completion events, then any due retry/timeout timers."""
         for ev in events:
             self._complete(ev)
@@ -849,11 +848,7 @@ class Run:
 
                     value = asyncio.run(value)
             except (Exception, SystemExit) as exc:
-                from dagforge.execution.worker import _format
-
-                self._complete(
-                    (i, attempt[i], False, None, exc, _format(exc), t0, clock(), 0, None)
-                )
+                self._complete(failed(i, attempt[i], exc, format_error(exc), t0, clock(), 0))
                 continue
             ends[i] = clock()
             starts[i] = t0
@@ -1007,22 +1002,22 @@ class Run:
         if self.profiling:
             ser = o.serializer or self.serializer or "pickle"
         if self.seed is not None:
-            from dagforge.execution.worker import Seeded, node_seed
+            from dagforge.execution.jobs import Seeded, node_seed
 
             fn = Seeded(fn, node_seed(self.seed, self.names[i]))
         if self.capture is not None:
             fn = self.capture.wrap(self.names[i], fn)
-        job = (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser)
+        job = _new(Job, (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser))
         if o.timeout is not None and not self.backend.synchronous:
             heapq.heappush(self.timers, (self.clock() + o.timeout, _TIMER_TIMEOUT, i, attempt))
         if self.backend.synchronous:
             ev = self.backend.submit(job)
             if (
                 o.timeout is not None
-                and ev[7] - ev[6] > o.timeout
-                and not isinstance(ev[4], KeyboardInterrupt)
+                and ev.t_end - ev.t_start > o.timeout
+                and not isinstance(ev.error, KeyboardInterrupt)
             ):
-                self._late(i, attempt, ev[6], ev[7])
+                self._late(i, attempt, ev.t_start, ev.t_end)
             else:
                 self._complete(ev)
         else:
@@ -1052,7 +1047,7 @@ class Run:
         self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
         self._failed(i, attempt, err, None, S.TIMED_OUT)
 
-    def _complete(self, ev: tuple) -> None:
+    def _complete(self, ev: Event) -> None:
         i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
         if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
             return  # a late event from an abandoned attempt
@@ -1092,6 +1087,7 @@ class Run:
                 cb.on_node_complete(self.names[i], value)
             self._release_children(i, value)
         else:
+            assert err is not None  # a failed event carries its error
             self._failed(i, attempt, err, tb, S.FAILED)
         if self.rules:
             self._apply_rules()
@@ -1116,7 +1112,7 @@ class Run:
         now = self.clock()
         self.reasons[i] = "restored from the result cache"
         self.cached += 1
-        self._complete((i, attempt, True, value, None, None, now, now, -1, None))
+        self._complete(done(i, attempt, value, now, now, -1))
         return True
 
     # -- dynamic rules -----------------------------------------------------------------------

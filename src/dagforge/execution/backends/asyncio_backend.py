@@ -18,13 +18,17 @@ from time import perf_counter
 from typing import Any
 
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.worker import (
+from dagforge.execution.jobs import (
     K_NOARGS,
     K_POS,
     K_TASK,
+    Event,
+    Job,
     NodeMetrics,
-    _format,
     check_task_outputs,
+    done,
+    failed,
+    format_error,
     measure_value,
 )
 
@@ -69,15 +73,15 @@ class AsyncioBackend(Backend):
         self._tasks = {}
         self._abandoned = False
 
-    def submit(self, job: tuple) -> None:
+    def submit(self, job: Job) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job))
-        self._tasks[(job[0], job[1])] = task
+        self._tasks[(job.idx, job.attempt)] = task
 
-    async def _run(self, job: tuple) -> None:
+    async def _run(self, job: Job) -> None:
         idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
         wid = 0
         t0 = perf_counter()
-        event: tuple[Any, ...]
+        event: Event
         try:
             if _is_coroutine_callable(fn):
                 value = await _call(kind, fn, args, kwargs)
@@ -95,22 +99,22 @@ class AsyncioBackend(Backend):
             if serializer is not None:
                 s_ms, d_ms, total, sizes = measure_value(name, kind, value, serializer)
                 metrics = NodeMetrics((t1 - t0) * 1000.0, s_ms, d_ms, total, sizes)
-            event = (idx, attempt, True, value, None, None, t0, t1, wid, metrics)
+            event = done(idx, attempt, value, t0, t1, wid, metrics)
         except asyncio.CancelledError:
             return  # abandoned (timeout or interrupt): the engine already settled it
         except (Exception, SystemExit) as exc:  # SystemExit is the node's failure too
-            event = (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), wid, None)
+            event = failed(idx, attempt, exc, format_error(exc), t0, perf_counter(), wid)
         except KeyboardInterrupt as exc:  # to the engine, which cancels the run; escaping
             # here would leave the event loop instead of reaching the engine's loop
-            event = (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), wid, None)
+            event = failed(idx, attempt, exc, format_error(exc), t0, perf_counter(), wid)
         finally:
             self._tasks.pop((idx, attempt), None)
         self._queue.put_nowait(event)  # type: ignore[union-attr]
 
-    def wait(self, timeout: float | None) -> list[tuple]:
+    def wait(self, timeout: float | None) -> list[Event]:
         raise RuntimeError("the asyncio backend is driven by the engine's run_async loop")
 
-    async def wait_async(self, timeout: float | None) -> list[tuple]:
+    async def wait_async(self, timeout: float | None) -> list[Event]:
         queue = self._queue
         assert queue is not None
         try:

@@ -5,7 +5,7 @@ the resource pool, rules); this backend only submits each admitted job with
 ``client.submit`` — one Dask task per node, keyed ``dagforge-<node>-<attempt>-<run>``.
 
 What moves where:
-- A node runs ``execution.worker.run_job`` *on a Dask worker*, so compute time, output
+- A node runs ``execution.jobs.run_job`` *on a Dask worker*, so compute time, output
   checks and profiling measurements are taken there. The task's result is the node's
   value (a failure re-raises the node's exception, so Dask knows it failed). When and
   where it ran, and its measured sizes, stay in a small table on the worker that the
@@ -52,6 +52,7 @@ from typing import Any
 from dagforge.errors import BackendError, ResourceError, SerializationError, WorkerLostError
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
+from dagforge.execution.jobs import Event, Job, done, failed
 
 # Per worker process: task key -> (wall start, wall end, where, metrics), handed to the
 # client at the end of a run by ``_collect``. Written only by that worker's task threads.
@@ -73,7 +74,7 @@ def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) ->
 
     from distributed import get_worker
 
-    from dagforge.execution.worker import run_job
+    from dagforge.execution.jobs import run_job
 
     try:
         worker = get_worker()
@@ -83,21 +84,21 @@ def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) ->
         where, key = f"local/{threading.current_thread().name}", None
     if type(fn) is bytes:
         fn = _loaded(fn)
-    job = (*head[:3], fn, args, kwargs, *head[3:])
+    job = Job(*head[:3], fn, args, kwargs, *head[3:])  # type: ignore[call-arg]  # head: 6 fields
     try:
         _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
     except KeyboardInterrupt as exc:  # raised by the node itself
         t0 = t1 = time.perf_counter()
         ok, value, err, metrics = False, None, exc, None
     if ok and check and type(value) not in _PLAIN:
-        err = _unsendable(job[6], value)
+        err = _unsendable(job.name, value)
         ok = err is None
     if key is not None:
         end = time.time()
         _RAN[str(key)] = (end - (t1 - t0), end, where, metrics)
     if not ok:
         if not isinstance(err, Exception):
-            raise _Raised(err)  # SystemExit/KeyboardInterrupt must not end Dask's thread
+            raise _Raised(err)  # type: ignore[arg-type]  # SystemExit/KeyboardInterrupt must not end Dask thread
         raise err
     return value
 
@@ -171,7 +172,7 @@ class _Suspect:
 
     __slots__ = ("job",)
 
-    def __init__(self, job: tuple):
+    def __init__(self, job: Job):
         self.job = job
 
 
@@ -248,9 +249,9 @@ class DaskBackend(Backend):
         # Values fetched because a rule, map or spec step read them: (idx, key) -> value.
         self._concrete: dict[tuple[int, Any], Any] = {}  # (node, Dask key) -> value
         # Nodes that died with their worker wait to be re-run one at a time (see _probe).
-        self._suspects: list[tuple] = []
+        self._suspects: list[Job] = []
         self._probing: tuple[int, int] | None = None
-        self._jobs: dict[int, tuple] = {}  # the last job submitted per node
+        self._jobs: dict[int, Job] = {}  # the last job submitted per node
         self._pickled: dict[int, tuple[bytes, Any]] = {}
 
     # -- connection ------------------------------------------------------------------
@@ -348,9 +349,9 @@ class DaskBackend(Backend):
 
             ship_user_modules()
 
-    def _submit_kwargs(self, job: tuple) -> dict[str, Any] | BaseException:
+    def _submit_kwargs(self, job: Job) -> dict[str, Any] | BaseException:
         """Dask submit options for a job, or the error that fails it before it runs."""
-        idx, attempt, name = job[0], job[1], job[6]
+        idx, attempt, name = job.idx, job.attempt, job.name
         key = f"dagforge-{name}-{attempt}-{self._token}"
         kwargs: dict[str, Any] = {"key": key, "pure": False}
         opts = self.run_opts[idx] if self.run_opts is not None else None
@@ -395,18 +396,18 @@ class DaskBackend(Backend):
             f"worker_resources=[names to map]"
         )
 
-    def submit(self, job: tuple) -> None:
+    def submit(self, job: Job) -> None:
         future = self._send(job)
         if future is not None:
             future.add_done_callback(partial(self._finished, job, False))
 
-    def _send(self, job: tuple, alone: bool = False) -> Any:
+    def _send(self, job: Job, alone: bool = False) -> Any:
         """Submit one job to Dask; None when it failed before reaching Dask (event queued)."""
-        idx, attempt, name = job[0], job[1], job[6]
+        idx, attempt, name = job.idx, job.attempt, job.name
         kwargs = self._submit_kwargs(job)
         if isinstance(kwargs, BaseException):
             now = perf_counter()
-            self._done.put((idx, attempt, False, None, kwargs, "", now, now, -1, None))
+            self._done.put(failed(idx, attempt, kwargs, "", now, now, -1))
             return None
         if alone:
             kwargs["key"] = f"dagforge-{name}-alone-{attempt}-{self._token}"
@@ -421,7 +422,7 @@ class DaskBackend(Backend):
                 err = SerializationError(
                     f"node {name!r} cannot be sent to the Dask cluster: {type(exc).__name__}: {exc}"
                 )
-                self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+                self._done.put(failed(idx, attempt, err, "", now, now, -1))
                 return None
             raise BackendError(f"could not submit node {name!r} to {self._where()}: {exc}") from exc
         self._futures[(idx, attempt)] = future
@@ -429,9 +430,9 @@ class DaskBackend(Backend):
         self._keys[kwargs["key"]] = idx
         return future
 
-    def _parts(self, job: tuple) -> tuple:
+    def _parts(self, job: Job) -> tuple:
         """``_remote``'s arguments for a job; the callable cloudpickled once per run."""
-        fn = job[3]
+        fn = job.fn
         if self.ship_modules:
             token = id(fn)
             entry = self._pickled.get(token)
@@ -440,11 +441,11 @@ class DaskBackend(Backend):
 
                 entry = self._pickled[token] = (cloudpickle.dumps(fn), fn)  # holds fn: id stays
             fn = entry[0]
-        return ((*job[:3], *job[6:]), fn, job[4], job[5], self.check_results)
+        return ((*job[:3], *job[6:]), fn, job.args, job.kwargs, self.check_results)
 
-    def _finished(self, job: tuple, alone: bool, future: Any) -> None:
+    def _finished(self, job: Job, alone: bool, future: Any) -> None:
         """Runs on Dask's callback thread: turn the future's state into an engine event."""
-        idx, attempt, name = job[0], job[1], job[6]
+        idx, attempt, name = job.idx, job.attempt, job.name
         now = perf_counter()
         status = future.status
         if status == "finished":
@@ -457,9 +458,9 @@ class DaskBackend(Backend):
                         f"could not fetch the value of node {name!r}, which a conditional "
                         f"edge needs, from {self._where()}: {exc}"
                     )
-                    self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+                    self._done.put(failed(idx, attempt, err, "", now, now, -1))
                     return
-            self._done.put((idx, attempt, True, value, None, None, now, now, -1, None))
+            self._done.put(done(idx, attempt, value, now, now, -1, None))
             return
         if status == "cancelled":
             if future.key in self._abandoned:
@@ -473,9 +474,9 @@ class DaskBackend(Backend):
             # by re-running each such node on its own (``_probe``).
             self._done.put(_Suspect(job))
             return
-        self._done.put((idx, attempt, False, None, error, tb, now, now, -1, None))
+        self._done.put(failed(idx, attempt, error, tb, now, now, -1))
 
-    def wait(self, timeout: float | None) -> list[tuple]:
+    def wait(self, timeout: float | None) -> list[Event]:
         done = self._done
         deadline = None if timeout is None else perf_counter() + timeout
         while True:
@@ -502,12 +503,12 @@ class DaskBackend(Backend):
                     f"{ev.name!r} was running; the run cannot go on"
                 )
             if type(ev) is _Suspect:
-                if (ev.job[0], ev.job[1]) in futures:  # not abandoned meanwhile
+                if (ev.job.idx, ev.job.attempt) in futures:  # not abandoned meanwhile
                     self._suspects.append(ev.job)
                 continue
-            if self._probing == (ev[0], ev[1]):
+            if self._probing == (ev.idx, ev.attempt):
                 self._probing = None
-            futures.pop((ev[0], ev[1]), None)
+            futures.pop((ev.idx, ev.attempt), None)
             out.append(ev)
         self._probe()
         return out
@@ -517,7 +518,7 @@ class DaskBackend(Backend):
         fails; a sibling that only shared the dying worker succeeds."""
         while self._probing is None and self._suspects:
             job = self._suspects.pop(0)
-            ident = (job[0], job[1])
+            ident = (job.idx, job.attempt)
             if ident not in self._futures:
                 continue  # abandoned (timeout, interrupt) while it waited
             future = self._send(job, alone=True)
@@ -650,7 +651,7 @@ class DaskBackend(Backend):
         if job is not None and _is_killed_worker(err):
             # It finished, then a worker another node killed took its value with it, and
             # Dask's recomputation was blamed for the deaths: compute it afresh.
-            key = f"dagforge-{run.names[i]}-again-{job[1]}-{self._token}"
+            key = f"dagforge-{run.names[i]}-again-{job.attempt}-{self._token}"
             try:
                 run.values[i] = self._client.submit(
                     _remote, *self._parts(job), key=key, pure=False

@@ -26,6 +26,7 @@ from typing import Any
 from dagforge.errors import BackendError, GraphError, SerializationError
 from dagforge.execution import states as S
 from dagforge.execution.backends.dask_backend import DaskBackend, _remote, node_error
+from dagforge.execution.jobs import Job, done, failed
 from dagforge.options import DEFAULT_OPTIONS
 
 
@@ -63,22 +64,22 @@ class _GraphBackend(DaskBackend):
             return key
         return super().select(value, output)
 
-    def submit(self, job: tuple) -> None:
+    def submit(self, job: Job) -> None:
         if self._batch:
             self._add(job)
             return
         # No done-callback: outcomes are read from the futures in finalize, once Dask is done.
         future = self._send(job)
         if future is not None:
-            self._graph[job[0]] = future
+            self._graph[job.idx] = future
             now = perf_counter()
-            self._done.put((job[0], job[1], True, future, None, None, now, now, -1, None))
+            self._done.put(done(job.idx, job.attempt, future, now, now, -1, None))
 
-    def _add(self, job: tuple) -> None:
+    def _add(self, job: Job) -> None:
         """Add a node to the batched graph; the engine sees it done, valued by its key."""
         from dask.utils import apply
 
-        idx, attempt, name = job[0], job[1], job[6]
+        idx, attempt, name = job.idx, job.attempt, job.name
         now = perf_counter()
         try:
             head, fn, args, kwargs, check = self._parts(job)
@@ -86,14 +87,14 @@ class _GraphBackend(DaskBackend):
             err = SerializationError(
                 f"node {name!r} cannot be sent to the Dask cluster: {type(exc).__name__}: {exc}"
             )
-            self._done.put((idx, attempt, False, None, err, "", now, now, -1, None))
+            self._done.put(failed(idx, attempt, err, "", now, now, -1))
             return
         key = f"dagforge-{name}-{attempt}-{self._token}"
         kw = None if kwargs is None else (dict, [[k, v] for k, v in kwargs.items()])
         self._dsk[key] = (apply, _remote, [head, fn, list(args), kw, check])
         self._node_keys[idx] = key
         self._keys[key] = idx
-        self._done.put((idx, attempt, True, key, None, None, now, now, -1, None))
+        self._done.put(done(idx, attempt, key, now, now, -1, None))
 
     def _send_graph(self, run: Any) -> None:
         """Send the batched graph in one message; node values become its futures."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.worker import run_job
+from dagforge.execution.jobs import Event, Job, run_job
 
 
 class InlineBackend(Backend):
@@ -26,10 +26,10 @@ class InlineBackend(Backend):
     def capacity(self) -> int:
         return 1
 
-    def submit(self, job: tuple) -> tuple:
+    def submit(self, job: Job) -> Event:
         return run_job(job, 0)
 
-    def wait(self, timeout: float | None) -> list[tuple]:
+    def wait(self, timeout: float | None) -> list[Event]:
         # Nothing is ever in flight; the engine only waits here for a retry timer.
         if timeout:
             time.sleep(timeout)

@@ -27,6 +27,7 @@ from typing import Any
 
 from dagforge.errors import SerializationError, WorkerLostError
 from dagforge.execution.backends.base import Backend
+from dagforge.execution.jobs import Event, Job, failed
 
 
 def _child(read_fd: int, write_fd: int, wid: int) -> None:
@@ -37,7 +38,7 @@ def _child(read_fd: int, write_fd: int, wid: int) -> None:
 def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
     import cloudpickle
 
-    from dagforge.execution.worker import run_job
+    from dagforge.execution.jobs import run_job
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
     functions: dict[int, Any] = {}  # token -> callable, sent once per worker
@@ -49,22 +50,22 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
         token, fn_bytes, job = cloudpickle.loads(data)
         if fn_bytes is not None:
             functions[token] = cloudpickle.loads(fn_bytes)
-        job = (*job[:3], functions[token], *job[4:])
+        job = job._replace(fn=functions[token])
         try:
             event = run_job(job, wid)
         except KeyboardInterrupt as exc:  # raised by the node: the engine interrupts the run
             now = time.perf_counter()
-            event = (job[0], job[1], False, None, exc, "", now, now, wid, None)
+            event = failed(job.idx, job.attempt, exc, "", now, now, wid)
         try:
             payload = cloudpickle.dumps(event)
         except Exception as exc:
-            idx, attempt = event[0], event[1]
+            idx, attempt = event.idx, event.attempt
             err = SerializationError(
-                f"node {job[6]!r}: its result could not be sent back from the worker "
+                f"node {job.name!r}: its result could not be sent back from the worker "
                 f"process: {type(exc).__name__}: {exc}"
             )
             payload = cloudpickle.dumps(
-                (idx, attempt, False, None, err, "", event[6], event[7], wid, None)
+                failed(idx, attempt, err, "", event.t_start, event.t_end, wid)
             )
         except BaseException:
             return
@@ -79,7 +80,7 @@ class _Worker:
         self.process = process
         self.conn = conn  # we write jobs here
         self.inbox = inbox  # events come back here; EOF means the process died
-        self.job: tuple | None = None
+        self.job: Job | None = None
         self.sent: set[int] = set()  # function tokens this worker already holds
 
 
@@ -97,10 +98,10 @@ class ProcessBackend(Backend):
         self.max_workers = max_workers
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
-        self._backlog: list[tuple] = []
+        self._backlog: list[Job] = []
         self._by_job: dict[tuple[int, int], _Worker] = {}
         self._functions: dict[int, tuple[bytes, Any]] = {}
-        self._early: list[tuple] = []
+        self._early: list[Event] = []
 
     @property
     def capacity(self) -> int:
@@ -143,7 +144,7 @@ class ProcessBackend(Backend):
         self._idle.append(w)
         return w
 
-    def submit(self, job: tuple) -> None:
+    def submit(self, job: Job) -> None:
         import cloudpickle
 
         if not self._idle:
@@ -151,36 +152,36 @@ class ProcessBackend(Backend):
             return
         w = self._idle.pop()
         w.job = job
-        self._by_job[(job[0], job[1])] = w
+        self._by_job[(job.idx, job.attempt)] = w
         try:
             # A node's function is pickled once per run and sent once per worker;
             # later jobs name it by token (its id, kept valid by holding the function).
-            fn = job[3]
+            fn = job.fn
             token = id(fn)
             entry = self._functions.get(token)
             if entry is None:
                 entry = self._functions[token] = (cloudpickle.dumps(fn), fn)
             fn_bytes = None if token in w.sent else entry[0]
-            w.conn.send_bytes(cloudpickle.dumps((token, fn_bytes, (*job[:3], None, *job[4:]))))
+            w.conn.send_bytes(cloudpickle.dumps((token, fn_bytes, job._replace(fn=None))))
             w.sent.add(token)
         except Exception as exc:  # the job itself cannot be pickled: only it fails
             from time import perf_counter
 
-            self._by_job.pop((job[0], job[1]), None)
+            self._by_job.pop((job.idx, job.attempt), None)
             w.job = None
             self._idle.append(w)
             err = SerializationError(
-                f"node {job[6]!r} cannot be sent to a worker process: {type(exc).__name__}: "
+                f"node {job.name!r} cannot be sent to a worker process: {type(exc).__name__}: "
                 f"{exc}; use a function cloudpickle can pickle (no locks, open files or "
                 f"sockets in its closure or arguments)"
             )
             err.__cause__ = exc
             now = perf_counter()
-            self._early.append((job[0], job[1], False, None, err, "", now, now, w.wid, None))
+            self._early.append(failed(job.idx, job.attempt, err, "", now, now, w.wid))
             if self._backlog:
                 self.submit(self._backlog.pop(0))
 
-    def wait(self, timeout: float | None) -> list[tuple]:
+    def wait(self, timeout: float | None) -> list[Event]:
         import cloudpickle
 
         if self._early:  # jobs that failed before reaching a worker
@@ -192,7 +193,7 @@ class ProcessBackend(Backend):
                 time.sleep(timeout)  # only a retry timer is pending
             return []
         inboxes = {w.inbox: w for w in busy}
-        events = []
+        events: list[Event] = []
         for conn in wait(list(inboxes), timeout):
             w = inboxes[conn]  # type: ignore[index]
             if w.job is None:
@@ -208,13 +209,13 @@ class ProcessBackend(Backend):
 
     def _free(self, w: _Worker) -> None:
         if w.job is not None:
-            self._by_job.pop((w.job[0], w.job[1]), None)
+            self._by_job.pop((w.job.idx, w.job.attempt), None)
         w.job = None
         self._idle.append(w)
         if self._backlog:
             self.submit(self._backlog.pop(0))
 
-    def _lost(self, w: _Worker) -> tuple:
+    def _lost(self, w: _Worker) -> Event:
         """The worker died mid-job: fail that job and replace the worker."""
         from time import perf_counter
 
@@ -227,7 +228,7 @@ class ProcessBackend(Backend):
             code = w.process.wait(timeout=2)
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         err = WorkerLostError(
-            f"the worker process running node {job[6]!r} died ({how}); the node failed and "
+            f"the worker process running node {job.name!r} died ({how}); the node failed and "
             f"the worker was replaced"
         )
         self._retire(w)
@@ -235,11 +236,11 @@ class ProcessBackend(Backend):
         if self._backlog:
             self.submit(self._backlog.pop(0))
         now = perf_counter()
-        return (job[0], job[1], False, None, err, "", now, now, w.wid, None)
+        return failed(job.idx, job.attempt, err, "", now, now, w.wid)
 
     def _retire(self, w: _Worker) -> None:
         if w.job is not None:
-            self._by_job.pop((w.job[0], w.job[1]), None)
+            self._by_job.pop((w.job.idx, w.job.attempt), None)
         w.job = None
         if w in self._workers:
             self._workers.remove(w)

@@ -32,7 +32,7 @@ from time import perf_counter
 from typing import Any
 
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.worker import run_job
+from dagforge.execution.jobs import Event, Job, failed, run_job
 
 _STOP = None
 _WAKE = ("wake",)
@@ -57,7 +57,7 @@ class ThreadBackend(Backend):
         self._retired: set[int] = set()
         self._threads: list[threading.Thread] = []
         self._engine_lock: Any = None
-        self._apply: Callable[[tuple], bool] | None = None
+        self._apply: Callable[[Event], bool] | None = None
         self._release: Callable[[int, int], None] | None = None
 
     @property
@@ -83,7 +83,7 @@ class ThreadBackend(Backend):
     def attach(
         self,
         engine_lock: Any,
-        apply: Callable[[tuple], bool],
+        apply: Callable[[Event], bool],
         release: Callable[[int, int], None] | None = None,
     ) -> None:
         """Let workers apply their own completions under ``engine_lock`` (see module doc).
@@ -104,16 +104,16 @@ class ThreadBackend(Backend):
             job = jobs.get()
             if job is _STOP:
                 return
-            running[wid] = (job[0], job[1])
+            running[wid] = (job.idx, job.attempt)
             try:
                 event = run_job(job, wid)
             except BaseException as exc:  # KeyboardInterrupt/SystemExit from the node:
                 # report it (the engine turns it into an interrupt) instead of dying silently
                 now = perf_counter()
-                event = (job[0], job[1], False, None, exc, "", now, now, wid, None)
+                event = failed(job.idx, job.attempt, exc, "", now, now, wid)
             del running[wid]
             if release is not None:
-                release(job[0], job[1])
+                release(job.idx, job.attempt)
             if apply is not None and engine_lock is not None and engine_lock.acquire():
                 try:
                     wake = apply(event)
@@ -126,10 +126,10 @@ class ThreadBackend(Backend):
             if wid in retired:
                 return
 
-    def submit(self, job: tuple) -> None:
+    def submit(self, job: Job) -> None:
         self._jobs.put(job)
 
-    def wait(self, timeout: float | None) -> list[tuple]:
+    def wait(self, timeout: float | None) -> list[Event]:
         done = self._done
         try:
             first = done.get(timeout=timeout)

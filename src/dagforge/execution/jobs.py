@@ -1,24 +1,70 @@
-"""What runs on a worker: call one node and report how it went.
+"""The job protocol: what the engine sends a backend, and what comes back.
+
+A :class:`Job` is one attempt of one node, ready to call; an :class:`Event` is how it
+went. Both are ``NamedTuple`` records (built here and in the engine's ``_launch`` only):
+fields by name for readers, a plain tuple's cost on the hot path, and they pickle to the
+processes and Dask workers as they are.
 
 ``run_job`` is the single function every backend executes (inline, on a thread, in a
 child process, on a Dask worker), so timing, output checking and profiling
 measurements mean the same thing everywhere. It never raises for a task's own error:
 the error travels back inside the event, ``SystemExit`` included (it is the node's
 failure). ``KeyboardInterrupt`` does propagate, so Ctrl-C reaches the engine.
-
-A job is a tuple ``(idx, attempt, kind, fn, args, kwargs, name, outputs, serializer)``;
-an event is ``(idx, attempt, ok, value, error, traceback, t_start, t_end, worker, metrics)``.
-Tuples, not objects: the hot path allocates nothing it does not need.
 """
 
 from __future__ import annotations
 
 import types
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagforge.calling import K_NOARGS, K_POS, K_TASK  # call kinds (re-exported here)
 from dagforge.errors import TaskOutputError
+
+
+class Job(NamedTuple):
+    """One attempt of one node, as the engine hands it to a backend."""
+
+    idx: int  #: the node's index in the run
+    attempt: int  #: 1 for the first try; a retry or re-run counts up
+    kind: int  #: K_POS (parents' values positionally), K_NOARGS or K_TASK (keywords)
+    fn: Any  #: the callable (a Task's ``compute`` for K_TASK)
+    args: Any  #: positional arguments (K_POS)
+    kwargs: Any  #: keyword arguments (K_TASK), else None
+    name: str  #: the node's name, for messages
+    outputs: tuple[str, ...] | None  #: a Task's declared outputs, checked after the call
+    serializer: Any  #: set when profiling: measure the value's (de)serialization
+
+
+class Event(NamedTuple):
+    """How one job went, as a backend reports it (on the clock of the run)."""
+
+    idx: int
+    attempt: int
+    ok: bool
+    value: Any  #: the node's value when ``ok``
+    error: BaseException | None  #: the node's exception when not ``ok``
+    traceback: str | None  #: its formatted traceback ("" when there is none to show)
+    t_start: float
+    t_end: float
+    worker: int  #: index into the backend's ``worker_names``; -1 when none ran it
+    metrics: Any  #: a NodeMetrics when profiling, else None
+
+
+_new = tuple.__new__  # builds a record without NamedTuple.__new__'s Python frame
+
+
+def done(idx: int, attempt: int, value: Any, t0: float, t1: float, wid: int, metrics: Any = None):
+    """The event of a job that returned ``value``."""
+    return _new(Event, (idx, attempt, True, value, None, None, t0, t1, wid, metrics))
+
+
+def failed(
+    idx: int, attempt: int, err: BaseException, tb: str | None, t0: float, t1: float, wid: int
+) -> Event:
+    """The event of a job that raised ``err`` (or that could not run or report)."""
+    return _new(Event, (idx, attempt, False, None, err, tb, t0, t1, wid, None))
+
 
 _CO_VARARGS = 0x04  # inspect.CO_VARARGS (inspect is imported only when needed)
 
@@ -74,7 +120,9 @@ class NodeMetrics:
         )
 
 
-def check_task_outputs(name: str, outputs: tuple[str, ...], value: Any) -> dict[str, Any]:
+def check_task_outputs(name: str, outputs: tuple[str, ...] | None, value: Any) -> dict[str, Any]:
+    """A Task's value, checked against its declared ``outputs``."""
+    outputs = outputs or ()
     if type(value) is not dict:
         if not isinstance(value, dict):
             raise TaskOutputError(
@@ -112,7 +160,7 @@ def measure_value(
     return s_ms, d_ms, sum(sizes.values()), sizes
 
 
-def run_job(job: tuple, worker: Any) -> tuple:
+def run_job(job: Job, worker: int) -> Event:
     """Run one job on the current thread and return its completion event."""
     idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
     t0 = perf_counter()
@@ -130,19 +178,22 @@ def run_job(job: tuple, worker: Any) -> tuple:
         if kind == K_TASK:
             value = check_task_outputs(name, outputs, value)
     except (Exception, SystemExit) as exc:  # SystemExit too: it is the node's failure
-        return (idx, attempt, False, None, exc, _format(exc), t0, perf_counter(), worker, None)
+        t1 = perf_counter()
+        tb = format_error(exc)
+        return _new(Event, (idx, attempt, False, None, exc, tb, t0, t1, worker, None))
     t1 = perf_counter()
     metrics = None
     if serializer is not None:
         try:
             s_ms, d_ms, total, sizes = measure_value(name, kind, value, serializer)
         except Exception as exc:
-            return (idx, attempt, False, None, exc, _format(exc), t0, t1, worker, None)
+            return failed(idx, attempt, exc, format_error(exc), t0, t1, worker)
         metrics = NodeMetrics((t1 - t0) * 1000.0, s_ms, d_ms, total, sizes)
-    return (idx, attempt, True, value, None, None, t0, t1, worker, metrics)
+    return _new(Event, (idx, attempt, True, value, None, None, t0, t1, worker, metrics))
 
 
-def _format(exc: BaseException) -> str:
+def format_error(exc: BaseException) -> str:
+    """The formatted traceback of ``exc`` (what an event carries)."""
     import traceback
 
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
