@@ -57,6 +57,17 @@ def prepare(dag: Any, tasks: Any) -> None:
     Run(dag, tasks, InlineBackend(), check_inputs=False)
 
 
+# -- scheduling/ -> execution/ (simulate() drives the real engine core) -----------------
+
+
+def engine_run(dag: Any, tasks: Any, backend: Any, **kwargs: Any) -> Any:
+    """``simulate()``: a :class:`dagforge.execution.engine.Run` (the one scheduler core)
+    on the simulated backend and its virtual clock."""
+    from dagforge.execution.engine import Run
+
+    return Run(dag, tasks, backend, **kwargs)
+
+
 # -- graph.py, execution/, scheduling/ -> profiling/ and plot.py -----------------------
 
 

@@ -1,46 +1,74 @@
-"""Predict a makespan before anything runs: a discrete-event simulation of the engine.
+"""Predict a makespan before anything runs: the real engine on a virtual clock.
 
-``simulate(profile_or_dag, workers=N)`` replays the engine's policy on N identical
-workers with known node durations:
-
-- the ready queue is a heap keyed by ``(-priority, -upward_rank, index)`` built with
-  :func:`dagforge.scheduling.priority.upward_ranks` / ``sort_keys`` from the same costs
-  that give the durations (the engine ranks by the same costs when it is given the
-  profile: ``Executor(dag, profile=p)``);
-- whenever a worker is free and a node is ready, the top of the heap starts on the
-  lowest-numbered free worker (greedy list scheduling); an exclusive node at the top of
-  the heap waits until nothing runs, and nothing starts while it runs — as in the engine;
-- completions at the same instant are applied in (end time, start order), then newly
-  ready children are pushed.
+``simulate(profile_or_dag, workers=N, ...)`` does not re-implement the scheduling
+policy: it builds the engine's own :class:`~dagforge.execution.engine.Run` on a
+:class:`~dagforge.scheduling.simbackend.SimulatedBackend` whose jobs call nothing and
+complete after their known durations on a
+:class:`~dagforge.scheduling.simbackend.VirtualClock`, which the run also reads. So the
+ready queue's keys (user priority, upward rank from the same durations, insertion
+order), ``max_concurrency``, exclusive nodes, the resource pool with its bounded
+overtaking (``overtake_limit``), timeouts and retries behave exactly as in a run with
+the same options (``Executor``/``ResourceAwareExecutor(..., costs=durations)``).
 
 Durations come from ``costs`` when given; else, for a profile, from the measured
 ``compute_time_ms`` (unit "ms") or, when a profile measured nothing, its node weights
 (unit "instructions"); for a DAG, from :meth:`DAG.node_costs` (``cost`` options,
-``estimate_instructions``, else 1). Communication is not modelled: the engine's workers
-share one machine. The simulation is deterministic.
+``estimate_instructions``, else 1; unit "cost"). The schedule is reported in that
+unit. A DAG's costs are read as seconds, the unit of its ``timeout`` and
+``retry_delay`` options (a profile carries no options).
+
+Several machines: ``machines=[4, 4]`` puts workers 0-3 on one machine and 4-7 on
+another; a child that runs on another machine than its parent waits for the parent's
+data, ``bits / bandwidth`` seconds (``edge_bits``, default a profile's edge weights,
+which are bits). A node starts on the free worker where its inputs arrive first.
+
+What a simulation cannot know: node functions never run, so every node succeeds
+unless it outlives its ``timeout``; conditional edges are taken as always on and
+dynamic rules add nothing (their nodes do not exist before a run). The simulation is
+deterministic.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagforge import _seams
+from dagforge import states as S
 from dagforge.errors import CycleError
 from dagforge.graph import DAG
+from dagforge.options import DEFAULT_OPTIONS
+from dagforge.resources import ResourcePool
 from dagforge.scheduling.order import topological_names
-from dagforge.scheduling.priority import sort_keys, upward_ranks
+from dagforge.scheduling.simbackend import SimulatedBackend, VirtualClock
 
 __all__ = ["Simulation", "simulate"]
 
+_SECONDS_PER_UNIT = {"ms": 1e-3, "cost": 1.0, "instructions": 1.0}
+
 
 class Simulation:
-    """The predicted schedule: ``makespan`` and per-node ``start``/``end``/``worker``."""
+    """The predicted schedule: ``makespan`` and per-node ``start``/``end``/``worker``.
 
-    __slots__ = ("makespan", "start", "end", "worker", "order", "workers", "unit", "costs")
+    ``order`` lists the nodes in the order they first started; ``status`` is each
+    node's final state ("succeeded", or "timed_out" / "skipped" when a timeout hit);
+    ``attempts`` lists every attempt as ``(node, worker, start, end, outcome)``.
+    """
+
+    __slots__ = (
+        "attempts",
+        "costs",
+        "end",
+        "makespan",
+        "order",
+        "start",
+        "status",
+        "unit",
+        "worker",
+        "workers",
+    )
 
     def __init__(
         self,
@@ -52,6 +80,8 @@ class Simulation:
         workers: int,
         unit: str,
         costs: dict[str, float],
+        status: dict[str, str] | None = None,
+        attempts: list[tuple[str, str, float, float, str]] | None = None,
     ):
         self.makespan = makespan
         self.start = start
@@ -61,6 +91,8 @@ class Simulation:
         self.workers = workers
         self.unit = unit
         self.costs = costs
+        self.status = status if status is not None else dict.fromkeys(order, "succeeded")
+        self.attempts = attempts if attempts is not None else []
 
     @property
     def entries(self) -> list[tuple[str, str, float, float]]:
@@ -72,7 +104,10 @@ class Simulation:
         """Busy time over ``workers x makespan`` (1.0 = no idle worker)."""
         if not self.makespan:
             return 1.0
-        return sum(self.costs.values()) / (self.workers * self.makespan)
+        busy = sum(e - s for _, _, s, e, _ in self.attempts) if self.attempts else None
+        if busy is None:
+            busy = sum(self.costs.values())
+        return busy / (self.workers * self.makespan)
 
     def gantt(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
         """A Gantt chart of the predicted schedule (see :func:`dagforge.plot.gantt`)."""
@@ -102,86 +137,172 @@ def simulate(
     *,
     priorities: Mapping[str, float] | None = None,
     exclusive: Iterable[str] = (),
+    resources: ResourcePool | Mapping[str, float] | None = None,
+    requirements: Mapping[str, Any] | None = None,
+    max_concurrency: int | None = None,
+    overtake_limit: int = 8,
+    priority: str = "auto",
+    fail_fast: bool = True,
+    machines: Sequence[int] | None = None,
+    bandwidth: float | None = None,
+    edge_bits: Mapping[tuple[str, str], float] | None = None,
 ) -> Simulation:
-    """Simulate the engine's scheduling of a profile (or DAG, or profile path) on N workers."""
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    names, edges, durations, unit, prio, excl = _inputs(profile_or_dag, costs)
-    if priorities:
-        unknown = sorted(set(priorities) - set(names))
-        if unknown:
-            raise ValueError(f"priorities name unknown node(s) {unknown}")
-        prio = [float(priorities.get(n, p)) for n, p in zip(names, prio, strict=True)]
-    excl = list(excl)
-    index = {n: i for i, n in enumerate(names)}
-    for n in exclusive:
-        if n not in index:
-            raise ValueError(f"exclusive names unknown node {n!r}")
-        excl[index[n]] = True
-    n_nodes = len(names)
-    succ: list[list[int]] = [[] for _ in names]
-    indeg = [0] * n_nodes
-    for s, t in edges:
-        succ[index[s]].append(index[t])
-        indeg[index[t]] += 1
-    order = [index[name] for name in _topological(profile_or_dag, names, edges)]
-    ranks = upward_ranks(succ, durations, order)
-    keys = sort_keys(prio, ranks)
+    """Simulate the engine's run of a profile (or DAG, or profile path) on N workers.
 
-    pending = list(indeg)
-    heap = [keys[i] for i in range(n_nodes) if not pending[i]]
-    heapq.heapify(heap)
-    free = list(range(workers))  # a heap of free worker numbers
-    running: list[tuple[float, int, int, int]] = []  # (end, seq, node, worker)
-    start = [0.0] * n_nodes
-    end = [0.0] * n_nodes
-    wid = [0] * n_nodes
-    started: list[int] = []
-    now = 0.0
-    excl_running = False
-    seq = 0
-    while heap or running:
-        while heap and free and not excl_running:
-            i = heap[0][2]
-            if excl[i] and running:
-                break  # an exclusive node waits for the workers to drain
-            heapq.heappop(heap)
-            w = heapq.heappop(free)
-            start[i] = now
-            end[i] = now + durations[i]
-            wid[i] = w
-            started.append(i)
-            excl_running = excl[i]
-            heapq.heappush(running, (end[i], seq, i, w))
-            seq += 1
-        if not running:
-            break  # nothing ready and nothing running: only possible with a cycle
-        now = running[0][0]
-        while running and running[0][0] <= now:
-            _, _, i, w = heapq.heappop(running)
-            heapq.heappush(free, w)
-            if excl[i]:
-                excl_running = False
-            for c in succ[i]:
-                pending[c] -= 1
-                if not pending[c]:
-                    heapq.heappush(heap, keys[c])
-    makespan = max(end) if n_nodes else 0.0
+    Parameters:
+        workers: the backend's capacity (an executor's ``max_workers``).
+        costs: node durations (in the simulation's unit) overriding the defaults.
+        priorities / exclusive: node options added to (or overriding) the graph's.
+        resources: a :class:`ResourcePool` (its capacities; the pool itself is left
+            alone) or the capacities, e.g. ``{"cpu": 8, "gpu": 2}``.
+        requirements: per-node requirements, as ``ResourceAwareExecutor`` takes them.
+        max_concurrency, overtake_limit, priority, fail_fast: as for ``Executor``.
+        machines: workers per machine (``sum(machines) == workers``).
+        bandwidth: bits per second between two machines (with ``machines``).
+        edge_bits: bits each edge carries; default, a profile's edge weights.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if priority not in ("auto", "critical_path", "fifo"):
+        raise ValueError(f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}")
+    names, edges, durations, unit, options, bits = _inputs(profile_or_dag, costs)
+    per_second = 1.0 / _SECONDS_PER_UNIT[unit]  # simulation units in one second
+    index = {n: i for i, n in enumerate(names)}
+    changes: dict[str, dict[str, Any]] = {}
+    for name, p in (priorities or {}).items():
+        _known(index, name, "priorities")
+        changes.setdefault(name, {})["priority"] = p
+    for name in exclusive:
+        _known(index, name, "exclusive")
+        changes.setdefault(name, {})["exclusive"] = True
+    dag = _structure(names, edges, options, changes)
+
+    comm: dict[tuple[int, int], float] = {}
+    if edge_bits is not None:
+        for edge in edge_bits:
+            if tuple(edge) not in set(edges):
+                raise ValueError(f"edge_bits names {edge!r}, which is not an edge of the graph")
+        bits = {tuple(e): float(b) for e, b in edge_bits.items()}  # type: ignore[misc]
+    if bandwidth is not None:
+        if isinstance(bandwidth, bool) or not bandwidth > 0:
+            raise ValueError(f"bandwidth must be > 0 bits per second, got {bandwidth!r}")
+        if machines is None or len(machines) < 2:
+            raise ValueError("bandwidth= models transfers between machines: give machines=[...]")
+        for (s, t), b in bits.items():
+            if b < 0:
+                raise ValueError(f"edge {s!r} -> {t!r} carries a negative {b} bits")
+            if b:
+                comm[(index[s], index[t])] = b / bandwidth * per_second
+    pool = None
+    if resources is not None:
+        caps = resources.capacities if isinstance(resources, ResourcePool) else resources
+        pool = ResourcePool(caps, record_timeline=False)
+    if requirements:
+        for name in requirements:
+            _known(index, name, "requirements")
+
+    clock = VirtualClock()
+    backend = SimulatedBackend(
+        durations, clock, workers=workers, machines=machines, comm=comm, pred=dag._pred
+    )
+    run = _seams.engine_run(
+        dag,
+        None,
+        backend,
+        max_concurrency=max_concurrency,
+        fail_fast=fail_fast,
+        pool=pool,
+        requirements=requirements,
+        costs=dict(zip(names, durations, strict=True)),
+        use_ranks=priority != "fifo",
+        overtake_limit=overtake_limit,
+        check_inputs=False,
+        clock=clock,
+    )
+    run.run()
+    return _schedule(run, backend, names, durations, unit, workers)
+
+
+def _known(index: Mapping[str, int], name: Any, what: str) -> None:
+    if name not in index:
+        raise ValueError(f"{what} names unknown node {name!r}")
+
+
+def _never(*_args: Any) -> Any:
+    raise RuntimeError("a simulated node was called; the simulated backend runs nothing")
+
+
+def _structure(
+    names: list[str],
+    edges: list[tuple[str, str]],
+    options: list[Any],
+    changes: Mapping[str, Mapping[str, Any]],
+) -> DAG:
+    """The graph the simulated run walks: the structure and scheduling options, with
+    no tasks, conditions or rules."""
+    dag = DAG()
+    for name, opts in zip(names, options, strict=True):
+        change = changes.get(name)
+        if change:
+            opts = opts.merged(change, node=name)
+        dag._append_node(name, _never, opts)
+    index = dag._index
+    for s, t in edges:
+        dag._append_edge(index[s], index[t])
+    dag.validate()
+    return dag
+
+
+def _schedule(
+    run: Any,
+    backend: SimulatedBackend,
+    names: list[str],
+    durations: list[float],
+    unit: str,
+    workers: int,
+) -> Simulation:
+    wname = backend.worker_names
+    start: dict[str, float] = {}
+    end: dict[str, float] = {}
+    worker: dict[str, str] = {}
+    order: list[str] = []
+    attempts = []
+    makespan = 0.0
+    for i, _attempt, w, s, e, outcome in backend.log:
+        name = names[i]
+        if name not in start:
+            order.append(name)
+        start[name], end[name], worker[name] = s, e, wname[w]
+        attempts.append((name, wname[w], s, e, outcome))
+        makespan = max(makespan, e)
+    first: dict[str, float] = {}
+    for name, _w, s, _e, _o in attempts:
+        first.setdefault(name, s)
+    # The log is in completion order; list nodes by first start, ties in launch order.
+    launch: dict[str, int] = {}
+    for k, i in enumerate(run.order):
+        launch.setdefault(names[i], k)
+    order.sort(key=lambda n: (first[n], launch.get(n, 0)))
+    status = {names[i]: S.NAMES[run.status[i]] for i in range(len(names))}
     return Simulation(
         makespan=makespan,
-        start={names[i]: start[i] for i in started},
-        end={names[i]: end[i] for i in started},
-        worker={names[i]: f"worker-{wid[i]}" for i in started},
-        order=[names[i] for i in started],
+        start=start,
+        end=end,
+        worker=worker,
+        order=order,
         workers=workers,
         unit=unit,
-        costs={names[i]: durations[i] for i in range(n_nodes)},
+        costs=dict(zip(names, durations, strict=True)),
+        status=status,
+        attempts=attempts,
     )
 
 
 def _inputs(
     obj: Any, costs: Mapping[str, float] | None
-) -> tuple[list[str], list[tuple[str, str]], list[float], str, list[float], list[bool]]:
+) -> tuple[
+    list[str], list[tuple[str, str]], list[float], str, list[Any], dict[tuple[str, str], float]
+]:
     Profile = _seams.profile_class()  # profiling is a layer above: the one seam
 
     if isinstance(obj, str | os.PathLike):
@@ -189,22 +310,22 @@ def _inputs(
     if isinstance(obj, Profile):
         names = list(obj.nodes)
         edges = list(obj.edges)
+        _topological(names, edges)
         measured = obj.compute_times()
         if any(v > 0 for v in measured.values()):
             base, unit = measured, "ms"
         else:
             base, unit = dict(obj.node_weights), "instructions"
-        prio = [0.0] * len(names)
-        excl = [False] * len(names)
-    elif hasattr(obj, "node_costs") and hasattr(obj, "edges"):
+        options = [DEFAULT_OPTIONS] * len(names)
+        bits = {(s, t): float(obj.edge_weights.get(f"{s}->{t}", 0)) for s, t in edges}
+    elif isinstance(obj, DAG):
         obj.validate()
         names = list(obj.nodes)
         edges = list(obj.edges)
         base = dict(zip(names, obj.node_costs(), strict=True))
         unit = "cost"
-        opts = [obj.options(n) for n in names]
-        prio = [float(o.priority or 0) for o in opts]
-        excl = [bool(o.exclusive) for o in opts]
+        options = [obj.options(n) for n in names]
+        bits = {}
     else:
         raise TypeError(
             f"simulate() takes a Profile, a DAG or a path to a profile JSON, got "
@@ -219,17 +340,14 @@ def _inputs(
     durations = []
     for n in names:
         d = float(base.get(n, 0.0))
-        if d < 0:
+        if not d >= 0:
             raise ValueError(f"node {n!r} has a negative duration {d}; costs must be >= 0")
         durations.append(d)
-    return names, edges, durations, unit, prio, excl
+    return names, edges, durations, unit, options, bits
 
 
-def _topological(obj: Any, names: list[str], edges: list[tuple[str, str]]) -> list[str]:
-    """The one topological sort (:meth:`DAG.topological_order`): a DAG's own, cached one,
-    else that of the profile's structure."""
-    if isinstance(obj, DAG):
-        return obj.topological_order()
+def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """The one topological sort, over a profile's structure; a cycle is a clear error."""
     try:
         return topological_names(names, edges)
     except CycleError as exc:
