@@ -299,3 +299,40 @@ def test_order_equals_the_threads_engines_one_at_a_time(seed):
     assert real.ok
     sim = simulate(dag, 4, resources={"cpu": 2}, requirements=req, max_concurrency=1)
     assert sim.order == real.execution_order
+
+
+def test_a_heterogeneous_schedule_keeps_every_constraint():
+    """The bench's kind of workload (cpu/gpu/memory, 1-3 units, seed 0): at every
+    instant the pool, the workers and the dependencies hold, and the makespan is at
+    least the lower bound max(critical path, work per resource / capacity)."""
+    rng = random.Random(0)
+    caps = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
+    dag = DAG()
+    req, dur = {}, {}
+    for k in range(60):
+        name = f"n{k}"
+        kind = rng.random()
+        if kind < 0.2:
+            req[name] = {"gpu": 1, "cpu": 2, "memory_mb": 4000}
+        elif kind < 0.6:
+            req[name] = {"cpu": rng.choice([1, 2, 4]), "memory_mb": rng.choice([1000, 2000])}
+        else:
+            req[name] = {"cpu": 1, "memory_mb": 500}
+        dur[name] = float(rng.choice([1, 2, 3]))
+        dag.add_node(name)
+        if k >= 6:
+            for p in rng.sample(range(k - 6, k), rng.randint(1, 2)):
+                dag.add_edge(f"n{p}", name)
+    sim = simulate(dag, 16, costs=dur, resources=caps, requirements=req)
+    assert set(sim.status.values()) == {"succeeded"}
+    for s, t in dag.edges:
+        assert sim.start[t] >= sim.end[s]
+    for n in dag.nodes:
+        assert sim.end[n] - sim.start[n] == dur[n]
+    for t in set(sim.start.values()):
+        running = [n for n in dag.nodes if sim.start[n] <= t < sim.end[n]]
+        assert len(running) <= 16
+        for r, cap in caps.items():
+            assert sum(req[n].get(r, 0) for n in running) <= cap, (t, r)
+    area = max(sum(dur[n] * req[n].get(r, 0) for n in dag.nodes) / c for r, c in caps.items())
+    assert sim.makespan >= max(dag.critical_path(dur)[1], area)
