@@ -210,6 +210,10 @@ def test_communication_cost_between_machines():
         ("c", "machine-1/worker-0", 1.5, 2.5),
     ]
     assert sim.makespan == 2.5
+    # workers defaults to every worker of the machines.
+    assert simulate(fork(), machines=[1, 1], bandwidth=16e6, edge_bits=bits).entries == (
+        sim.entries
+    )
     # No bandwidth given: transfers are free.
     assert simulate(fork(), workers=2, machines=[1, 1]).makespan == 2
     # Two workers on a's machine: both children stay there, nothing is sent.
@@ -243,6 +247,8 @@ def test_bad_input():
         simulate(fork(), 2, bandwidth=1e6)
     with pytest.raises(ValueError, match=r"machines \[1, 2\] hold 3 worker\(s\) but workers=2"):
         simulate(fork(), 2, machines=[1, 2])
+    with pytest.raises(ValueError, match=r"machines must list .* got \[2, 'x'\]"):
+        simulate(fork(), machines=[2, "x"])
     with pytest.raises(ValueError, match="bandwidth must be > 0"):
         simulate(fork(), 2, machines=[1, 1], bandwidth=0)
     with pytest.raises(ValueError, match="not an edge"):

@@ -26,6 +26,7 @@ engine calls the backend from the thread that drives the run, and nothing else d
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -35,6 +36,13 @@ __all__ = ["SimulatedBackend", "VirtualClock"]
 #: it calls the run stuck (the engine polls every 5 ms when it waits for resources that
 #: nothing running will release; in a simulation nobody else can release them).
 IDLE_LIMIT = 100_000
+
+
+def _later(now: float, timeout: float) -> float:
+    """``now + timeout``, at least one float step later when ``timeout > 0`` (so a timer
+    whose remaining time rounds away still comes due)."""
+    then = now + timeout
+    return math.nextafter(now, math.inf) if timeout > 0 and then <= now else then
 
 
 class SimEvent(NamedTuple):
@@ -203,12 +211,12 @@ class SimulatedBackend:
                     "the simulated run is stuck: nothing runs and nothing becomes ready "
                     "(nodes wait for resources that no running node will release)"
                 )
-            clock.now += timeout
+            clock.now = _later(clock.now, timeout)
             return []
         self._idle = 0
         due = running[0][0]
         if timeout is not None and clock.now + timeout < due:
-            clock.now += timeout  # the engine's timer comes first
+            clock.now = _later(clock.now, timeout)  # the engine's timer comes first
             return []
         clock.now = max(clock.now, due)
         events = []

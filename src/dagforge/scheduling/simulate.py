@@ -132,7 +132,7 @@ class Simulation:
 
 def simulate(
     profile_or_dag: Any,
-    workers: int = 1,
+    workers: int | None = None,
     costs: Mapping[str, float] | None = None,
     *,
     priorities: Mapping[str, float] | None = None,
@@ -150,7 +150,8 @@ def simulate(
     """Simulate the engine's run of a profile (or DAG, or profile path) on N workers.
 
     Parameters:
-        workers: the backend's capacity (an executor's ``max_workers``).
+        workers: the backend's capacity (an executor's ``max_workers``); default 1,
+            or the sum of ``machines``.
         costs: node durations (in the simulation's unit) overriding the defaults.
         priorities / exclusive: node options added to (or overriding) the graph's.
         resources: a :class:`ResourcePool` (its capacities; the pool itself is left
@@ -161,6 +162,9 @@ def simulate(
         bandwidth: bits per second between two machines (with ``machines``).
         edge_bits: bits each edge carries; default, a profile's edge weights.
     """
+    if workers is None:  # one, or every worker the machines have
+        valid = machines and all(type(m) is int for m in machines)
+        workers = sum(machines) if valid else 1  # bad machines: the backend names them
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if priority not in ("auto", "critical_path", "fifo"):
