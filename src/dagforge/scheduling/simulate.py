@@ -163,8 +163,9 @@ def simulate(
         edge_bits: bits each edge carries; default, a profile's edge weights.
     """
     if workers is None:  # one, or every worker the machines have
-        valid = machines and all(type(m) is int for m in machines)
-        workers = sum(machines) if valid else 1  # bad machines: the backend names them
+        workers = 1
+        if machines and all(type(m) is int for m in machines):
+            workers = sum(machines)  # (bad machines: the backend names them)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if priority not in ("auto", "critical_path", "fifo"):
