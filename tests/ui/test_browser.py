@@ -110,6 +110,8 @@ def test_trigger_and_watch_the_run_live(make_server, page, tmp_path):
     bars = page.eval_on_selector_all("#gantt rect.bar", "els => els.map(e => e.dataset.node)")
     assert sorted(bars) == ["finish", "left", "right", "start"]
     page.wait_for_selector(".profile .critical-path")
+    # a platform run's nodes declare no resources: the timeline says so in words
+    assert "No resource requirements" in page.locator("#resource-timeline").inner_text()
     shot(page, "run-succeeded.png")
     # the runs list shows it, filterable
     page.goto(server.url + "/ui?status=succeeded&trigger=fan")
@@ -194,6 +196,14 @@ def test_hostile_trigger_name_is_shown_as_text(make_server, page):
     page.fill(f"form.registry-trigger[data-trigger='{EVIL}'] input", '{"x": 3}')
     page.click(f"form.registry-trigger[data-trigger='{EVIL}'] button")
     page.wait_for_selector(f"form.registry-trigger[data-trigger='{EVIL}'] a.new-run")
+    # every DAG spec is drawn: one box per node_id, labelled with its name
+    drawn = page.eval_on_selector_all(
+        "section.spec",
+        "els => Object.fromEntries(els.map(s => [s.querySelector('h3').firstChild.textContent"
+        ".trim(), [...s.querySelectorAll('svg.dag g.node')].map(g => g.dataset.node).sort()]))",
+    )
+    assert drawn["fan"] == ["finish", "left", "right", "start"]
+    assert drawn["loop"] == ["done", "tick"] and len(drawn) == 5
     shot(page, "registry.png")
 
 
@@ -227,12 +237,18 @@ def test_pages_work_with_the_token(make_server, page, tmp_path):
     gate.write_text("open")
     page.wait_for_selector("#dag g.node[data-node=finish][data-state=succeeded]")
     page.wait_for_selector("#run-status[data-status=succeeded]")
+    run_id = page.url.rsplit("/", 1)[-1]
     page.goto(server.url + "/ui/queues")
     assert page.locator("tr[data-class=gold] .waiting").inner_text() == "0"
     shot(page, "queues.png")
     # without the cookie the same things are refused
     assert httpx.get(server.url + "/ui", follow_redirects=False).status_code == 303
     assert httpx.post(server.url + "/ui/api/trigger/long", json={}).status_code == 401
+    for action in ("cancel", "retry"):
+        refused = httpx.post(f"{server.url}/ui/api/runs/{run_id}/{action}", json={})
+        assert refused.status_code == 401 and "needs the token" in refused.text
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{server.url}/runs/{run_id}", headers=auth).json()["status"] == "succeeded"
     r = httpx.post(
         server.url + "/ui/api/trigger/long",
         json={},
@@ -268,3 +284,40 @@ def test_swagger_and_redoc_render_offline(make_server, page):
     shot(page, "swagger.png")
     page.goto(server.url + "/redoc")
     page.wait_for_selector("h1:has-text('dagforge')")
+
+
+def test_resource_timeline_of_a_run_with_requirements(page, tmp_path):
+    """A library run on a ResourcePool: its report (opened without a server) draws one
+    row per resource, usage against the dashed capacity line, labelled in words."""
+    import time as _time
+
+    from dagforge import DAG, ResourcePool
+    from dagforge.execution.executor import Executor
+
+    pool = ResourcePool({"cpu": 2, "gpu": 1, "memory_gb": 8})
+    dag = DAG()
+    reqs = {}
+    for k in range(8):
+        dag.add_node(f"step{k}", lambda: _time.sleep(0.01))
+        reqs[f"step{k}"] = {"cpu": 1, "memory_gb": 3} if k % 2 else {"gpu": 1, "memory_gb": 2}
+    result = Executor(
+        dag, backend="threads", max_workers=4, resource_pool=pool, requirements=reqs
+    ).execute()
+    assert result.ok
+    report = result.report(tmp_path / "run.html", timeline=pool)
+    page.set_content(report.read_text())  # a file:// navigation would leave loopback
+    rows = page.eval_on_selector_all(
+        "svg.resource-timeline g.resource-row",
+        "els => els.map(g => [g.dataset.resource, g.dataset.capacity, "
+        "g.querySelectorAll('rect.usage').length, !!g.querySelector('line.capacity')])",
+    )
+    assert [r[:2] for r in rows] == [["cpu", "2"], ["gpu", "1"], ["memory_gb", "8"]]
+    assert all(r[2] > 0 and r[3] for r in rows)
+    names = page.eval_on_selector_all(
+        ".resource-row .resource-name", "e => e.map(x => x.textContent)"
+    )
+    assert names == ["cpu", "gpu", "memory_gb"]
+    peak = page.locator(".resource-row[data-resource=gpu] .resource-peak").text_content()
+    assert peak == "peak 1 (100%)"
+    page.locator("svg.resource-timeline").scroll_into_view_if_needed()
+    shot(page, "resource-timeline.png", full_page=False)

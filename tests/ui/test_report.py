@@ -154,4 +154,18 @@ def test_report_draws_the_resource_timeline(tmp_path):
     page = result.report(tmp_path / "r.html", timeline=pool).read_text()
     assert "Resource timeline" in page
     assert 'data-resource="cpu"' in page and 'data-resource="gpu"' in page
-    assert "8 acquire/release events" in page and "peak 100%" in page
+    assert "8 acquire/release events" in page and "peak 2 (100%)" in page
+    rows = re.findall(r'<g class="resource-row" data-resource="(\w+)" data-capacity="(\w+)"', page)
+    assert rows == [("cpu", "2"), ("gpu", "1")]  # one row per resource of the pool
+
+
+def test_report_derives_the_timeline_from_resources_options(tmp_path):
+    dag = DAG()
+    dag.add_node("a", lambda: 1, resources={"memory": 3})
+    dag.add_node("b", lambda: 2)
+    page = Executor(dag, backend="threads").execute().report(tmp_path / "r.html").read_text()
+    assert 'data-resource="memory"' in page and "no pool timeline" in page
+    plain = DAG()
+    plain.add_node("x", lambda: 1)
+    page = Executor(plain, backend="threads").execute().report(tmp_path / "p.html").read_text()
+    assert "Resource timeline" not in page

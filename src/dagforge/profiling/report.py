@@ -377,49 +377,24 @@ def gantt_svg(bars: Sequence[Bar], max_bars: int = MAX_BARS, width: int = 900) -
 
 def timeline_svg(timeline: Any, width: int = 900) -> str:
     """Allocation of each resource over the run, as steps against its capacity
-    (a ``ResourceTimeline`` or a ``ResourcePool``)."""
+    (a ``ResourceTimeline`` or a ``ResourcePool``): one row per resource of the pool,
+    drawn by :func:`dagforge.profiling.resource_usage.usage_svg`."""
+    from dagforge.profiling.resource_usage import (
+        ResourceUsage,
+        usage_from_snapshots,
+        usage_svg,
+    )
+
+    if isinstance(timeline, list) and all(isinstance(u, ResourceUsage) for u in timeline):
+        note = "From the nodes' start/end times and requirements (no pool timeline)."
+        return usage_svg(timeline, width, note=note)
     timeline = getattr(timeline, "timeline", timeline)
     snaps = list(timeline.snapshots) if timeline is not None else []
     if not snaps:
         return "<p>No resource was acquired in this run.</p>"
     caps = dict(getattr(timeline, "_capacities", {}) or {})
-    names = sorted({k for s in snaps for k in s.allocated})
-    t0, t1 = snaps[0].timestamp, snaps[-1].timestamp
-    span = max(t1 - t0, 1e-9)
-    left, lh = 140, 50
-    plot = width - left - 10
-    parts = [
-        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{len(names) * lh + 25}" role="img" aria-label="resource timeline">'
-    ]
-    peaks = timeline.peak_utilization() if hasattr(timeline, "peak_utilization") else {}
-    for i, res in enumerate(names):
-        cap = float(caps.get(res) or max(s.allocated.get(res, 0) for s in snaps) or 1.0)
-        y0 = 5 + i * lh
-        pts = []
-        prev = None
-        for s in snaps:
-            x = left + (s.timestamp - t0) / span * plot
-            y = y0 + lh - 10 - (s.allocated.get(res, 0.0) / cap) * (lh - 15)
-            if prev is not None:
-                pts.append(f"{x:.1f},{prev:.1f}")
-            pts.append(f"{x:.1f},{y:.1f}")
-            prev = y
-        peak = peaks.get(res)
-        label = f"{res} (cap {cap:g})" + (f" peak {100 * peak:.0f}%" if peak is not None else "")
-        parts.append(
-            f'<text x="4" y="{y0 + 20}" font-size="11" font-family="sans-serif">'
-            f"{_e(label[:40])}</text>"
-            f'<line x1="{left}" y1="{y0 + lh - 10}" x2="{width - 10}" y2="{y0 + lh - 10}" '
-            'stroke="#ccc"/>'
-            f'<polyline class="resource" data-resource="{_e(res)}" fill="none" '
-            f'stroke="#3182bd" stroke-width="1.5" points="{" ".join(pts)}"/>'
-        )
-    parts.append(
-        f'<text x="{left}" y="{len(names) * lh + 20}" font-size="11" font-family="sans-serif">'
-        f"0 ms … {span * 1000:.1f} ms, {len(snaps)} acquire/release events</text></svg>"
-    )
-    return "".join(parts)
+    usages = usage_from_snapshots(snaps, caps)
+    return usage_svg(usages, width, note=f"{len(snaps)} acquire/release events.")
 
 
 # -- the profile tables -----------------------------------------------------------------------
@@ -533,8 +508,9 @@ def write_report(
 ) -> Path:
     """Write the report of a run: from an ``ExecutionResult`` (``result.report``), or
     from a saved profile and/or trace (``dagforge report``). ``timeline`` (the run's
-    ``ResourcePool`` or its ``ResourceTimeline``) adds the resource timeline. Returns
-    the path."""
+    ``ResourcePool`` or its ``ResourceTimeline``) adds the resource timeline; without it,
+    a result whose nodes have ``resources`` options gets one derived from their start
+    and end times. Returns the path."""
     from dagforge.profiling.profile import Profile, atomic_write_text
 
     if result is None and profile is None and trace is None:
@@ -564,6 +540,10 @@ def write_report(
                 logs[n] = r.logs.text
         summary = result.summary()
         title = title or f"dagforge run: {result.status}"
+        if timeline is None:  # no pool given: the nodes' resources options, if any
+            from dagforge.profiling.resource_usage import usage_of_result
+
+            timeline = usage_of_result(result) or None
     else:
         nodes = list(profile.nodes) if profile is not None else []
         edges = [tuple(e) for e in profile.edges] if profile is not None else []

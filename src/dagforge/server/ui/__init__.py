@@ -195,6 +195,39 @@ class RunView:
             packed.append(Bar(b[0], f"slot {slot + 1}", b[2], b[3], b[4]))
         return packed
 
+    def resource_usage(self) -> list[Any]:
+        """Usage per resource from the nodes' start/end and their requirements (the
+        ``resources`` options of the run's DAG, known once the run has finished and
+        while this server holds its result); ``[]`` when no node requires any."""
+        from dagforge.profiling.resource_usage import requirements_of, usage_from_intervals
+
+        result = None if self.live else self.plat.result(self.id)
+        reqs = requirements_of(getattr(result, "dag", None)) if result is not None else {}
+        if not reqs:
+            return []
+        now = time.time() - (self.record["started"] or time.time())
+        intervals = [
+            (name, f["start"], f["end"] if f.get("end") is not None else max(now, f["start"]))
+            for name, f in self.nodes.items()
+            if f.get("start") is not None
+        ]
+        return usage_from_intervals(intervals, reqs)
+
+    def resources_html(self, bars: list[Bar]) -> str:
+        from dagforge.profiling.resource_usage import usage_svg
+
+        try:
+            usages = self.resource_usage()
+        except Exception as exc:  # a timeline must never break the page
+            return f"<p>no resource timeline: {type(exc).__name__}: {html.escape(str(exc))}</p>"
+        if not usages:
+            return (
+                '<p class="resource-empty">No resource requirements: no node of this run '
+                "declares resources.</p>"
+            )
+        span = (min(b[2] for b in bars), max(b[3] for b in bars)) if bars else None
+        return usage_svg(usages, span=span, note="From the nodes' start/end and requirements.")
+
     def profile_html(self) -> str:
         result = self.plat.result(self.id)
         if result is None:
@@ -417,6 +450,7 @@ def install_ui(app: Any, plat: Any) -> None:
             if details[n].get("traceback") and n not in failed:
                 failed.append(n)
         shown = names[npage * MAX_NODE_ROWS : (npage + 1) * MAX_NODE_ROWS]
+        bars = v.bars()
         rows = []
         for n in shown:
             f = v.nodes[n]
@@ -459,7 +493,8 @@ def install_ui(app: Any, plat: Any) -> None:
             "more_nodes": (npage + 1) * MAX_NODE_ROWS < len(names),
             "failed": [(n, details.get(n, {})) for n in failed[:MAX_NODE_ROWS]],
             "logged": [(n, details[n]) for n in logged],
-            "gantt": Markup(gantt_svg(v.bars(), max_bars=1500)),
+            "gantt": Markup(gantt_svg(bars, max_bars=1500)),
+            "resources": Markup(v.resources_html(bars)),
             "profile": Markup(v.profile_html()) if not v.live else "",
             "q": lambda s: quote(str(s), safe=""),
         }
