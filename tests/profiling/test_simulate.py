@@ -10,8 +10,11 @@ import random
 import pytest
 
 from dagforge import DAG
+from dagforge.calling import K_NOARGS
 from dagforge.errors import ResourceError
+from dagforge.execution.backends.base import ExecutionBackend
 from dagforge.execution.executor import Executor, ResourceAwareExecutor
+from dagforge.execution.jobs import Job
 from dagforge.profiling import Profile, TaskMetrics
 from dagforge.resources import ResourcePool
 from dagforge.scheduling.simbackend import SimulatedBackend, VirtualClock
@@ -260,9 +263,15 @@ def test_bad_input():
 def test_the_backend_refuses_more_jobs_than_workers_and_names_a_stuck_run():
     clock = VirtualClock()
     backend = SimulatedBackend([1.0, 1.0], clock, workers=1)
-    backend.submit((0, 1))
+    assert isinstance(backend, ExecutionBackend)  # the engine's declared contract
+    assert backend.clock is clock  # the run reads the same clock
+
+    def job(idx: int) -> Job:
+        return Job(idx, 1, K_NOARGS, None, (), None, f"n{idx}", None, None)
+
+    backend.submit(job(0))
     with pytest.raises(RuntimeError, match="all 1 simulated workers busy"):
-        backend.submit((1, 1))
+        backend.submit(job(1))
     [event] = backend.wait(None)
     assert (event.idx, event.t_start, event.t_end, clock()) == (0, 0.0, 1.0, 1.0)
     with pytest.raises(RuntimeError, match="nothing is running"):

@@ -5,10 +5,11 @@ backend, so admission (``max_concurrency``, exclusive nodes, the resource pool a
 bounded overtaking), ranking, retries and timeouts are the ones a real run applies;
 only the passage of time is simulated.
 
-The contract it keeps is the engine's backend contract (``capacity``, ``start``,
-``submit``, ``wait``, ``abandon``, ``shutdown``, ``select``, ``worker_names``,
-``name``, ``synchronous``); it is duck-typed so that this module, one layer below the
-engine, imports nothing from it.
+The contract it keeps is the engine's ``ExecutionBackend`` protocol
+(``execution/backends/base.py``: ``capacity``, ``start``, ``submit``, ``wait``,
+``wait_async``, ``abandon``, ``shutdown``, ``select``, ``worker_names``, ``name``,
+``synchronous``, and the optional ``clock``); it is met structurally, so this module,
+one layer below the engine, imports nothing from it.
 
 - ``submit(job)`` picks a free worker, works out when the node's inputs are there (a
   parent that ran on another machine sends its data in ``bits / bandwidth`` seconds)
@@ -156,7 +157,7 @@ class SimulatedBackend:
     # -- the contract ----------------------------------------------------------------
 
     def submit(self, job: Any) -> None:
-        idx, attempt = job[0], job[1]
+        idx, attempt = job.idx, job.attempt  # an execution.jobs.Job record
         now = self.clock.now
         if not self._free:
             raise RuntimeError(
@@ -232,6 +233,10 @@ class SimulatedBackend:
             self.log.append((idx, attempt, w, start, end, "completed"))
             events.append(SimEvent(idx, attempt, True, None, None, None, start, end, w, None))
         return events
+
+    async def wait_async(self, timeout: float | None) -> list[SimEvent]:
+        """``wait`` for the asyncio driver: virtual time never blocks."""
+        return self.wait(timeout)
 
     def abandon(self, idx: int, attempt: int) -> None:
         seq = self._live.pop((idx, attempt), None)
