@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dagforge.cli._app import OUTPUT, emit, fail, read_json
+
+if TYPE_CHECKING:
+    from dagforge.client import Client
 
 URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help="platform URL")
 TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
@@ -64,11 +67,10 @@ def db_check(database_url: str = DATABASE_URL, data_dir: Path = DATA_DIR) -> Non
     typer.echo(f"{redact(url)}: schema is current")
 
 
-def _call(url: str, token: str | None, method: str, path: str, **kwargs: Any) -> Any:
+def _client(url: str, token: str | None) -> Client:
     from dagforge.client import Client
 
-    with Client(url, token=token) as client:
-        return client._call(method, path, **kwargs)
+    return Client(url, token=token)
 
 
 def _when(stamp: Any) -> str:
@@ -80,15 +82,16 @@ def _when(stamp: Any) -> str:
 @schedules_app.command("ls")
 def schedules_ls(url: str = URL, token: str = TOKEN, output: str = OUTPUT) -> None:
     """List the schedules with their next due time and last run."""
-    rows = _call(url, token, "GET", "/schedules")
+    with _client(url, token) as client:
+        rows = client.list_schedules()
     if output == "json":
-        emit(rows, output)
+        emit([s.to_dict() for s in rows], output)
         return
     table = [
         {
-            **s,
-            "next_due": _when(s.get("next_due")),
-            "last_run": (s.get("last_fires") or [{}])[0].get("run_id", ""),
+            **s.to_dict(),
+            "next_due": _when(s.next_due),
+            "last_run": s.last_fires[0].run_id if s.last_fires else "",
         }
         for s in rows
     ]
@@ -119,15 +122,15 @@ def schedules_add(
     """Register (or replace) a schedule: {name, trigger, cron, arguments, timezone,
     catchup, max_active}."""
     body = read_json(source, "a schedule")
-    emit(_call(url, token, "POST", "/register/schedule", json=body), output)
+    with _client(url, token) as client:
+        emit(client.register_schedule(body).to_dict(), output)
 
 
 @schedules_app.command("rm")
 def schedules_rm(name: str, url: str = URL, token: str = TOKEN) -> None:
     """Delete a schedule (runs it fired stay in the journal)."""
-    from urllib.parse import quote
-
-    _call(url, token, "DELETE", f"/schedules/{quote(name, safe='')}")
+    with _client(url, token) as client:
+        client.delete_schedule(name)
     typer.echo(f"deleted schedule {name}")
 
 

@@ -10,11 +10,15 @@ outputs of the nodes it completed).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dagforge.cli._app import OUTPUT, emit, fail
+
+if TYPE_CHECKING:
+    from dagforge.client import Client
+    from dagforge.server.api_models import RunDetail, RunSummary
 
 URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help="platform URL")
 TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
@@ -27,7 +31,7 @@ runs_app = typer.Typer(
 _RUN_COLUMNS = ("run_id", "trigger", "dag", "priority", "status", "accepted", "duration_s")
 
 
-def _client(url: str, token: str | None) -> Any:
+def _client(url: str, token: str | None) -> Client:
     from dagforge.client import Client
 
     return Client(url, token=token)
@@ -39,25 +43,25 @@ def _when(stamp: Any) -> str:
     return _dt.datetime.fromtimestamp(stamp).isoformat(sep=" ", timespec="seconds")
 
 
-def _row(run: dict[str, Any]) -> dict[str, Any]:
-    started, finished = run.get("started"), run.get("finished")
+def _row(run: RunSummary | RunDetail) -> dict[str, Any]:
+    started, finished = run.started, run.finished
     duration = finished - started if started is not None and finished is not None else None
     return {
-        **run,
-        "run_id": run.get("run_id") or run.get("id"),
-        "accepted": _when(run.get("accepted")),
+        **run.to_dict(),
+        "run_id": run.run_id or run.id,
+        "accepted": _when(run.accepted),
         "duration_s": duration,
     }
 
 
-def _resolve(client: Any, run_id: str) -> str:
+def _resolve(client: Client, run_id: str) -> str:
     """``latest`` names the newest run; anything else is a run id."""
     if run_id != "latest":
         return run_id
     newest = client.runs(limit=1)
     if not newest:
         fail("there are no runs on this server yet; start one with `dagforge trigger NAME`")
-    return newest[0].get("run_id") or newest[0]["id"]
+    return newest[0].run_id or newest[0].id
 
 
 @runs_app.command("ls")
@@ -71,9 +75,9 @@ def runs_ls(
     """List the newest runs."""
     runs = _client(url, token).runs(limit=limit)
     if status is not None:
-        runs = [r for r in runs if r.get("status") == status]
+        runs = [r for r in runs if r.status == status]
     if output == "json":
-        emit(runs, output)
+        emit([r.to_dict() for r in runs], output)
     else:
         emit([_row(r) for r in runs], output, columns=_RUN_COLUMNS, title="runs")
 
@@ -88,10 +92,10 @@ def runs_show(
     """Show one run: status, times, error and outputs."""
     client = _client(url, token)
     run = client.run(_resolve(client, run_id))
-    if run.get("status") == "succeeded" and run.get("outputs") is None:
-        run["outputs"] = client.outputs(run.get("run_id") or run["id"])
+    if run.status == "succeeded" and run.outputs is None:
+        run.outputs = client.outputs(run.run_id or run.id)
     if output == "json":
-        emit(run, output)
+        emit(run.to_dict(), output)
         return
     row = _row(run)
     emit(
@@ -101,7 +105,7 @@ def runs_show(
     )
 
 
-def _node_logs(client: Any, run_id: str, node: str) -> dict[str, Any] | None:
+def _node_logs(client: Client, run_id: str, node: str) -> dict[str, Any] | None:
     """The node's captured output (``GET /runs/{id}/nodes/{node}/logs``), if served."""
     from dagforge.client import _seg
     from dagforge.errors import ClientError
@@ -127,8 +131,8 @@ def runs_logs(
         fail(f"unknown --output {output!r}; use table or json")
     client = _client(url, token)
     run = client.run(_resolve(client, run_id))
-    rid = run.get("run_id") or run["id"]
-    nodes = run.get("nodes") or {}
+    rid = run.run_id or run.id
+    nodes = run.to_dict().get("nodes") or {}
     wanted = list(node or nodes)
     unknown = [n for n in wanted if n not in nodes]
     if unknown:
@@ -137,8 +141,8 @@ def runs_logs(
     if output == "json":
         emit({"run_id": rid, "status": run.get("status"), "nodes": nodes, "logs": logs}, output)
         return
-    typer.echo(f"run {rid} of trigger {run.get('trigger')!r}")
-    typer.echo(f"  accepted {_when(run.get('accepted'))}")
+    typer.echo(f"run {rid} of trigger {run.trigger!r}")
+    typer.echo(f"  accepted {_when(run.accepted)}")
     for name in wanted:
         info = nodes[name] if isinstance(nodes[name], dict) else {"status": nodes[name]}
         detail = logs.get(name) or {}
@@ -156,8 +160,8 @@ def runs_logs(
         if detail.get("traceback"):
             for text in str(detail["traceback"]).rstrip().splitlines():
                 typer.echo(f"      | {text}")
-    ended = f" at {_when(run.get('finished'))}" if run.get("finished") else ""
-    typer.echo(f"  {run.get('status')}{ended}" + (f": {run['error']}" if run.get("error") else ""))
+    ended = f" at {_when(run.finished)}" if run.finished else ""
+    typer.echo(f"  {run.status}{ended}" + (f": {run.error}" if run.error else ""))
 
 
 @runs_app.command("cancel")
@@ -172,9 +176,9 @@ def runs_cancel(
     rid = _resolve(client, run_id)
     run = client.cancel(rid)
     if output == "json":
-        emit(run, output)
+        emit(run.to_dict(), output)
     else:
-        typer.echo(f"run {rid}: {run.get('status')}")
+        typer.echo(f"run {rid}: {run.status}")
 
 
 @runs_app.command("retry")
@@ -189,9 +193,10 @@ def runs_retry(
     """Retry a failed or cancelled run from where it stopped (a new attempt, same id)."""
     client = _client(url, token)
     rid = _resolve(client, run_id)
-    run = client.retry(rid)
+    accepted = client.retry(rid)
+    run = accepted.to_dict()
     if wait:
-        run = {**client.wait(rid, timeout=timeout), "attempt": run["attempt"]}
+        run = {**client.wait(rid, timeout=timeout).to_dict(), "attempt": accepted.attempt}
     if output == "json":
         emit(run, output)
     else:
@@ -207,7 +212,7 @@ def _registry_group(kind: str, plural: str, columns: tuple[str, ...]) -> typer.T
     @group.command("ls")
     def listing(output: str = OUTPUT, url: str = URL, token: str = TOKEN) -> None:
         items = getattr(_client(url, token), f"list_{plural}")()
-        emit(items, output, columns=columns, title=plural)
+        emit([item.to_dict() for item in items], output, columns=columns, title=plural)
 
     listing.__doc__ = f"List the registered {plural}."
 
@@ -218,7 +223,7 @@ def _registry_group(kind: str, plural: str, columns: tuple[str, ...]) -> typer.T
         url: str = URL,
         token: str = TOKEN,
     ) -> None:
-        item = getattr(_client(url, token), f"get_{kind}")(name)
+        item = getattr(_client(url, token), f"get_{kind}")(name).to_dict()
         if output == "json":
             emit(item, output)
         else:

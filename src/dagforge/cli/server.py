@@ -150,7 +150,8 @@ def _client(url: str, token: str | None) -> Any:
 def _run(action: Any) -> Any:
     """Call the server and print its JSON answer; errors go to the command guard."""
     answer = action()
-    typer.echo(json.dumps(answer, indent=2))
+    data = answer.to_dict() if hasattr(answer, "to_dict") else answer  # typed Client results
+    typer.echo(json.dumps(data, indent=2))
     return answer
 
 

@@ -21,11 +21,22 @@ from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import (
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    Security,
+)
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunctionError
+from dagforge.server import api_models as m
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
@@ -58,7 +69,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(BodyLimit, limit=plat.settings.max_body)
     expected = f"Bearer {plat.settings.token}".encode() if plat.settings.token else None
 
-    def authorised(authorization: str | None = Header(default=None)) -> None:
+    def authorised(
+        authorization: str | None = Header(default=None, include_in_schema=False),
+        _scheme: Any = Security(m.bearer),  # documents the scheme; the check is below
+    ) -> None:
         if expected is None:
             return
         # compare the header's raw bytes (ASGI decodes it as latin-1): any header that is
@@ -71,7 +85,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def may_read(authorization: str | None = Header(default=None)) -> None:
+    def may_read(
+        authorization: str | None = Header(default=None, include_in_schema=False),
+        _scheme: Any = Security(m.bearer),
+    ) -> None:
         if not plat.settings.public_reads:
             authorised(authorization)
 
@@ -128,6 +145,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     page_size = min(100, plat.settings.max_list)  # listings' default page (--max-list caps)
 
+    records: dict[str, Any] = {
+        "functions": m.FunctionRecord,
+        "dags": m.DagRecord,
+        "triggers": m.TriggerRecord,
+    }
+    typed: dict[str, Any] = {"response_model_exclude_unset": True}  # send what is there
     for kind, table in (("function", "functions"), ("dag", "dags"), ("trigger", "triggers")):
         register = {
             "function": plat.register_function,
@@ -150,7 +173,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
                 cursor: str | None = Query(None, max_length=400),
                 _: None = Depends(may_read),
-            ) -> list[dict[str, Any]]:
+            ) -> Any:
                 """Registered bodies by name, one page at a time; when more follow, the
                 ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
                 ``cursor`` of the next page."""
@@ -166,7 +189,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return listing
 
         def make_get(table=table):
-            def get(name: str, _: None = Depends(may_read)) -> dict[str, Any]:
+            def get(name: str, _: None = Depends(may_read)) -> Any:
                 try:
                     return plat.db.get(table, name)
                 except RegistryError as exc:
@@ -175,22 +198,37 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return get
 
         def make_delete(table=table):
-            def delete(name: str, _: None = Depends(authorised)) -> dict[str, str]:
+            def delete(name: str, _: None = Depends(authorised)) -> m.Deleted:
                 try:
                     plat.db.delete(table, name)
                 except RegistryError as exc:
                     raise HTTPException(404, str(exc)) from None
-                return {"deleted": name}
+                return m.Deleted(deleted=name)
 
             return delete
 
+        record = records[table]
         app.post(
-            f"/register/{kind}", status_code=201, tags=["register"], summary=f"Register a {kind}"
+            f"/register/{kind}",
+            status_code=201,
+            tags=["register"],
+            summary=f"Register a {kind}",
+            response_model=record,
+            **typed,
         )(make_post())
-        app.post(f"/register/{kind}/", status_code=201, include_in_schema=False)(make_post())
-        app.get(f"/{table}", tags=["register"])(make_list())
-        app.get(f"/{table}/{{name}}", tags=["register"])(make_get())
-        app.delete(f"/{table}/{{name}}", tags=["register"])(make_delete())
+        app.post(
+            f"/register/{kind}/",
+            status_code=201,
+            include_in_schema=False,
+            response_model=record,
+            **typed,
+        )(make_post())
+        listed: Any = list[record]  # type: ignore[valid-type]  # a model picked per registry
+        app.get(f"/{table}", tags=["register"], response_model=listed, **typed)(make_list())
+        app.get(f"/{table}/{{name}}", tags=["register"], response_model=record, **typed)(make_get())
+        app.delete(f"/{table}/{{name}}", tags=["register"], response_model=m.Deleted, **typed)(
+            make_delete()
+        )
 
     from dagforge.server.schedules import install as install_schedules
 
@@ -198,7 +236,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     # -- runs ------------------------------------------------------------------------------------
 
-    @app.post("/run/{trigger}", status_code=202, tags=["runs"])
+    waited = {200: {"model": m.RunDetail, "description": "?wait=true: the finished run"}}
+
+    @app.post(
+        "/run/{trigger}",
+        status_code=202,
+        tags=["runs"],
+        response_model=m.RunAccepted,
+        responses=waited,  # type: ignore[arg-type]
+        **typed,
+    )
     async def run(
         trigger: str,
         arguments: dict[str, Any] | None = Body(default=None),
@@ -231,7 +278,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 plat.unsubscribe(run_id, future)
         return JSONResponse(_public(done), status_code=200)
 
-    @app.post("/run/{trigger}/", status_code=202, include_in_schema=False)
+    @app.post("/run/{trigger}/", status_code=202, include_in_schema=False, **typed)
     async def run_slash(
         trigger: str,
         arguments: dict[str, Any] | None = Body(default=None),
@@ -242,8 +289,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         authorised(authorization)
         return await run(trigger, arguments, wait, timeout, None)
 
-    @app.post("/runs/{run_id}/cancel", tags=["runs"])
-    def cancel(run_id: str, _: None = Depends(authorised)) -> dict[str, Any]:
+    @app.post("/runs/{run_id}/cancel", tags=["runs"], response_model=m.RunDetail, **typed)
+    def cancel(run_id: str, _: None = Depends(authorised)) -> Any:
         """Cancel a queued or running run: nothing new starts, it ends ``cancelled``."""
         try:
             return _public(plat.cancel(run_id), outputs=False)
@@ -252,8 +299,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])
-    def retry(run_id: str, _: None = Depends(authorised)) -> dict[str, Any]:
+    @app.post(
+        "/runs/{run_id}/retry",
+        status_code=202,
+        tags=["runs"],
+        response_model=m.RetryAccepted,
+        **typed,
+    )
+    def retry(run_id: str, _: None = Depends(authorised)) -> Any:
         """Redrive a failed or cancelled run from where it stopped: the same run id, a
         new attempt; completed nodes are restored from the journal, not run again.
         409 for a queued, running or succeeded run; 429 when its class is full."""
@@ -266,13 +319,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/runs", tags=["runs"])
+    @app.get("/runs", tags=["runs"], response_model=list[m.RunSummary], **typed)
     def runs(
         response: Response,
         limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
         cursor: str | None = Query(None, max_length=200),
         _: None = Depends(may_read),
-    ) -> list[dict[str, Any]]:
+    ) -> Any:
         """Run summaries, newest first (no arguments, outputs or nodes). When more runs
         follow, the ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
         ``cursor`` of the next page."""
@@ -301,8 +354,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/runs/{run_id}", tags=["runs"])
-    def run_status(run_id: str, _: None = Depends(may_read)) -> dict[str, Any]:
+    @app.get("/runs/{run_id}", tags=["runs"], response_model=m.RunDetail, **typed)
+    def run_status(run_id: str, _: None = Depends(may_read)) -> Any:
         """Status, per-node states and timings (outputs: ``/runs/{id}/outputs``); while a
         run is unfinished, ``nodes`` lists the node instances completed so far.
         ``attempt`` counts retries (1 for a run never retried); ``history`` holds the
@@ -318,7 +371,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             }
         return record
 
-    @app.get("/runs/{run_id}/outputs", tags=["runs"])
+    @app.get("/runs/{run_id}/outputs", tags=["runs"], response_model=m.RunOutputs)
     def run_outputs(run_id: str, _: None = Depends(may_read)) -> Any:
         record = _run_or_404(run_id)
         if record["status"] in ("queued", "running"):
@@ -338,13 +391,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             )
         return result
 
-    @app.get("/runs/{run_id}/profile", tags=["runs"])
+    @app.get("/runs/{run_id}/profile", tags=["runs"], response_model=m.ProfileDocument, **typed)
     def run_profile(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling import Profile
 
         return Profile.from_result(_result_or_404(run_id)).to_dict()
 
-    @app.get("/runs/{run_id}/trace", tags=["runs"])
+    @app.get("/runs/{run_id}/trace", tags=["runs"], response_model=m.TraceDocument, **typed)
     def run_trace(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling.trace import build_trace
 
@@ -352,14 +405,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     # -- config and a small dashboard -----------------------------------------------------------
 
-    @app.get("/config/weights", tags=["config"])
-    def get_weights(_: None = Depends(may_read)) -> dict[str, int]:
+    @app.get("/config/weights", tags=["config"], response_model=m.PriorityWeights)
+    def get_weights(_: None = Depends(may_read)) -> Any:
         return plat.queues.weights
 
-    @app.put("/config/weights", tags=["config"])
-    def put_weights(
-        weights: dict[str, Any] = Body(...), _: None = Depends(authorised)
-    ) -> dict[str, int]:
+    @app.put("/config/weights", tags=["config"], response_model=m.PriorityWeights)
+    def put_weights(weights: dict[str, Any] = Body(...), _: None = Depends(authorised)) -> Any:
         """Weights are integers from 1 to 1000 (``"3"``, ``true`` or ``10**30`` are refused)."""
         try:
             plat.queues.set_weights(weights)
@@ -384,6 +435,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     from dagforge.server.dagit_routes import router as dagit_router
 
     app.include_router(dagit_router)  # DAGit's control-plane routes and bodies (issue 12)
+    m.install_openapi(app)  # the request bodies the routes read themselves, as models
     return app
 
 

@@ -43,13 +43,18 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Header, HTTPException, Request, Security, UploadFile
 
 from dagforge.errors import DagforgeError, RegistryError
+from dagforge.server import api_models as m
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["dagit"])
+# every route checks the token itself (app.state.read_auth / write_auth); the router's
+# dependency only declares the bearer scheme in the OpenAPI document
+router = APIRouter(tags=["dagit"], dependencies=[Security(m.bearer)])
+_AUTH = Header(default=None, include_in_schema=False)  # the raw header, checked by the app
+_TYPED: dict[str, Any] = {"response_model_exclude_unset": True}  # send only what is there
 
 _WAIT = 300.0  # seconds a synchronous DAGit run may take before the answer says "running"
 _MAX_FILE = 5 * 1024 * 1024  # bytes per uploaded file
@@ -67,15 +72,15 @@ def _read(request: Request, authorization: str | None) -> None:
     request.app.state.read_auth(authorization)
 
 
-@router.get("/list/actions")
-def list_actions(request: Request, authorization: str | None = Header(default=None)) -> Any:
+@router.get("/list/actions", response_model=m.DagitActionList, **_TYPED)
+def list_actions(request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     names = [f.get("name") for f in _plat(request).db.list("functions")]
     return {"list of available actions": names}
 
 
-@router.get("/view/functions")
-def view_functions(request: Request, authorization: str | None = Header(default=None)) -> Any:
+@router.get("/view/functions", response_model=m.DagitFunctionList, **_TYPED)
+def view_functions(request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     names = [f.get("name") for f in _plat(request).db.list("functions")]
     return {"status": 200, "DAGit functions": names}
@@ -85,16 +90,14 @@ def _trigger_view(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in ("trigger_name", "type", "dags", "functions")}
 
 
-@router.get("/view/triggers")
-def view_triggers(request: Request, authorization: str | None = Header(default=None)) -> Any:
+@router.get("/view/triggers", response_model=m.DagitTriggers, **_TYPED)
+def view_triggers(request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     return {"trigger": _plat(request).db.list("triggers")}
 
 
-@router.get("/view/trigger/{trigger_name}")
-def view_trigger(
-    trigger_name: str, request: Request, authorization: str | None = Header(default=None)
-) -> Any:
+@router.get("/view/trigger/{trigger_name}", response_model=m.DagitTriggerView, **_TYPED)
+def view_trigger(trigger_name: str, request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     try:
         record = _plat(request).db.get("triggers", trigger_name)
@@ -103,9 +106,9 @@ def view_trigger(
     return {"trigger": [_trigger_view(record)]}
 
 
-@router.post("/register/function/{function_name}")
+@router.post("/register/function/{function_name}", response_model=m.DagitUploadReply, **_TYPED)
 async def register_function(
-    function_name: str, request: Request, authorization: str | None = Header(default=None)
+    function_name: str, request: Request, authorization: str | None = _AUTH
 ) -> Any:
     """DAGit's upload: the function's files (script, Dockerfile, requirements.txt) as
     multipart parts; dagforge also needs ``url`` (a form field) to call the function."""
@@ -150,16 +153,14 @@ def _save_files(plat: Any, function_name: str, files: list[Any]) -> list[str]:
     return names
 
 
-@router.get("/view/dags")
-def view_dags(request: Request, authorization: str | None = Header(default=None)) -> Any:
+@router.get("/view/dags", response_model=m.DagitDags, **_TYPED)
+def view_dags(request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     return {"dag": _plat(request).db.list("dags")}
 
 
-@router.get("/view/dag/{dag_name}")
-def view_dag(
-    dag_name: str, request: Request, authorization: str | None = Header(default=None)
-) -> Any:
+@router.get("/view/dag/{dag_name}", response_model=m.DagitDagView, **_TYPED)
+def view_dag(dag_name: str, request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     try:
         spec = _plat(request).db.get("dags", dag_name)
@@ -193,10 +194,15 @@ def _activation_ids(record: dict[str, Any]) -> list[str]:
     return [f"{record['id']}:{name}" for name in (record.get("nodes") or {})]
 
 
-@router.api_route("/view/activation/{activation_id}", methods=["GET", "POST"])
-def view_activation(
-    activation_id: str, request: Request, authorization: str | None = Header(default=None)
-) -> Any:
+# GET and POST as two routes, so each operation has its own OpenAPI operation id
+@router.get("/view/activation/{activation_id}", response_model=m.DagitActivation, **_TYPED)
+@router.post(
+    "/view/activation/{activation_id}",
+    response_model=m.DagitActivation,
+    operation_id="view_activation_post",
+    **_TYPED,
+)
+def view_activation(activation_id: str, request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     plat = _plat(request)
     run_id, sep, instance = activation_id.partition(":")
@@ -283,12 +289,17 @@ async def _run_named(
         raise HTTPException(404, str(exc)) from None
 
 
-@router.api_route("/run/action/{action_name}/{param_json:path}", methods=["GET", "POST"])
+@router.get("/run/action/{action_name}/{param_json:path}", response_model=m.DagitFunctionReply)
+@router.post(
+    "/run/action/{action_name}/{param_json:path}",
+    response_model=m.DagitFunctionReply,
+    operation_id="run_action_post",
+)
 async def run_action(
     action_name: str,
     param_json: str,
     request: Request,
-    authorization: str | None = Header(default=None),
+    authorization: str | None = _AUTH,
 ) -> Any:
     record = await _run_named(request, authorization, "function", action_name, param_json)
     if record.get("status") != "succeeded":
@@ -298,22 +309,28 @@ async def run_action(
     return _last_output(record)
 
 
-@router.api_route("/run/dag/{dag_name}/{param_json:path}", methods=["GET", "POST"])
+@router.get("/run/dag/{dag_name}/{param_json:path}", response_model=m.DagitDagRun, **_TYPED)
+@router.post(
+    "/run/dag/{dag_name}/{param_json:path}",
+    response_model=m.DagitDagRun,
+    operation_id="run_dag_post",
+    **_TYPED,
+)
 async def run_dag(
     dag_name: str,
     param_json: str,
     request: Request,
-    authorization: str | None = Header(default=None),
+    authorization: str | None = _AUTH,
 ) -> Any:
     record = await _run_named(request, authorization, "dag", dag_name, param_json)
     return {"dag_id": record["id"], "result": _last_output(record)}
 
 
-@router.get("/run/{trigger_name}")
+@router.get("/run/{trigger_name}", response_model=m.DagitRunReply, **_TYPED)
 async def run_trigger(
     trigger_name: str,
     request: Request,
-    authorization: str | None = Header(default=None),
+    authorization: str | None = _AUTH,
 ) -> Any:
     """DAGit's synchronous ``/run/<trigger>`` (``POST`` is the platform's: 202 + run id)."""
     _write(request, authorization)
@@ -346,10 +363,8 @@ def _wait_run(plat: Any, trigger: str, args: dict[str, Any]) -> Any:
 
 
 # Last: DAGit's catch-all ``/view/<dag_id>`` must not shadow the routes above.
-@router.get("/view/{dag_id}")
-def view_dag_metadata(
-    dag_id: str, request: Request, authorization: str | None = Header(default=None)
-) -> Any:
+@router.get("/view/{dag_id}", response_model=m.DagitDagMetadata, **_TYPED)
+def view_dag_metadata(dag_id: str, request: Request, authorization: str | None = _AUTH) -> Any:
     _read(request, authorization)
     try:
         record = _plat(request).db.run(dag_id)

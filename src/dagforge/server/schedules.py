@@ -299,6 +299,10 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
     """Add the schedule routes to the gateway (``app.py`` calls this once)."""
     from fastapi import Body, Depends, HTTPException
 
+    from dagforge.server import api_models as m
+
+    typed: dict[str, Any] = {"response_model": m.Schedule, "response_model_exclude_unset": True}
+
     def scheduler() -> Scheduler:
         sched = getattr(platform, "schedules", None)
         if sched is None:
@@ -312,25 +316,34 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
             raise fail(exc) from None
 
     app.post(
-        "/register/schedule", status_code=201, tags=["register"], summary="Register a schedule"
+        "/register/schedule",
+        status_code=201,
+        tags=["register"],
+        summary="Register a schedule",
+        **typed,
     )(post)
-    app.post("/register/schedule/", status_code=201, include_in_schema=False)(post)
+    app.post("/register/schedule/", status_code=201, include_in_schema=False, **typed)(post)
 
     may_read = app.state.read_auth  # with a token, reads need it too (unless public_reads)
 
-    @app.get("/schedules", tags=["register"])
-    def listing(_: None = Depends(may_read)) -> builtins.list[dict[str, Any]]:
+    @app.get(
+        "/schedules",
+        tags=["register"],
+        response_model=builtins.list[m.Schedule],
+        response_model_exclude_unset=True,
+    )
+    def listing(_: None = Depends(may_read)) -> Any:
         return scheduler().list()
 
-    @app.get("/schedules/{name}", tags=["register"])
-    def get(name: str, _: None = Depends(may_read)) -> dict[str, Any]:
+    @app.get("/schedules/{name}", tags=["register"], **typed)
+    def get(name: str, _: None = Depends(may_read)) -> Any:
         try:
             return scheduler().get(name)
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.delete("/schedules/{name}", tags=["register"])
-    def delete(name: str, _: None = Depends(authorised)) -> dict[str, str]:
+    @app.delete("/schedules/{name}", tags=["register"], response_model=m.Deleted)
+    def delete(name: str, _: None = Depends(authorised)) -> Any:
         try:
             scheduler().delete(name)
         except RegistryError as exc:
