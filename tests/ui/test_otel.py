@@ -187,3 +187,16 @@ def test_serve_otel_uses_the_global_provider_or_names_the_exporter(monkeypatch, 
     tracer = tracer_from_environment()
     tracer.start_span("x").end()
     assert [s.name for s in exporter.get_finished_spans()] == ["x"]
+
+
+def test_serve_otel_service_name_from_the_environment(monkeypatch):
+    from dagforge.server.observability import service_resource
+
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    assert service_resource().attributes["service.name"] == "dagforge"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=etl-a,deployment.environment=prod")
+    attrs = service_resource().attributes
+    assert attrs["service.name"] == "etl-a" and attrs["deployment.environment"] == "prod"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "etl-b")
+    assert service_resource().attributes["service.name"] == "etl-b"

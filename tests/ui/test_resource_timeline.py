@@ -173,3 +173,60 @@ def test_bucketing_keeps_the_largest_amount_per_column():
         Step(0.5, 0.75, 2.0),
         Step(0.75, 1.0, 2.0),
     ]
+
+
+class _Db:
+    def __init__(self, record):
+        self.record = record
+
+    def run(self, run_id):
+        return self.record
+
+    def snapshot(self, run_id):
+        return None
+
+
+class _Platform:
+    """What the run page reads of a platform: the journal's record and the held result."""
+
+    def __init__(self, record, result):
+        self.db = _Db(record)
+        self._result = result
+
+    def result(self, run_id):
+        return self._result
+
+
+def test_run_page_timeline_from_node_times_and_requirements():
+    from dagforge.server.ui import RunView
+
+    dag = DAG()
+    dag.add_node("load", lambda: time.sleep(0.002), resources={"gpu": 1})
+    dag.add_node("fit", lambda x: x, resources={"gpu": 2, "memory": 4})
+    dag.add_edge("load", "fit")
+    result = Executor(dag, backend="threads").execute()
+    nodes = {  # as the platform journals a finished run: seconds from its start
+        "load": {"status": "succeeded", "start": 0.0, "end": 0.5, "worker": "w1"},
+        "fit": {"status": "succeeded", "start": 0.25, "end": 1.0, "worker": "w2"},
+    }
+    record = {"status": "succeeded", "started": 1000.0, "nodes": nodes}
+    view = RunView(_Platform(record, result), "r1")
+    gpu, memory = view.resource_usage()
+    assert [(s.start, s.end, s.amount, s.holders) for s in gpu.steps] == [
+        (0.0, 0.25, 1.0, ("load",)),
+        (0.25, 0.5, 3.0, ("fit", "load")),
+        (0.5, 1.0, 2.0, ("fit",)),
+    ]
+    assert [(s.start, s.end, s.amount) for s in memory.steps] == [
+        (0.0, 0.25, 0.0),
+        (0.25, 1.0, 4.0),
+    ]
+    page = view.resources_html(view.bars())
+    assert re.findall(r'data-resource="(\w+)"', page) == ["gpu", "memory"]
+    # no requirements (every spec-compiled platform run today), or no result held: words
+    plain = DAG()
+    plain.add_node("load", lambda: 1)
+    bare = RunView(_Platform(record, Executor(plain, backend="threads").execute()), "r1")
+    assert bare.resource_usage() == []
+    assert "No resource requirements" in bare.resources_html(bare.bars())
+    assert RunView(_Platform(record, None), "r1").resource_usage() == []

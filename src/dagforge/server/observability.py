@@ -118,15 +118,26 @@ def tracer_from_environment() -> Any:
                 "--otel exports over OTLP/HTTP: pip install 'dagforge[otlp]' "
                 "(opentelemetry-exporter-otlp-proto-http), or run under opentelemetry-instrument"
             ) from None
-        from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        sdk = TracerProvider(resource=Resource.create({"service.name": "dagforge"}))
+        sdk = TracerProvider(resource=service_resource())
         sdk.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(sdk)
         provider = sdk
     return provider.get_tracer("dagforge")
+
+
+def service_resource() -> Any:
+    """The OpenTelemetry resource of ``serve --otel``'s own provider: what
+    ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` say, with ``service.name``
+    ``dagforge`` when neither names the service."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: "dagforge"}))
+    return resource
 
 
 def startup_line(settings: Any, url: str) -> str:
