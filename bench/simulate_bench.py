@@ -5,9 +5,10 @@ The workload of ``bench/resources_bench.py`` [2]: 200 sleeping tasks on a layere
 ``random.Random(0)``, pool ``{"cpu": 8, "gpu": 2, "memory_mb": 16000}``, durations of
 1-3 units. It is run for real with ``ResourceAwareExecutor`` (threads, 16 workers,
 ``costs=`` the sleeps) and simulated with the same options by
-``dagforge.scheduling.simulate.simulate`` — the engine's own core on a virtual clock —
-twice: from the sleep durations (before anything runs) and from the profile of the
-first real run (its measured node times).
+``dagforge.scheduling.simulate`` — the engine's own core on a virtual clock — twice:
+``simulate_executor`` on the same executor (durations: its ``costs``, known before
+anything runs) and ``simulate`` on the profile of the first real run (its measured
+node times as durations, ranked by the same costs).
 
 Printed: measured makespans (median of ``--repeat`` runs), the predictions, their
 ratio, and both against the lower bound max(critical path, work per resource /
@@ -33,7 +34,7 @@ import shapes
 
 import dagforge
 from dagforge.profiling import Profile
-from dagforge.scheduling.simulate import simulate
+from dagforge.scheduling.simulate import simulate, simulate_executor
 
 CAPS = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
 WORKERS = 16
@@ -87,15 +88,19 @@ def main() -> None:
 
     fns = {x: sleeper(dur[x]) for x in names}
 
+    def executor():
+        pool = dagforge.ResourcePool(capacities=CAPS)
+        return dagforge.ResourceAwareExecutor(dag, pool, reqs, costs=dur, max_workers=WORKERS)
+
+    # The same executor's options, simulated (simulate_executor reads them off it).
     t0 = time.perf_counter()
-    sim = simulate(dag, WORKERS, costs=dur, resources=CAPS, requirements=req)
+    sim = simulate_executor(executor())
     t_sim = time.perf_counter() - t0
     assert all(s == "succeeded" for s in sim.status.values()), sim.status
 
     measured, first = [], None
     for _ in range(args.repeat):
-        pool = dagforge.ResourcePool(capacities=CAPS)
-        ex = dagforge.ResourceAwareExecutor(dag, pool, reqs, costs=dur, max_workers=WORKERS)
+        ex = executor()
         t0 = time.perf_counter()
         r = ex.execute(fns)
         measured.append(time.perf_counter() - t0)
@@ -105,7 +110,7 @@ def main() -> None:
     real = statistics.median(measured)
     # From what was measured: the first run's profile (node wall times, ms).
     profile = Profile.from_result(first)
-    sim_p = simulate(profile, WORKERS, resources=CAPS, requirements=req)
+    sim_p = simulate(profile, WORKERS, resources=CAPS, requirements=req, rank_costs=dur)
 
     print(
         f"simulate vs real: heterogeneous {len(names)} sleeping tasks, unit {args.unit * 1e3:g} ms,"

@@ -18,7 +18,7 @@ from dagforge.execution.jobs import Job
 from dagforge.profiling import Profile, TaskMetrics
 from dagforge.resources import ResourcePool
 from dagforge.scheduling.simbackend import SimulatedBackend, VirtualClock
-from dagforge.scheduling.simulate import Simulation, simulate
+from dagforge.scheduling.simulate import Simulation, simulate, simulate_executor
 
 
 def independent(names: str, **options) -> DAG:
@@ -351,3 +351,34 @@ def test_a_heterogeneous_schedule_keeps_every_constraint():
             assert sum(req[n].get(r, 0) for n in running) <= cap, (t, r)
     area = max(sum(dur[n] * req[n].get(r, 0) for n in dag.nodes) / c for r, c in caps.items())
     assert sim.makespan >= max(dag.critical_path(dur)[1], area)
+
+
+def test_rank_costs_rank_without_changing_durations(tawazi):
+    # B ranked first (as Executor(costs={"B": 10}) would): A; B, C; D; E = 4 units.
+    sim = simulate(tawazi, workers=2, rank_costs={"B": 10})
+    assert sim.order == ["A", "B", "C", "D", "E"] and sim.makespan == 4
+    assert sim.end["B"] - sim.start["B"] == 1
+    with pytest.raises(ValueError, match="rank_costs name unknown node"):
+        simulate(tawazi, workers=2, rank_costs={"Z": 1})
+
+
+def test_simulate_executor_takes_the_executors_options():
+    dag = random_dag(3)
+    rng = random.Random(3)
+    req = {n: {"cpu": rng.choice([1, 2])} for n in dag.nodes}
+    costs = {n: float(rng.choice([1, 2, 3])) for n in dag.nodes}
+    ex = ResourceAwareExecutor(
+        dag, ResourcePool({"cpu": 3}), req, costs=costs, max_workers=3, overtake_limit=2
+    )
+    sim = simulate_executor(ex)
+    same = simulate(dag, 3, costs, resources={"cpu": 3}, requirements=req, overtake_limit=2)
+    assert sim.entries == same.entries
+    assert sim.makespan == same.makespan
+    # One node at a time the real run is deterministic: the same order.
+    ex.max_concurrency = 1
+    assert simulate_executor(ex).order == ex.execute().execution_order
+    with pytest.raises(ValueError, match="give workers=N"):
+        simulate_executor(Executor(dag, backend="threads"))
+    assert simulate_executor(Executor(dag, backend="threads"), workers=2).workers == 2
+    with pytest.raises(TypeError, match="takes an Executor"):
+        simulate_executor(dag)

@@ -44,7 +44,7 @@ from dagforge.resources import ResourcePool
 from dagforge.scheduling.order import topological_names
 from dagforge.scheduling.simbackend import SimulatedBackend, VirtualClock
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["Simulation", "simulate", "simulate_executor"]
 
 _SECONDS_PER_UNIT = {"ms": 1e-3, "cost": 1.0, "instructions": 1.0}
 
@@ -146,6 +146,7 @@ def simulate(
     machines: Sequence[int] | None = None,
     bandwidth: float | None = None,
     edge_bits: Mapping[tuple[str, str], float] | None = None,
+    rank_costs: Mapping[str, float] | None = None,
 ) -> Simulation:
     """Simulate the engine's run of a profile (or DAG, or profile path) on N workers.
 
@@ -161,6 +162,10 @@ def simulate(
         machines: workers per machine (``sum(machines) == workers``).
         bandwidth: bits per second between two machines (with ``machines``).
         edge_bits: bits each edge carries; default, a profile's edge weights.
+        rank_costs: what the ready queue ranks by, as an executor's ``costs=`` (and
+            ``profile=``) give it; missing nodes fall back as in the engine (``cost``
+            options, ``estimate_instructions``, a profile's node weights, else 1).
+            Default: the durations, as for ``Executor(..., costs=durations)``.
     """
     if workers is None:  # one, or every worker the machines have
         workers = 1
@@ -170,7 +175,14 @@ def simulate(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if priority not in ("auto", "critical_path", "fifo"):
         raise ValueError(f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}")
-    names, edges, durations, unit, options, bits = _inputs(profile_or_dag, costs)
+    names, edges, durations, unit, options, bits, fallback = _inputs(profile_or_dag, costs)
+    if rank_costs is None:
+        ranks = dict(zip(names, durations, strict=True))
+    else:
+        unknown = sorted(set(rank_costs) - set(names))
+        if unknown:
+            raise ValueError(f"rank_costs name unknown node(s) {unknown[:10]}")
+        ranks = {**dict(zip(names, fallback, strict=True)), **rank_costs}
     per_second = 1.0 / _SECONDS_PER_UNIT[unit]  # simulation units in one second
     index = {n: i for i, n in enumerate(names)}
     changes: dict[str, dict[str, Any]] = {}
@@ -218,7 +230,7 @@ def simulate(
         fail_fast=fail_fast,
         pool=pool,
         requirements=requirements,
-        costs=dict(zip(names, durations, strict=True)),
+        costs=ranks,
         use_ranks=priority != "fifo",
         overtake_limit=overtake_limit,
         check_inputs=False,
@@ -226,6 +238,47 @@ def simulate(
     )
     run.run()
     return _schedule(run, backend, names, durations, unit, workers)
+
+
+def simulate_executor(
+    executor: Any,
+    workers: int | None = None,
+    costs: Mapping[str, float] | None = None,
+    **options: Any,
+) -> Simulation:
+    """Simulate what ``executor.execute()`` would do: its DAG with its options.
+
+    ``executor`` is an ``Executor`` or ``ResourceAwareExecutor``; its ``max_workers``,
+    ``max_concurrency``, pool, requirements, ``costs`` (the durations too, unless
+    ``costs`` is given here), ``profile=`` ranking, ``priority``, ``overtake_limit`` and
+    ``fail_fast`` are the simulation's. ``workers`` is needed when the executor leaves
+    ``max_workers`` to its backend's default. ``options`` are passed on to
+    :func:`simulate` (``machines=``, ``bandwidth=``...).
+    """
+    dag = getattr(executor, "dag", None)
+    if not isinstance(dag, DAG):
+        raise TypeError(
+            f"simulate_executor() takes an Executor (with its DAG), got {type(executor).__name__}"
+        )
+    workers = workers or executor.max_workers
+    if workers is None:
+        raise ValueError("the executor leaves max_workers to its backend's default: give workers=N")
+    rank = dict(executor.costs or {})
+    if executor.guide_profile is not None:  # Executor(profile=p): ranks from its times
+        rank.update(_seams.rank_costs_from_profile(executor.guide_profile))
+    return simulate(
+        dag,
+        workers,
+        costs if costs is not None else executor.costs,
+        resources=executor.resource_pool,
+        requirements=executor.requirements,
+        max_concurrency=executor.max_concurrency,
+        overtake_limit=executor.overtake_limit,
+        priority=executor.priority,
+        fail_fast=executor.fail_fast,
+        rank_costs=rank,
+        **options,
+    )
 
 
 def _known(index: Mapping[str, int], name: Any, what: str) -> None:
@@ -306,7 +359,13 @@ def _schedule(
 def _inputs(
     obj: Any, costs: Mapping[str, float] | None
 ) -> tuple[
-    list[str], list[tuple[str, str]], list[float], str, list[Any], dict[tuple[str, str], float]
+    list[str],
+    list[tuple[str, str]],
+    list[float],
+    str,
+    list[Any],
+    dict[tuple[str, str], float],
+    list[float],
 ]:
     Profile = _seams.profile_class()  # profiling is a layer above: the one seam
 
@@ -322,12 +381,14 @@ def _inputs(
         else:
             base, unit = dict(obj.node_weights), "instructions"
         options = [DEFAULT_OPTIONS] * len(names)
+        fallback = [float(obj.node_weights.get(n) or 1.0) for n in names]
         bits = {(s, t): float(obj.edge_weights.get(f"{s}->{t}", 0)) for s, t in edges}
     elif isinstance(obj, DAG):
         obj.validate()
         names = list(obj.nodes)
         edges = list(obj.edges)
-        base = dict(zip(names, obj.node_costs(), strict=True))
+        fallback = obj.node_costs()  # what the engine ranks by without costs=
+        base = dict(zip(names, fallback, strict=True))
         unit = "cost"
         options = [obj.options(n) for n in names]
         bits = {}
@@ -348,7 +409,7 @@ def _inputs(
         if not d >= 0:
             raise ValueError(f"node {n!r} has a negative duration {d}; costs must be >= 0")
         durations.append(d)
-    return names, edges, durations, unit, options, bits
+    return names, edges, durations, unit, options, bits, fallback
 
 
 def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
