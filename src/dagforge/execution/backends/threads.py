@@ -112,6 +112,13 @@ class ThreadBackend(Backend):
                 now = perf_counter()
                 event = failed(job.idx, job.attempt, exc, "", now, now, wid)
             del running[wid]
+            # Two threads meet here. ``release`` runs OUTSIDE the engine lock: it pops
+            # this attempt's entry of the run's ``held`` (atomic; nobody else touches a
+            # running attempt's entry) and gives it to the pool under the pool's lock.
+            # Then this worker takes the engine lock and, holding it, IS the engine:
+            # ``apply`` runs the core (complete, fire timers, dispatch) on this thread.
+            # Lock order: engine lock -> this backend's ``_lock`` (abandon, via the core)
+            # -> the pool's lock; ``_lock`` is never held while taking the engine lock.
             if release is not None:
                 release(job.idx, job.attempt)
             if apply is not None and engine_lock is not None and engine_lock.acquire():

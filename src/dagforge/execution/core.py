@@ -1,0 +1,380 @@
+"""The core: the node state machine of one run.
+
+Events in — a completion (:class:`~dagforge.execution.jobs.Event`, via
+``_complete``), a due timer (``timers``), a rule applied (``growth``), an interrupt —
+and decisions out: start this node (``_launch`` builds the
+:class:`~dagforge.execution.jobs.Job` and hands it to the backend), arm this timer
+(``timers._arm``), the run is finished (``finished``). The methods here are the only
+writers of node status; each transition goes through ``_set``, which refuses an
+illegal one (``states.ALLOWED``) with an error naming the node.
+
+The core touches no threads and no I/O, and reads time only from the injected clock
+(``self.clock``). Which thread runs it: whichever holds the run's engine lock (see
+:mod:`dagforge.execution.state`) — on the threads backend, often a worker thread
+applying its own completion.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dagforge.errors import CancelledError, GraphError, NodeTimeoutError
+from dagforge.execution import states as S
+from dagforge.execution.jobs import K_NOARGS, K_POS, Event, Job, Seeded, done, node_seed
+from dagforge.execution.state import RunState
+from dagforge.execution.timers import RETRY, TIMEOUT, retry_delay
+
+_new = tuple.__new__  # a Job without NamedTuple.__new__'s Python frame (hot path)
+
+
+class Core(RunState):
+    """Per-transition methods of the node state machine (see the module docstring)."""
+
+    def _set(self, i: int, new: int) -> None:
+        old = self.status[i]
+        if not S.ALLOWED[old][new]:
+            raise S.illegal(self.names[i], old, new)
+        self.status[i] = new
+
+    def _push(self, i: int) -> None:
+        self._set(i, S.READY)
+        keys = self.keys
+        heapq.heappush(self.heap, i if keys is None else keys[i])
+
+    def _idx(self, key: Any) -> int:
+        if self.keys is None:
+            return key
+        if self.int_keys:
+            return key % self.n
+        return key[2]
+
+    def begin(self) -> None:
+        S.check_run_transition(self.state, S.RUN_RUNNING)
+        self.state = S.RUN_RUNNING
+        self.wall_start = time.time()
+        self.t0 = self.clock()
+        if hasattr(self.backend, "run_opts"):
+            self.backend.run_opts = self.opts  # remote backends map options (resources)
+        if hasattr(self.backend, "run_conditions"):
+            self.backend.run_conditions = self.conditions  # and see conditional edges
+        self.backend.start()
+        cb = self.callbacks
+        if cb is not None and cb.on_run_start is not None:
+            cb.on_run_start(self.dag)
+        selected = self.selected
+        if selected is not None:
+            for i in range(self.n):
+                if i not in selected:
+                    self._skip(i, "not selected: outside targets= or inside exclude=")
+        if self.schedule is not None:
+            return  # _dispatch_inline runs the compiled order
+        for i in range(self.n):
+            if not self.pending[i] and self.status[i] == S.PENDING:
+                self._push(i)
+        if self.rules:
+            self._apply_rules()
+
+    def finished(self) -> bool:
+        if self.in_flight:
+            return False
+        if self.timers and self._retry_pending():
+            return False
+        return self.stopping or (not self.heap and not self.blocked)
+
+    def _launch(self, i: int) -> None:
+        self._set(i, S.RUNNING)
+        self.in_flight += 1
+        o = self.opts[i]
+        if o.exclusive:
+            self.exclusive_running = True
+        self.order.append(i)
+        cb = self.callbacks
+        if cb is not None and cb.on_node_start is not None:
+            cb.on_node_start(self.names[i])
+        kind = self.kinds[i]
+        values = self.values
+        args: Any = ()
+        kwargs: Any = None
+        if kind == K_POS:
+            args = [values[p] for p in self.pred[i]]
+            fn = self.fns[i]
+            outputs = None
+        elif kind == K_NOARGS:
+            fn = self.fns[i]
+            outputs = None
+        else:
+            fn, outputs, external = self.task_calls[i]
+            select = self.backend.select
+            kwargs = {
+                inp: select(values[p], out)
+                for p, out, inp in self.bindings.get(i, ())
+                if values[p] is not None
+            }
+            for inp in external:
+                kwargs[inp] = self.run_inputs[inp]
+            kwargs["cfg"] = self.dag.config
+        attempt = self.attempt[i] + 1
+        self.attempt[i] = attempt
+        if self.cache is not None and o.cache and self._from_cache(i, attempt, fn, args, kwargs):
+            return
+        ser = None
+        if self.profiling:
+            ser = o.serializer or self.serializer or "pickle"
+        if self.seed is not None:
+            fn = Seeded(fn, node_seed(self.seed, self.names[i]))
+        if self.capture is not None:
+            fn = self.capture.wrap(self.names[i], fn)
+        job = _new(Job, (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser))
+        if o.timeout is not None and not self.backend.synchronous:
+            self._arm(TIMEOUT, i, attempt, o.timeout)
+        if self.backend.synchronous:
+            ev = self.backend.submit(job)
+            if (
+                o.timeout is not None
+                and ev.t_end - ev.t_start > o.timeout
+                and not isinstance(ev.error, KeyboardInterrupt)
+            ):
+                self._late(i, attempt, ev.t_start, ev.t_end)
+            else:
+                self._complete(ev)
+        else:
+            self.backend.submit(job)
+
+    def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None:
+        """A synchronous node that ran past its timeout: timed out, its result discarded.
+
+        Nothing can interrupt the caller's own thread, so the timeout is applied when the
+        node returns: the outcome (status, error, retries) is the one the other backends
+        give, only later.
+        """
+        o = self.opts[i]
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran {t_end - t_start:.3g}s, longer than its timeout of "
+            f"{o.timeout}s (attempt {attempt}); on the {self.backend.name} backend a node "
+            "cannot be interrupted, so it ran to its end and its result was discarded"
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = 0
+        if self.held:
+            self._release(i, attempt)
+        self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
+
+    def _complete(self, ev: Event) -> None:
+        i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
+        if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
+            return  # a late event from an abandoned attempt
+        if not ok and isinstance(err, KeyboardInterrupt):
+            raise KeyboardInterrupt from err  # Ctrl-C inside a node interrupts the run
+        # SystemExit raised by a node is that node's failure (it is not retried by the
+        # default retry_on=(Exception,)); it never ends the caller's process.
+        self.in_flight -= 1
+        o = self.opts[i]
+        if o.exclusive:
+            self.exclusive_running = False
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = wid
+        held = self.held
+        if held:
+            if self.callbacks is None:  # _release, inlined for the common case
+                req = held.pop((i, attempt), None)
+                if req is not None:
+                    self.pool._give_back(req, self.names[i])
+            else:
+                self._release(i, attempt)
+        if metrics is not None:
+            self.metrics[i] = metrics
+        if o.retries or o.timeout is not None:
+            self._record_attempt(i, attempt, ok, err, t_start, t_end, wid)
+        cb = self.callbacks
+        if ok:
+            self._set(i, S.SUCCEEDED)
+            self.values[i] = value
+            if self.cache_keys:
+                key = self.cache_keys.pop(i, None)
+                if key is not None:
+                    fetch = getattr(self.backend, "materialize", None)  # Dask: not the future
+                    self.cache.put(key, value if fetch is None else fetch(self, i))
+            if cb is not None and cb.on_node_complete is not None:
+                cb.on_node_complete(self.names[i], value)
+            self._release_children(i, value)
+        else:
+            assert err is not None  # a failed event carries its error
+            self._failed(i, attempt, err, tb, S.FAILED)
+        if self.rules:
+            self._apply_rules()
+
+    def _from_cache(self, i: int, attempt: int, fn: Any, args: Any, kwargs: Any) -> bool:
+        """Complete node ``i`` from the result cache if its content key is there."""
+        task = self.fns[i]
+        cfg = self.dag.config
+        deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
+        inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
+        resolve = getattr(self.backend, "resolve", None)
+        if resolve is not None:  # Dask: key on the inputs' values, not on their futures
+            args = [resolve(a) for a in args]
+            inputs = {k: resolve(v) for k, v in inputs.items()} if inputs else inputs
+        key = self.cache.key(task, deps, list(args), inputs, self.opts[i].cache_key)
+        if key is None:
+            return False
+        value = self.cache.get(key)
+        if not self.cache.is_hit(value):
+            self.cache_keys[i] = key
+            return False
+        now = self.clock()
+        self.reasons[i] = "restored from the result cache"
+        self.cached += 1
+        self._complete(done(i, attempt, value, now, now, -1))
+        return True
+
+    def _release_children(self, i: int, value: Any) -> None:
+        pending = self.pending
+        status = self.status
+        conditions = self.conditions
+        for c in self.succ[i]:
+            if conditions:
+                cond = conditions.get((i, c))
+                if cond is not None and not self._holds(i, c, cond, value):
+                    self.dead[c] = self.dead.get(c, 0) + 1
+            p = pending[c] - 1
+            pending[c] = p
+            if not p and status[c] == S.PENDING:
+                if self.dead and self.dead.get(c, 0) == len(self.pred[c]):
+                    self._skip_by_condition(c)
+                else:
+                    self._push(c)
+
+    def _holds(self, i: int, c: int, cond: Callable[[Any], bool], value: Any) -> bool:
+        try:
+            return bool(cond(value))
+        except Exception as exc:
+            raise GraphError(
+                f"the condition on edge {self.names[i]!r} -> {self.names[c]!r} raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _skip_by_condition(self, start: int) -> None:
+        stack = [start]
+        while stack:
+            c = stack.pop()
+            parents = ", ".join(repr(self.names[p]) for p in self.pred[c])
+            self._skip(c, f"not reached: every incoming edge (from {parents}) was switched off")
+            for g in self.succ[c]:
+                self.dead[g] = self.dead.get(g, 0) + 1
+                self.pending[g] -= 1
+                if not self.pending[g] and self.status[g] == S.PENDING:
+                    if self.dead[g] == len(self.pred[g]):
+                        stack.append(g)
+                    else:
+                        self._push(g)
+
+    def _failed(self, i: int, attempt: int, err: BaseException, tb: str | None, state: int) -> None:
+        o = self.opts[i]
+        if attempt <= o.retries and isinstance(err, o.retry_on) and not self.stopping:
+            self._set(i, S.RETRY_WAIT)
+            self.retry_errors[i] = (err, tb or "")
+            self._arm(RETRY, i, attempt, retry_delay(o, attempt))
+            cb = self.callbacks
+            if cb is not None and cb.on_node_retry is not None:
+                cb.on_node_retry(self.names[i], attempt, err)
+            return
+        self._set(i, state)
+        self.errors[i] = (err, tb or "")
+        cb = self.callbacks
+        if cb is not None and cb.on_node_error is not None:
+            cb.on_node_error(self.names[i], err)
+        name = self.names[i]
+        if self.fail_fast:
+            self._stop(f"the run stopped after {name!r} failed (fail_fast=True)")
+        else:
+            self._skip_descendants(i, f"upstream node {name!r} failed")
+
+    def _skip(self, i: int, reason: str) -> None:
+        self._set(i, S.SKIPPED)
+        self.reasons[i] = reason
+        cb = self.callbacks
+        if cb is not None and cb.on_node_skipped is not None:
+            cb.on_node_skipped(self.names[i], reason)
+
+    def _skip_descendants(self, i: int, reason: str) -> None:
+        stack = list(self.succ[i])
+        status = self.status
+        while stack:
+            c = stack.pop()
+            if status[c] in (S.PENDING, S.READY):
+                self._skip(c, reason)
+                stack.extend(self.succ[c])
+
+    def _stop(self, reason: str, state: int = S.SKIPPED) -> None:
+        """Stop dispatching; every node not started is skipped (or cancelled)."""
+        self.stopping = True
+        self.heap.clear()
+        self.blocked.clear()
+        self.overtaken.clear()
+        for i in range(self.n):
+            st = self.status[i]
+            if st == S.RETRY_WAIT:
+                self._retry_dropped(i, reason, state)
+            elif st in (S.PENDING, S.READY):
+                if state == S.SKIPPED:
+                    self._skip(i, reason)
+                else:
+                    self._set(i, S.CANCELLED)
+                    self.reasons[i] = reason
+        self._drop_retries()
+
+    def _retry_dropped(self, i: int, reason: str, state: int) -> None:
+        """A node waiting for its retry when the run stops: it ran and failed, so it is
+        reported failed with that error (cancelled with it on an interrupt)."""
+        err = self.retry_errors.pop(i)
+        if state == S.SKIPPED:
+            self._set(i, S.FAILED)
+            self.reasons[i] = f"its retry did not run: {reason}"
+            cb = self.callbacks
+            if cb is not None and cb.on_node_error is not None:
+                cb.on_node_error(self.names[i], err[0])
+        else:
+            self._set(i, S.CANCELLED)
+            self.reasons[i] = f"{reason} while it waited for its retry"
+        self.errors[i] = err
+
+    def _timed_out(self, i: int, attempt: int, now: float) -> None:
+        o = self.opts[i]
+        self.backend.abandon(i, attempt)
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran longer than its timeout of {o.timeout}s "
+            f"(attempt {attempt}); on the {self.backend.name} backend it was "
+            + ("killed" if self.backend.name == "processes" else "abandoned")
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        start = now - o.timeout
+        self.starts[i] = start
+        self.ends[i] = now
+        if self.held:
+            self._release(i, attempt)
+        self._record_attempt(i, attempt, False, err, start, now, -1)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
+
+    def interrupt(self, reason: str) -> None:
+        """Cancel: nothing new starts; running nodes are abandoned; all say cancelled."""
+        self.interrupted = True
+        for i in range(self.n):
+            if self.status[i] == S.RUNNING:
+                self.backend.abandon(i, self.attempt[i])
+                self._set(i, S.CANCELLED)
+                self.reasons[i] = reason + " while it was running"
+                self.errors[i] = (CancelledError(f"node {self.names[i]!r} was cancelled"), "")
+                if self.held:
+                    self._release(i, self.attempt[i])
+        self.in_flight = 0
+        self._stop(reason, S.CANCELLED)
