@@ -110,7 +110,8 @@ def main() -> None:
     real = statistics.median(measured)
     # From what was measured: the first run's profile (node wall times, ms).
     profile = Profile.from_result(first)
-    sim_p = simulate(profile, WORKERS, resources=CAPS, requirements=req, rank_costs=dur)
+    ms = {k: v * 1e3 for k, v in dur.items()}  # ranked by the same costs, in its unit (ms)
+    sim_p = simulate(profile, WORKERS, resources=CAPS, requirements=req, rank_costs=ms)
 
     print(
         f"simulate vs real: heterogeneous {len(names)} sleeping tasks, unit {args.unit * 1e3:g} ms,"

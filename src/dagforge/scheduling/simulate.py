@@ -165,7 +165,8 @@ def simulate(
         rank_costs: what the ready queue ranks by, as an executor's ``costs=`` (and
             ``profile=``) give it; missing nodes fall back as in the engine (``cost``
             options, ``estimate_instructions``, a profile's node weights, else 1).
-            Default: the durations, as for ``Executor(..., costs=durations)``.
+            Default: the durations, as for ``Executor(..., costs=durations)``. In the
+            simulation's unit (the engine may compare them with its clock).
     """
     if workers is None:  # one, or every worker the machines have
         workers = 1
