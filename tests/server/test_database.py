@@ -422,3 +422,121 @@ def test_platform_on_postgres_uses_leased_queues(postgres_url, tmp_path) -> None
     finally:
         plat.queues.close()
         plat.db.close()
+
+
+# --- the SQLite fast path (raw sqlite3 for the hot statements) -------------------------------
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    url = f"sqlite:///{tmp_path}/fast.sqlite3"
+    upgrade(url)
+    database = open_database(url)
+    yield database
+    database.close()
+
+
+def _tables(db) -> dict:
+    """Every journal row, timestamps left out (they differ between two runs)."""
+    out = {}
+    for table in ("functions", "dags", "triggers", "node_results", "runs"):
+        rows = db._exec(f"SELECT * FROM {table}")
+        if table == "runs":
+            rows = [tuple(v for k, v in enumerate(r) if k not in (6, 7, 8)) for r in rows]
+        out[table] = sorted(rows, key=repr)
+    return out
+
+
+def test_fast_path_writes_what_the_sqlalchemy_path_writes(tmp_path) -> None:
+    results, tables = [], []
+    for fast in (True, False):
+        url = f"sqlite:///{tmp_path}/{fast}.sqlite3"
+        upgrade(url)
+        db = open_database(url)
+        assert db._raw is not None  # a file: the fast path is on by default
+        if not fast:
+            db._raw.close()
+            db._raw = None  # every statement through SQLAlchemy
+        db.accept_run("c", "t", None, "gold", {"k": [1, 2]}, None, schedule="nightly")
+        db.run_cancelled("c")
+        cancelled = db.run("c")
+        assert cancelled["status"] == "cancelled" and cancelled["schedule"] == "nightly"
+        results.append((cancelled["error"], db.run_cancelled("c"), _script(db)))
+        db.accept_run("s", "t", "d", "silver", {}, {"spec": {}}, schedule="nightly")
+        db.node_done("s", "n", float("nan"))  # stored as the old journal stored it
+        db.node_done("s", "m", {"when": {1, 2}})  # not JSON: default=str
+        results[-1] += (db.completed_nodes("s").keys(), db.run_summaries(10)[0]["schedule"])
+        tables.append(_tables(db))
+        db.close()
+    assert results[0] == results[1]
+    assert tables[0] == tables[1]
+
+
+def test_fast_path_storage_fault_leaves_nothing_half_written_and_recovers(sqlite_db) -> None:
+    from dagforge.errors import StorageFault
+
+    db = sqlite_db
+    db.accept_run("before", "t", None, "gold", {})
+    pages = db._raw.execute("PRAGMA page_count").fetchone()[0]
+    db._raw.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: a full disk
+    big = {"x": "y" * 200_000}
+    with pytest.raises(StorageFault, match=r"journal error in .*full"):
+        db.accept_run("refused", "t", None, "gold", big)
+    with pytest.raises(StorageFault, match="full"):
+        db.node_done("before", "a", big)
+    with pytest.raises(RegistryError, match="refused"):
+        db.run("refused")  # nothing of the refused accept was written
+    assert db.completed_nodes("before") == {}
+    assert db.run("before")["status"] == "queued"  # reads still answer during the fault
+    db._raw.execute("PRAGMA max_page_count = 1073741823")  # space is back
+    db.accept_run("after", "t", None, "gold", big)
+    db.node_done("before", "a", big)
+    assert db.run("after")["arguments"] == big
+    assert db.completed_nodes("before") == {"a": big}
+
+
+def test_fast_path_is_safe_from_many_threads(sqlite_db) -> None:
+    db = sqlite_db
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(40):
+                rid = f"w{k}-{i}"
+                db.accept_run(rid, "t", None, "gold", {"i": i})
+                assert db.run_started(rid) is not None
+                db.node_done(rid, "a", {"i": i})
+                db.put("functions", f"f{k}", {"name": f"f{k}", "i": i})  # SQLAlchemy path
+                assert db.completed_nodes(rid) == {"a": {"i": i}}
+                db.run_finished(rid, "succeeded", {"i": i}, None, {})
+                assert db.run(rid)["outputs"] == {"i": i}
+        except BaseException as exc:  # reported below, with the thread's traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert db._exec("SELECT status, COUNT(*) FROM runs GROUP BY status") == [("succeeded", 240)]
+    assert len(db.list("functions")) == 6
+
+
+def test_fast_path_refuses_once_closed(tmp_path) -> None:
+    from dagforge.errors import StorageFault
+
+    url = f"sqlite:///{tmp_path}/closed.sqlite3"
+    upgrade(url)
+    db = open_database(url)
+    db.accept_run("r", "t", None, "gold", {})
+    db.close()
+    for call in (
+        lambda: db.run("r"),
+        lambda: db.node_done("r", "a", {}),
+        lambda: db._exec("SELECT 1"),
+        lambda: db.get("triggers", "t"),
+    ):
+        with pytest.raises(StorageFault, match="closed"):
+            call()
