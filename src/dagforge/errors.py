@@ -1,13 +1,30 @@
 """The one exception hierarchy of dagforge.
 
-Every error dagforge raises derives from :class:`DagforgeError`; every error about bad
-input also derives from the built-in type the seeds' originals raise for it, so code
-that catches ``ValueError`` (a cycle, a missing output, an impossible resource request),
-``KeyError`` (an unknown node, a missing config key) or ``TypeError`` keeps working.
-Messages name the node, edge, input, resource or JSON path at fault and, where it
-helps, what would fix it. Errors coming from outside parts (Redis, S3, Dask, HTTP) are
-translated at the boundary with ``raise ... from``, so the original stays reachable as
-``__cause__``.
+Every error dagforge raises derives from :class:`DagforgeError`, through exactly one
+family (as httpx groups its exceptions), so ``except`` can be as broad or as narrow as
+the caller needs::
+
+    DagforgeError
+    ├── GraphError (ValueError)      graph and wiring: names, edges, cycles, routing,
+    │                                options, signatures, config keys, rule growth
+    ├── RunError                     execution: a node's outcome, a backend, a run's
+    │                                lifecycle (ExecutionError lists a run's failures)
+    ├── ResourceError (ValueError)   resources: a request that can never be met
+    ├── WorkflowError                specs: a workflow document (SpecError), its
+    │                                functions, its loops
+    ├── PlatformError                platform: registries, the journal, the HTTP client
+    └── PersistenceError             stores: intermediate-data stores (StoreError),
+                                     serialized values, profile files
+
+Every error about bad input also derives from the built-in type a user would catch
+for it, as :class:`graphlib.CycleError` derives from ``ValueError``: ``ValueError``
+(a cycle, a missing output, an impossible resource request, a bad spec or profile),
+``KeyError`` (an unknown node -- also in a result or a profile --, a missing config
+key, an unknown function), ``TimeoutError``, ``RuntimeError``. Messages name the node,
+edge, input, resource or JSON path at fault and, where it helps, what would fix it.
+Errors coming from outside parts (Redis, S3, Dask, HTTP) are translated at the
+boundary with ``raise ... from``, so the original stays reachable as ``__cause__``.
+``FAMILIES`` lists the six family classes; ``docs/errors.md`` lists every error.
 """
 
 from __future__ import annotations
@@ -17,14 +34,14 @@ from typing import Any
 
 
 class DagforgeError(Exception):
-    """Root of every error dagforge raises."""
+    """Raised by dagforge for every error it reports: the root of all its errors."""
 
 
-# --- graph construction -------------------------------------------------------------
+# --- graph and wiring -------------------------------------------------------------------
 
 
 class GraphError(DagforgeError, ValueError):
-    """Raised when a DAG is built or wired inconsistently."""
+    """Raised when a DAG is built or wired inconsistently: the graph-and-wiring family."""
 
 
 class DuplicateNodeError(GraphError):
@@ -98,7 +115,7 @@ class GraphValidationError(GraphError):
         super().__init__(f"the DAG has {len(self.errors)} problems:{lines}")
 
 
-class ConfigError(DagforgeError, KeyError):
+class ConfigError(GraphError, KeyError):
     """Raised when a configuration key a task depends on is missing."""
 
     def __str__(self) -> str:
@@ -108,15 +125,24 @@ class ConfigError(DagforgeError, KeyError):
 # --- execution ------------------------------------------------------------------------
 
 
-class TaskOutputError(DagforgeError, ValueError):
+class RunError(DagforgeError):
+    """Raised when running a DAG goes wrong: the execution family.
+
+    Its members are a node's outcome (timeout, lost worker, cancellation, bad output), a
+    backend that cannot start, an illegal lifecycle transition, and ``ExecutionError``,
+    which ``raise_for_failures()`` raises listing every failed node.
+    """
+
+
+class TaskOutputError(RunError, ValueError):
     """Raised when ``compute`` returns a non-dict, misses a declared output or adds one."""
 
 
-class NodeStateError(DagforgeError, RuntimeError):
+class NodeStateError(RunError, RuntimeError):
     """Raised on an illegal lifecycle transition of a node or a run."""
 
 
-class ExecutionError(DagforgeError):
+class ExecutionError(RunError):
     """Raised by ``raise_for_failures()``; lists every failed node with its exception."""
 
     def __init__(self, message: str, failures: dict[str, BaseException] | None = None):
@@ -124,19 +150,19 @@ class ExecutionError(DagforgeError):
         self.failures = dict(failures or {})
 
 
-class NodeTimeoutError(DagforgeError, TimeoutError):
+class NodeTimeoutError(RunError, TimeoutError):
     """Raised (as a node's error) when a node runs longer than its ``timeout``."""
 
 
-class WorkerLostError(DagforgeError):
+class WorkerLostError(RunError):
     """Raised (as a node's error) when the worker process running a node died."""
 
 
-class BackendError(DagforgeError):
+class BackendError(RunError):
     """Raised when a backend cannot start or loses its connection (e.g. a Dask scheduler)."""
 
 
-class CancelledError(DagforgeError):
+class CancelledError(RunError):
     """Raised (as a node's error) when a run is cancelled before the node finished."""
 
 
@@ -144,17 +170,25 @@ class CancelledError(DagforgeError):
 
 
 class ResourceError(DagforgeError, ValueError):
-    """Raised when a resource request can never be met, or a release is invalid."""
+    """Raised when a resource request can never be met, or a release is invalid.
+
+    It is the resources family: a request larger than the pool, an unknown resource, a
+    negative amount, giving back what was not taken.
+    """
 
 
-# --- dynamic graphs and specs ------------------------------------------------------------
-
-
-class DynamicGraphError(DagforgeError, ValueError):
+class DynamicGraphError(GraphError):
     """Raised when a rule body tries anything but appending nodes and outgoing edges."""
 
 
-class SpecError(DagforgeError, ValueError):
+# --- specs ------------------------------------------------------------------------------
+
+
+class WorkflowError(DagforgeError):
+    """Raised when a workflow spec, its functions or its loops fail: the specs family."""
+
+
+class SpecError(WorkflowError, ValueError):
     """Raised when a workflow specification is invalid; ``.path`` is the JSON path."""
 
     def __init__(self, message: str, path: str = "", errors: Sequence[tuple[str, str]] = ()):
@@ -163,42 +197,63 @@ class SpecError(DagforgeError, ValueError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
-class LoopLimitError(DagforgeError):
+class LoopLimitError(WorkflowError):
     """Raised when a workflow loop exceeds its iteration bound."""
 
 
-class UnknownFunctionError(DagforgeError, KeyError):
+class UnknownFunctionError(WorkflowError, KeyError):
     """Raised when a function name is not in the registry or cannot be imported."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-# --- profiles, serialization, stores ---------------------------------------------------
+# --- stores -----------------------------------------------------------------------------
 
 
-class ProfileError(DagforgeError, ValueError):
-    """Raised when a profile file is malformed; the message names the JSON path."""
+class PersistenceError(DagforgeError):
+    """Raised when data dagforge stores or reads back is unusable: the stores family.
+
+    Its members: an intermediate-data store that fails, a value a serializer cannot
+    encode or decode, a malformed profile file.
+    """
 
 
-class SerializationError(DagforgeError, ValueError):
-    """Raised when a serializer cannot encode or decode a value."""
-
-
-class StoreError(DagforgeError):
+class StoreError(PersistenceError):
     """Raised when an intermediate-data store fails (Redis, S3, local directory)."""
 
 
-class StorageFault(DagforgeError):
-    """Raised when the platform's journal cannot be read or written (disk full, I/O error,
-    database down): the HTTP layer answers 503, retry later."""
+class SerializationError(PersistenceError, ValueError):
+    """Raised when a serializer cannot encode or decode a value."""
 
 
-class RegistryError(DagforgeError, ValueError):
+class ProfileError(PersistenceError, ValueError):
+    """Raised when a profile file is malformed; the message names the JSON path."""
+
+
+# --- platform ---------------------------------------------------------------------------
+
+
+class PlatformError(DagforgeError):
+    """Raised when the platform or its client fails: the platform family.
+
+    Its members: a registry operation refused, the journal unreachable, an HTTP error
+    answer to ``dagforge.Client``.
+    """
+
+
+class StorageFault(PlatformError):
+    """Raised when the platform's journal cannot be read or written (disk, database down).
+
+    The HTTP layer answers 503: retry later.
+    """
+
+
+class RegistryError(PlatformError, ValueError):
     """Raised when a registry operation fails (unknown or duplicate function, DAG, trigger)."""
 
 
-class ClientError(DagforgeError):
+class ClientError(PlatformError):
     """Raised by ``dagforge.Client`` when the server answers with an error."""
 
     # Set by the client on an HTTP error answer (declared here for the type checker):
@@ -209,3 +264,15 @@ class ClientError(DagforgeError):
     def __init__(self, message: str, status_code: int | None = None):
         super().__init__(message)
         self.status_code = status_code
+
+
+#: The six families, each a direct subclass of :class:`DagforgeError`; every other
+#: error here derives from exactly one of them.
+FAMILIES: tuple[type[DagforgeError], ...] = (
+    GraphError,
+    RunError,
+    ResourceError,
+    WorkflowError,
+    PlatformError,
+    PersistenceError,
+)

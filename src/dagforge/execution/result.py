@@ -13,7 +13,7 @@ from typing import Any
 
 from dagforge import _seams
 from dagforge import states as S
-from dagforge.errors import ExecutionError
+from dagforge.errors import ExecutionError, UnknownNodeError
 
 
 class Attempt:
@@ -241,7 +241,7 @@ class ExecutionResult:
         try:
             i = self._index[name]
         except KeyError:
-            raise KeyError(f"{name!r} is not a node of this run") from None
+            raise UnknownNodeError(f"{name!r} is not a node of this run") from None
         return self._build(i)
 
     def _build(self, i: int) -> NodeResult:

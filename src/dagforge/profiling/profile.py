@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import CycleError, ProfileError
+from dagforge.errors import CycleError, ProfileError, UnknownNodeError
 from dagforge.profiling.schema import normalise_task_names, validate_profile
 from dagforge.scheduling.order import topological_names
 
@@ -384,7 +384,7 @@ class Profile:
         try:
             return self.execution_metrics[name]
         except KeyError:
-            raise KeyError(f"{name!r} is not a node of this profile") from None
+            raise UnknownNodeError(f"{name!r} is not a node of this profile") from None
 
     def compute_times(self) -> dict[str, float]:
         """Measured ``compute_time_ms`` per node."""
