@@ -226,6 +226,11 @@ def test_pages_work_with_the_token(make_server, page, tmp_path):
     page.click("#cancel-button")
     page.wait_for_selector("#run-status[data-status=cancelled]")
     (tmp_path / "never").write_text("let the abandoned node thread end")
+    # retry from the page with the cookie: the same run, a new attempt, now it passes
+    page.reload()
+    page.click("#retry-button")
+    page.wait_for_selector("#run-status[data-status=succeeded]")
+    assert page.locator("tr.node-row[data-node=start] td").nth(6).inner_text() == "yes"
     # live updates reach a logged-in page too (the event stream is read with the cookie)
     gate = tmp_path / "gate"
     page.goto(server.url + "/ui")

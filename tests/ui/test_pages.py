@@ -105,3 +105,28 @@ def test_actions_refuse_other_sites_and_non_json(make_server):
     )
     assert r.status_code == 422 and "JSON object" in r.json()["detail"]
     assert httpx.post(f"{url}/ui/api/trigger/nope", json={}).status_code == 404
+
+
+def test_queues_page_counts_waiting_runs_per_class(make_server, tmp_path):
+    server = make_server(workers=1)
+    url = server.url
+    register(url)
+    gate = tmp_path / "gate"
+    held = httpx.post(f"{url}/run/long", json={"gate": str(gate)}).json()["run_id"]
+    for _ in range(400):  # the one dispatcher worker is busy with it
+        if httpx.get(f"{url}/runs/{held}").json()["status"] == "running":
+            break
+        time.sleep(0.02)
+    waiting = [httpx.post(f"{url}/run/fan", json={"x": k}).json()["run_id"] for k in range(2)]
+    try:
+        page = httpx.get(f"{url}/ui/queues").text
+        counts = dict(
+            re.findall(r'<tr data-class="(\w+)"><td>\w+</td><td class="waiting">(\d+)', page)
+        )
+        assert counts == {"gold": "2", "silver": "0", "bronze": "0"}
+        assert '<b id="in-flight">1</b>' in page
+        assert f'<a href="/ui/runs/{held}">' in page and not any(w in page for w in waiting)
+    finally:
+        gate.write_text("open")
+    runs = _settle(url)
+    assert {r["status"] for r in runs} == {"succeeded"}
