@@ -321,9 +321,13 @@ def _parse(model: type[M], body: Any, what: str) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(the body)'}: {e['msg']}"
+            for e in exc.errors()[:5]
+        )
         raise ClientError(
             f"{what}: the server's answer is not a {model.__name__} (a server of another "
-            f"dagforge version?): {exc}"
+            f"dagforge version?): {problems}"
         ) from None
 
 

@@ -269,8 +269,19 @@ class PriorityWeights(RootModel[dict[str, int]]):
     """The weighted-fair share of each priority class: integers from 1 to 1000."""
 
 
+#: The schema of a value that may be any JSON (``Any`` alone would document ``{}``).
+ANY_JSON: dict[str, Any] = {
+    "anyOf": [
+        {"type": t} for t in ("object", "array", "string", "number", "integer", "boolean", "null")
+    ]
+}
+
+
 class RunOutputs(RootModel[Any]):
-    """A finished run's workflow outputs (a JSON object; ``null`` for a run that made none)."""
+    """A finished run's workflow outputs: the end nodes' outputs by name (``null`` for a
+    run that made none)."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"type": "object"}, {"type": "null"}]})
 
 
 class RunAccepted(ApiModel):
@@ -482,6 +493,8 @@ class DagitDagRun(ApiModel):
 
 class DagitFunctionReply(RootModel[Any]):
     """The function's reply (its output), any JSON value."""
+
+    model_config = ConfigDict(json_schema_extra=ANY_JSON)
 
 
 def _workflow_spec() -> type[BaseModel]:

@@ -63,7 +63,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         yield
         plat.stop()
 
-    app = FastAPI(title="dagforge platform", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="dagforge platform",
+        version="0.1.0",
+        lifespan=lifespan,
+        # the models are serialised to Python values and written by json.dumps, as before
+        # they existed (FastAPI's pydantic-core fast path writes some floats differently,
+        # e.g. 4.1e-05 as 0.000041): the bytes on the wire stay what clients saw
+        default_response_class=JSONResponse,
+    )
     app.state.platform = plat
 
     app.add_middleware(BodyLimit, limit=plat.settings.max_body)
