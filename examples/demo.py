@@ -82,7 +82,7 @@ def main() -> int:
     result.trace.save(out / "trace.json")
     gantt_path: Path | None = out / "gantt.png"
     try:
-        from dagforge.plot import gantt
+        from dagforge.profiling.plot import gantt
 
         gantt(result, gantt_path, title="quickstart on 2 threads: one bar per node")
     except ImportError as exc:  # matplotlib is the `plot` extra

@@ -8,7 +8,7 @@ pytest.importorskip("matplotlib")
 
 from dagforge.execution.result import ExecutionResult
 from dagforge.graph import DAG
-from dagforge.plot import STATUS_COLORS, gantt
+from dagforge.profiling.plot import STATUS_COLORS, gantt
 
 
 def _result():

@@ -107,7 +107,7 @@ def profile_class() -> type[Profile]:
 
 
 def gantt(schedule: Any, path: Any, **kwargs: Any) -> Any:
-    """``Simulation.gantt``: :func:`dagforge.plot.gantt`."""
-    from dagforge.plot import gantt
+    """``Simulation.gantt``: :func:`dagforge.profiling.plot.gantt`."""
+    from dagforge.profiling.plot import gantt
 
     return gantt(schedule, path, **kwargs)

@@ -10,7 +10,7 @@ from dagforge.scheduling.simulate import simulate
 
 pytest.importorskip("matplotlib")
 
-from dagforge import plot
+from dagforge.profiling import plot
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -2,7 +2,7 @@
 
 ``register(app)`` adds them to a typer app (``dagforge.cli`` calls it). Each command is
 a thin driver over :mod:`dagforge.profiling`, :mod:`dagforge.scheduling.simulate` and
-:mod:`dagforge.plot`; typer and rich are imported by this module only, which nothing in
+:mod:`dagforge.profiling.plot`; typer and rich are imported by this module only, which nothing in
 the library imports. Bad profile files exit with code 2 and the ``ProfileError``
 message (it names the JSON path); a run with failed nodes exits with code 1.
 """
@@ -146,7 +146,7 @@ def register(app: Any) -> None:
             result.trace.save(trace)
             console.print(f"trace written to {trace}")
         if gantt is not None:
-            from dagforge.plot import gantt as draw
+            from dagforge.profiling.plot import gantt as draw
 
             draw(prof, gantt, title=f"{ref} ({backend})")
             console.print(f"gantt chart written to {gantt}")

@@ -86,7 +86,7 @@ def show(
         typer.echo(spec_mermaid(spec), nl=False)
     if png is not None:
         result = _run(spec, functions, args, backend="inline", quiet=True)
-        from dagforge.plot import draw_dag
+        from dagforge.profiling.plot import draw_dag
 
         draw_dag(result.dag, png, result=result)
         typer.echo(f"wrote {png}")

@@ -38,7 +38,9 @@ def _figure(width: float, height: float) -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError("dagforge.plot needs matplotlib: pip install 'dagforge[plot]'") from exc
+        raise ImportError(
+            "dagforge.profiling.plot needs matplotlib: pip install 'dagforge[plot]'"
+        ) from exc
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
