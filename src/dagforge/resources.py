@@ -18,13 +18,17 @@ capacity, so ``allocated`` never drifts outside ``[0, capacity]``.
 Lock discipline
 ---------------
 * Each pool has **one** lock, wrapped in a :class:`threading.Condition`. Every read or
-  change of the pool's allocation happens while holding it; blocking :meth:`ResourcePool.acquire`
-  waits on the condition and every release wakes all waiters.
-* The timeline has **its own** lock, held only for the few lines that touch its list.
-  The pool records snapshots *while holding the pool lock* (so the timeline's order is the
-  order of the allocation changes). The lock order is therefore always
-  pool lock -> timeline lock, never the other way round: the timeline never calls into
-  a pool, so no deadlock is possible.
+  change of the pool's allocation happens while holding it, with one exception: the
+  engine's hot-path ``give`` (see :meth:`ResourcePool._vector`) queues what it returns
+  on a deque (an atomic append) and the next holder of the lock applies the queue before
+  it reads or changes anything. Blocking :meth:`ResourcePool.acquire` waits on the
+  condition and every release wakes all waiters.
+* The timeline has **its own** lock, held while it turns raw changes into snapshots.
+  The pool appends raw changes without it (one atomic ``list.extend`` each): a take or a
+  public acquire/release while holding the pool lock (so the timeline's order is the
+  order of the allocation changes), a hot-path give just *before* it queues its return
+  (so a replay never shows a release the pool had not yet made room for). The pool never
+  takes the timeline lock and the timeline never calls into a pool: no deadlock.
 * No lock is held while user code runs; nothing here does I/O.
 """
 
@@ -33,7 +37,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -220,62 +225,83 @@ class ResourceTimeline:
     resource the timeline has no capacity for (a standalone timeline, or a hand-recorded
     snapshot naming another resource), the capacity is taken from the snapshot itself as
     ``allocated + available``.
+
+    The owning pool does not build snapshots while it runs: it appends three flat items
+    per change (``time, node, change``, see :func:`_change`) to ``_raw``, one atomic
+    ``list.extend``, without this lock. Whenever the timeline is read (or ``record`` /
+    ``clear`` is called) the raw changes are replayed, oldest first, into
+    :class:`ResourceSnapshot` objects with the pool's own arithmetic (the same
+    comparisons and snapping), starting from ``_replayed``, the allocation after the last
+    replayed change. Flat items hold no new container per change, so a run of many nodes
+    leaves no garbage-collector work behind.
     """
 
-    __slots__ = ("_capacities", "_lock", "_replayed", "_snapshots", "_tols")
+    __slots__ = ("_capacities", "_lock", "_raw", "_replayed", "_snapshots", "_stamp", "_tols")
 
     def __init__(self, capacities: Mapping[str, float] | None = None):
         self._capacities = dict(capacities or {})
         self._tols = {name: _tol(cap) for name, cap in self._capacities.items()}
         self._lock = threading.Lock()
-        # ResourceSnapshot objects, or ``(time, node, acquired?, requirements)`` tuples
-        # the owning pool appended on its hot path (list.append is atomic). Tuples become
-        # snapshots when the timeline is read, by replaying them from ``_replayed`` — the
-        # allocation after the last replayed one, with the pool's own arithmetic.
-        self._snapshots: list[Any] = []
+        self._snapshots: list[ResourceSnapshot] = []
+        self._raw: list[Any] = []
         self._replayed: dict[str, float] = dict.fromkeys(self._capacities, 0)
+        self._stamp = -math.inf  # the last replayed change's time
 
-    def _materialised(self) -> list[ResourceSnapshot]:
-        """Every entry as a snapshot (call with the lock held); raw ones are converted once."""
-        entries = self._snapshots
+    def _replay(self, build: bool = True) -> None:
+        """Turn the raw changes into snapshots (call with the lock held); ``build=False``
+        only advances the replayed allocation (for ``clear``)."""
+        raw = self._raw
+        k = len(raw)
+        if not k:
+            return
+        k -= k % 3  # whole changes only (each is one atomic extend, so this is k)
+        chunk = raw[:k]
+        del raw[:k]  # appends made meanwhile are after k: kept for the next replay
         caps, tols, allocated = self._capacities, self._tols, self._replayed
-        for k in range(len(entries)):
-            e = entries[k]
-            if type(e) is not tuple:
-                continue
-            stamp, node, acquired, req = e
-            for name, amount in req._resources.items():
-                cap, tol = caps[name], tols[name]
+        out = self._snapshots.append
+        last = self._stamp
+        it = iter(chunk)
+        for stamp, node, (acquired, items) in zip(it, it, it, strict=True):
+            # A give reads the clock just before it appends, outside the pool lock: if a
+            # take slipped in between, its change comes first with a later time. Times
+            # never decrease in the timeline (the give's is raised to the take's).
+            if stamp < last:
+                stamp = last
+            last = stamp
+            for name, amount in items:
                 if acquired:
                     taken = allocated[name] + amount
-                    allocated[name] = cap if taken >= cap - tol else taken
+                    allocated[name] = caps[name] if taken >= caps[name] - tols[name] else taken
                 else:
                     left = allocated[name] - amount
-                    allocated[name] = 0 if left <= tol else left
-            available = {n: caps[n] - a for n, a in allocated.items()}
-            event = "acquire" if acquired else "release"
-            entries[k] = ResourceSnapshot(stamp, dict(allocated), available, node, event)
-        return entries
+                    allocated[name] = 0 if left <= tols[name] else left
+            if build:
+                available = {n: caps[n] - a for n, a in allocated.items()}
+                event = "acquire" if acquired else "release"
+                out(ResourceSnapshot(stamp, dict(allocated), available, node, event))
+        self._stamp = last
 
     def record(self, snapshot: ResourceSnapshot) -> None:
-        """Append ``snapshot`` (the pool does this on every acquire and release)."""
+        """Append ``snapshot`` (after every change the pool has made so far)."""
         if not isinstance(snapshot, ResourceSnapshot):
             raise ResourceError(
                 f"a timeline records ResourceSnapshot objects, got {type(snapshot).__name__}"
             )
         with self._lock:
+            self._replay()
             self._snapshots.append(snapshot)
 
     @property
     def snapshots(self) -> list[ResourceSnapshot]:
         """A copy of all recorded snapshots, oldest first."""
         with self._lock:
-            return list(self._materialised())
+            self._replay()
+            return list(self._snapshots)
 
     def clear(self) -> None:
         """Forget every recorded snapshot."""
         with self._lock:
-            self._materialised()  # keeps the replayed allocation current
+            self._replay(build=False)  # keeps the replayed allocation current
             self._snapshots.clear()
 
     def peak_utilization(self) -> dict[str, float]:
@@ -296,10 +322,15 @@ class ResourceTimeline:
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._snapshots)
+            return len(self._snapshots) + len(self._raw) // 3
 
     def __repr__(self) -> str:
         return f"ResourceTimeline({len(self)} snapshots)"
+
+
+def _change(acquired: bool, req: ResourceRequirements) -> tuple:
+    """A timeline's raw change: ``(acquired?, ((name, amount), ...))``."""
+    return (acquired, tuple(req._resources.items()))
 
 
 class ResourcePool:
@@ -309,8 +340,18 @@ class ResourcePool:
     ``release`` makes room. Blocking waiters are woken together and are not served in
     FIFO order: fairness between nodes is the engine's job, not the pool's.
 
-    ``record_timeline=False`` skips building snapshots (for hot benchmarks); the timeline
-    then stays empty.
+    ``record_timeline=False`` skips recording the timeline (for hot benchmarks); it then
+    stays empty.
+
+    The engine's hot path (:meth:`_vector`) gives resources back without the lock: its
+    ``give`` records the release in the timeline, then queues a closure applying it on
+    ``_returns`` (a deque; append and popleft are atomic), and whoever next holds the
+    lock to read or change the allocation applies the queued returns first, oldest
+    first, with ``release``'s arithmetic. So every view (``allocated``, ``available``,
+    ``try_acquire`` ...) sees every give that completed before it; a give racing a take
+    at most makes that take see the resources still held (never more than is free).
+    A give wakes blocked ``acquire`` calls when there are any: the waiter counts itself
+    before it applies the queue, so a give either is applied by it or sees it waiting.
     """
 
     __slots__ = (
@@ -319,8 +360,8 @@ class ResourcePool:
         "_cond",
         "_limits",
         "_lock",
-        "_record",
-        "_snaps",
+        "_log",
+        "_returns",
         "_timeline",
         "_tols",
         "_waiters",
@@ -335,13 +376,16 @@ class ResourcePool:
             for name, cap in self._capacities.items()
         }
         self._allocated: dict[str, float] = dict.fromkeys(self._capacities, 0)
-        # The hot path takes the lock itself (a C-level context manager); waiters use the
-        # condition built on the same lock.
+        # The hot path takes the lock itself (acquire/release); waiters use the condition
+        # built on the same lock.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._record = record_timeline
         self._timeline = ResourceTimeline(self._capacities)
-        self._snaps = self._timeline._snapshots  # the hot path appends here directly
+        # Where changes are recorded: the timeline's raw list (three items per change,
+        # one atomic extend), or None without a timeline.
+        self._log = self._timeline._raw.extend if record_timeline else None
+        # Gives of the hot path not applied yet: one closure each, applying that give.
+        self._returns: deque[Callable[[], None]] = deque()
         self._waiters = 0  # threads blocked in acquire(); read by tests and repr
 
     # --- views -------------------------------------------------------------------------
@@ -355,6 +399,8 @@ class ResourcePool:
     def allocated(self) -> dict[str, float]:
         """Currently allocated amount of each resource (a copy)."""
         with self._cond:
+            if self._returns:
+                self._apply_returns_locked()
             return dict(self._allocated)
 
     @property
@@ -466,6 +512,8 @@ class ResourcePool:
         """
         req = ResourceRequirements.coerce(requirements)
         with self._cond:
+            if self._returns:
+                self._apply_returns_locked()
             for name, amount in req._resources.items():
                 if name not in self._capacities:
                     known = ", ".join(repr(n) for n in self._capacities) or "none"
@@ -483,8 +531,8 @@ class ResourcePool:
             for name, amount in req._resources.items():
                 left = self._allocated[name] - amount
                 self._allocated[name] = 0 if left <= self._tols[name] else left
-            if self._record:
-                self._snapshot_locked(node_name, False, req)
+            if self._log is not None:
+                self._log((_now(), node_name, _change(False, req)))
             if self._waiters:
                 self._cond.notify_all()
 
@@ -505,8 +553,8 @@ class ResourcePool:
 
     def _compile(self, req: ResourceRequirements) -> tuple | None:
         # Plain closures over precomputed constants, no code generation: one, two or
-        # three resources get a specialised pair (_pair1/_pair2/_pair3), more share a
-        # loop over a tuple (_pairn), measured as fast as generated code for 1-3.
+        # three resources get specialised closures (_ops1/_ops2/_ops3), more share a
+        # loop over a tuple (_opsn).
         limits, tols = self._limits, self._tols
         items = []
         for name, need in req._resources.items():
@@ -515,8 +563,8 @@ class ResourcePool:
                 return None
             # (name, amount, cap + tol, cap - tol, cap, tol)
             items.append((name, need, lim[0], lim[1], lim[2], tols[name]))
-        make = _PAIRS[len(items)] if len(items) < len(_PAIRS) else _pairn
-        return make(self, self._snaps.append if self._record else None, *items)
+        make = _OPS[len(items)] if len(items) < len(_OPS) else _opsn
+        return make(self, _change(True, req), _change(False, req), *items)
 
     def _take_if_fits(self, req: ResourceRequirements, node_name: str | None) -> bool:
         """``try_acquire`` for the engine: ``req`` is already a validated record."""
@@ -532,10 +580,21 @@ class ResourcePool:
 
     # --- internals (call with the pool lock held) -----------------------------------------
 
+    def _apply_returns_locked(self) -> None:
+        """Apply the hot path's queued gives, oldest first (``release``'s arithmetic)."""
+        returns = self._returns
+        pop = returns.popleft
+        while returns:
+            pop()()
+
     def _available_locked(self) -> dict[str, float]:
+        if self._returns:
+            self._apply_returns_locked()
         return {name: cap - self._allocated[name] for name, cap in self._capacities.items()}
 
     def _fits_locked(self, req: ResourceRequirements) -> bool:
+        if self._returns:
+            self._apply_returns_locked()
         caps, allocated = self._capacities, self._allocated
         for name, need in req._resources.items():
             if name not in caps:
@@ -546,22 +605,19 @@ class ResourcePool:
         return True
 
     def _take_locked(self, req: ResourceRequirements, node_name: str | None) -> None:
+        # Right after _fits_locked (which applied the queued returns).
         for name, amount in req._resources.items():
             cap = self._capacities[name]
             taken = self._allocated[name] + amount
             # Within tolerance of full is full: keeps allocated <= capacity exactly.
             self._allocated[name] = cap if taken >= cap - self._tols[name] else taken
-        if self._record:
-            self._snapshot_locked(node_name, True, req)
-
-    def _snapshot_locked(
-        self, node_name: str | None, acquired: bool, req: ResourceRequirements
-    ) -> None:
-        # A tuple now, a ResourceSnapshot when the timeline is read (cheap hot path).
-        self._timeline._snapshots.append((time.time(), node_name, acquired, req))
+        if self._log is not None:
+            self._log((_now(), node_name, _change(True, req)))
 
     def __repr__(self) -> str:
         with self._cond:
+            if self._returns:
+                self._apply_returns_locked()
             return (
                 f"ResourcePool(capacities={self._capacities!r}, "
                 f"allocated={self._allocated!r}, waiting={self._waiters})"
@@ -569,46 +625,68 @@ class ResourcePool:
 
 
 # The engine's take/give pairs (ResourcePool._compile): closures over one requirement's
-# constants, each r a (name, amount, cap + tol, cap - tol, cap, tol). take is
-# _fits_locked then _take_locked, give is release's update, with the same comparisons in
-# the same order, the same snapping to exactly capacity / 0 and the same timeline tuple
-# (append is None when the pool records no timeline).
+# constants, each r a (name, amount, cap + tol, cap - tol, cap, tol).
+# - take applies the queued returns, then is _fits_locked and _take_locked: the same
+#   comparisons in the same order, the same snapping to exactly the capacity.
+# - give records the release, then queues ``back`` (release's update, snapping to
+#   exactly 0) for the next holder of the lock, without taking it (see ResourcePool).
+# Both record the timeline's raw change (log is None when the pool records no timeline).
+# The lock is taken with acquire/release around try/finally: cheaper than ``with``.
 
 
-def _pair1(pool: ResourcePool, append: Any, r0: tuple) -> tuple:
+def _give(pool: ResourcePool, rel: tuple, back: Any) -> Any:
+    log, put, cond, now = pool._log, pool._returns.append, pool._cond, _now
+
+    def give(req: ResourceRequirements, node_name: str | None) -> None:
+        if log is not None:
+            log((now(), node_name, rel))  # before the return: a replay never runs ahead
+        put(back)
+        if pool._waiters:
+            with cond:
+                cond.notify_all()
+
+    return give
+
+
+def _ops1(pool: ResourcePool, acq: tuple, rel: tuple, r0: tuple) -> tuple:
     n0, q0, hi0, lo0, cap0, tol0 = r0
-    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+    lock, alloc, returns, log, now = pool._lock, pool._allocated, pool._returns, pool._log, _now
+    acquire, release, pop = lock.acquire, lock.release, returns.popleft
 
     def take(req: ResourceRequirements, node_name: str | None) -> bool:
-        with lock:
+        acquire()
+        try:
+            while returns:
+                pop()()
             a0 = alloc[n0]
             if q0 > hi0 - a0:
                 return False
             t0 = a0 + q0
             alloc[n0] = cap0 if t0 >= lo0 else t0
-            if append is not None:
-                append((now(), node_name, True, req))
+            if log is not None:
+                log((now(), node_name, acq))
             return True
+        finally:
+            release()
 
-    def give(req: ResourceRequirements, node_name: str | None) -> None:
-        with lock:
-            t0 = alloc[n0] - q0
-            alloc[n0] = 0 if t0 <= tol0 else t0
-            if append is not None:
-                append((now(), node_name, False, req))
-            if pool._waiters:
-                cond.notify_all()
+    def back() -> None:
+        t0 = alloc[n0] - q0
+        alloc[n0] = 0 if t0 <= tol0 else t0
 
-    return take, give
+    return take, _give(pool, rel, back)
 
 
-def _pair2(pool: ResourcePool, append: Any, r0, r1: tuple) -> tuple:
+def _ops2(pool: ResourcePool, acq: tuple, rel: tuple, r0: tuple, r1: tuple) -> tuple:
     n0, q0, hi0, lo0, cap0, tol0 = r0
     n1, q1, hi1, lo1, cap1, tol1 = r1
-    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+    lock, alloc, returns, log, now = pool._lock, pool._allocated, pool._returns, pool._log, _now
+    acquire, release, pop = lock.acquire, lock.release, returns.popleft
 
     def take(req: ResourceRequirements, node_name: str | None) -> bool:
-        with lock:
+        acquire()
+        try:
+            while returns:
+                pop()()
             a0 = alloc[n0]
             if q0 > hi0 - a0:
                 return False
@@ -619,32 +697,33 @@ def _pair2(pool: ResourcePool, append: Any, r0, r1: tuple) -> tuple:
             alloc[n0] = cap0 if t0 >= lo0 else t0
             t1 = a1 + q1
             alloc[n1] = cap1 if t1 >= lo1 else t1
-            if append is not None:
-                append((now(), node_name, True, req))
+            if log is not None:
+                log((now(), node_name, acq))
             return True
+        finally:
+            release()
 
-    def give(req: ResourceRequirements, node_name: str | None) -> None:
-        with lock:
-            t0 = alloc[n0] - q0
-            alloc[n0] = 0 if t0 <= tol0 else t0
-            t1 = alloc[n1] - q1
-            alloc[n1] = 0 if t1 <= tol1 else t1
-            if append is not None:
-                append((now(), node_name, False, req))
-            if pool._waiters:
-                cond.notify_all()
+    def back() -> None:
+        t0 = alloc[n0] - q0
+        alloc[n0] = 0 if t0 <= tol0 else t0
+        t1 = alloc[n1] - q1
+        alloc[n1] = 0 if t1 <= tol1 else t1
 
-    return take, give
+    return take, _give(pool, rel, back)
 
 
-def _pair3(pool: ResourcePool, append: Any, r0, r1, r2: tuple) -> tuple:
+def _ops3(pool: ResourcePool, acq: tuple, rel: tuple, r0: tuple, r1: tuple, r2: tuple) -> tuple:
     n0, q0, hi0, lo0, cap0, tol0 = r0
     n1, q1, hi1, lo1, cap1, tol1 = r1
     n2, q2, hi2, lo2, cap2, tol2 = r2
-    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+    lock, alloc, returns, log, now = pool._lock, pool._allocated, pool._returns, pool._log, _now
+    acquire, release, pop = lock.acquire, lock.release, returns.popleft
 
     def take(req: ResourceRequirements, node_name: str | None) -> bool:
-        with lock:
+        acquire()
+        try:
+            while returns:
+                pop()()
             a0 = alloc[n0]
             if q0 > hi0 - a0:
                 return False
@@ -660,55 +739,53 @@ def _pair3(pool: ResourcePool, append: Any, r0, r1, r2: tuple) -> tuple:
             alloc[n1] = cap1 if t1 >= lo1 else t1
             t2 = a2 + q2
             alloc[n2] = cap2 if t2 >= lo2 else t2
-            if append is not None:
-                append((now(), node_name, True, req))
+            if log is not None:
+                log((now(), node_name, acq))
             return True
+        finally:
+            release()
 
-    def give(req: ResourceRequirements, node_name: str | None) -> None:
-        with lock:
-            t0 = alloc[n0] - q0
-            alloc[n0] = 0 if t0 <= tol0 else t0
-            t1 = alloc[n1] - q1
-            alloc[n1] = 0 if t1 <= tol1 else t1
-            t2 = alloc[n2] - q2
-            alloc[n2] = 0 if t2 <= tol2 else t2
-            if append is not None:
-                append((now(), node_name, False, req))
-            if pool._waiters:
-                cond.notify_all()
+    def back() -> None:
+        t0 = alloc[n0] - q0
+        alloc[n0] = 0 if t0 <= tol0 else t0
+        t1 = alloc[n1] - q1
+        alloc[n1] = 0 if t1 <= tol1 else t1
+        t2 = alloc[n2] - q2
+        alloc[n2] = 0 if t2 <= tol2 else t2
 
-    return take, give
+    return take, _give(pool, rel, back)
 
 
-def _pairn(pool: ResourcePool, append: Any, *items: tuple) -> tuple:
-    lock, alloc, cond, now = pool._lock, pool._allocated, pool._cond, _now
+def _opsn(pool: ResourcePool, acq: tuple, rel: tuple, *items: tuple) -> tuple:
+    lock, alloc, returns, log, now = pool._lock, pool._allocated, pool._returns, pool._log, _now
+    acquire, release, pop = lock.acquire, lock.release, returns.popleft
 
     def take(req: ResourceRequirements, node_name: str | None) -> bool:
-        with lock:
+        acquire()
+        try:
+            while returns:
+                pop()()
             for n, q, hi, _lo, _cap, _tol in items:
                 if q > hi - alloc[n]:
                     return False
             for n, q, _hi, lo, cap, _tol in items:
                 t = alloc[n] + q
                 alloc[n] = cap if t >= lo else t
-            if append is not None:
-                append((now(), node_name, True, req))
+            if log is not None:
+                log((now(), node_name, acq))
             return True
+        finally:
+            release()
 
-    def give(req: ResourceRequirements, node_name: str | None) -> None:
-        with lock:
-            for n, q, _hi, _lo, _cap, tol in items:
-                t = alloc[n] - q
-                alloc[n] = 0 if t <= tol else t
-            if append is not None:
-                append((now(), node_name, False, req))
-            if pool._waiters:
-                cond.notify_all()
+    def back() -> None:
+        for n, q, _hi, _lo, _cap, tol in items:
+            t = alloc[n] - q
+            alloc[n] = 0 if t <= tol else t
 
-    return take, give
+    return take, _give(pool, rel, back)
 
 
-_PAIRS = (_pairn, _pair1, _pair2, _pair3)
+_OPS = (_opsn, _ops1, _ops2, _ops3)
 
 
 def _by(node_name: str | None) -> str:
