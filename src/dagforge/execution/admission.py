@@ -5,11 +5,27 @@ Checked in this order for the head of the ready heap: global concurrency
 runs with nothing else running), then resources (``try_acquire`` through the pool's
 cached take; the loop never blocks on the pool).
 
-Resource fairness (bounded overtaking): a node whose requirement does not fit *now* is
-parked in ``blocked``. Later nodes may start around it (backfill) until
-``overtake_limit`` of them have; from then on it reserves what it asked for, and later
-nodes are admitted only if they fit in what is left after every reservation. A large
-request therefore waits behind at most ``overtake_limit`` smaller ones, never forever.
+Resource fairness: a node whose requirement does not fit *now* is parked in
+``blocked``, and later nodes may start around it (backfill) only as far as it cannot
+starve. Two rules, chosen per run:
+
+- EASY backfilling, when the run has cost estimates (``costs=``, a guiding profile, or
+  a node's ``cost`` option; see ``Run.est``): the parked node parked first — the one
+  overtaken most — is the *head* and gets a reservation: the earliest time ``t_res``
+  at which, by the estimated ends of the running nodes that hold resources, what it
+  needs is free, and the ``extra`` left over then. A later node starts now only if it
+  fits now and either its estimate says it ends by ``t_res`` or it fits in ``extra``
+  (which it then uses up) — so, as far as the estimates are right, nothing started
+  around the head delays it. A holder past its estimate counts as ending now, so the
+  reservation never moves later than the first one computed: from then on only nodes
+  fitting in ``extra`` start, and the head waits only for what runs. If ``t_res``
+  cannot be known (a holder has no estimate), the head reserves what it asked for at
+  once: later nodes then only get what is left after it.
+  The other parked nodes wait their turn as head, oldest first.
+- Bounded overtaking, without estimates: later nodes may start around a parked node
+  until ``overtake_limit`` of them have; from then on it reserves what it asked for,
+  and later nodes are admitted only if they fit in what is left after every
+  reservation. A large request waits behind at most ``overtake_limit`` smaller ones.
 """
 
 from __future__ import annotations
@@ -20,6 +36,8 @@ from typing import Any
 
 from dagforge.execution.state import RunState
 from dagforge.options import DEFAULT_OPTIONS
+
+_INF = float("inf")
 
 
 def _subtract(shadow: dict, req: Any) -> None:
@@ -46,6 +64,9 @@ class Admission(RunState):
             shadow = self._dispatch_blocked()
             if shadow is None:
                 return
+        else:
+            self.easy = None  # no parked node: no reservation in this pass
+            self.has_head = False
         opts = self.opts
         keys = self.keys
         int_keys = self.int_keys
@@ -53,7 +74,7 @@ class Admission(RunState):
         sync = self.backend.synchronous
         launch = self._launch
         heappop = heapq.heappop
-        callbacks, held = self.callbacks, self.held
+        callbacks, held, est = self.callbacks, self.held, self.est
         while heap and not self.stopping:
             if self.in_flight >= self.max_conc and not sync:
                 return
@@ -75,14 +96,18 @@ class Admission(RunState):
                         if c is not None and c[0] is pool and c[1] is not None
                         else pool._take_if_fits(req, self.names[i])
                     ):
-                        if callbacks is None:  # _acquired, inlined for the common case
+                        if callbacks is None and est is None:  # _acquired, inlined
                             held[(i, self.attempt[i] + 1)] = req
                         else:
                             self._acquired(i, req)
                         launch(i)
                         continue
                     shadow = pool.available
-                if req.fits(shadow) and pool._take_if_fits(req, self.names[i]):
+                if (
+                    req.fits(shadow)
+                    and (self.easy is None or self._backfills(i, req))
+                    and pool._take_if_fits(req, self.names[i])
+                ):
                     _subtract(shadow, req)
                     self._acquired(i, req)
                     if self.overtaken:
@@ -90,7 +115,10 @@ class Admission(RunState):
                     launch(i)
                 else:
                     self.overtaken[i] = 0
-                    if not self.overtake_limit:
+                    if est is not None:
+                        if not self.has_head:  # the first node parked: the head
+                            self._reserve(req, shadow)
+                    elif not self.overtake_limit:
                         _subtract(shadow, req)  # reserve at once
                     self.blocked.append(key)
                     if len(self.blocked) > 256:
@@ -110,9 +138,14 @@ class Admission(RunState):
         """A node starts while others are parked: each parked node was overtaken once.
 
         A parked node that reaches the limit starts reserving at once (``shadow`` is
-        what later nodes in this pass may still take).
+        what later nodes in this pass may still take); with estimates (EASY) the count
+        only orders the parked nodes (the most overtaken is the head).
         """
         overtaken = self.overtaken
+        if self.est is not None:
+            for j in overtaken:
+                overtaken[j] += 1
+            return
         limit = self.overtake_limit
         reqs = self.reqs
         assert reqs is not None  # nodes are parked only when a pool checks requirements
@@ -128,7 +161,14 @@ class Admission(RunState):
         reqs = self.reqs
         assert reqs is not None  # nodes are parked only when a pool checks requirements
         still = []
-        for key in self.blocked:
+        easy = self.est is not None
+        self.easy = None
+        self.has_head = False
+        blocked = self.blocked
+        if easy and len(blocked) > 1:  # oldest first: the most overtaken, then the key
+            overtaken, idx = self.overtaken, self._idx
+            blocked = sorted(blocked, key=lambda k: -overtaken[idx(k)])
+        for key in blocked:
             i = self._idx(key)
             req = reqs[i]
             if self.stopping or self.exclusive_running or self.in_flight >= self.max_conc:
@@ -138,14 +178,21 @@ class Admission(RunState):
                 still.append(key)
                 _subtract(shadow, req)
                 continue
-            if req.fits(shadow) and pool._take_if_fits(req, self.names[i]):
+            if (
+                req.fits(shadow)
+                and (self.easy is None or self._backfills(i, req))
+                and pool._take_if_fits(req, self.names[i])
+            ):
                 _subtract(shadow, req)
                 self._acquired(i, req)
                 del self.overtaken[i]
                 self._overtake(None)  # later parked nodes reserve when visited below
                 self._launch(i)
             else:
-                if self.overtaken[i] >= self.overtake_limit:
+                if easy:
+                    if not self.has_head:
+                        self._reserve(req, shadow)  # EASY: the head's reservation
+                elif self.overtaken[i] >= self.overtake_limit:
                     _subtract(shadow, req)  # overtaken enough: now it reserves
                 still.append(key)
         self.blocked = still
@@ -153,8 +200,59 @@ class Admission(RunState):
             return None
         return shadow
 
+    # -- EASY backfilling (see the module docstring) --------------------------------------
+
+    def _reserve(self, req: Any, shadow: dict) -> None:
+        """Reserve for the head: find ``t_res`` and ``extra`` (``self.easy``), or, if the
+        reservation time cannot be told, take ``req`` out of ``shadow``."""
+        self.has_head = True
+        t_res, extra = self._reservation(req, shadow)
+        if extra is None:
+            _subtract(shadow, req)  # unknown: reserve now, wait for what runs
+        else:
+            self.easy = (t_res, extra)
+
+    def _reservation(self, req: Any, shadow: dict) -> tuple[float, dict | None]:
+        """When the running nodes' estimated ends free enough for ``req`` (from what is
+        free now, ``shadow``), and what is left over then; ``(inf, None)`` when unknown."""
+        avail = dict(shadow)
+        ends = self.est_end
+        now = self.clock()
+        # A holder past its estimate ends any moment (now): the reservation never moves
+        # later than the first one, so nothing started around the head can delay it
+        # past that, even when estimates are short.
+        holders = sorted(
+            ((max(ends.get(i, _INF), now), r) for (i, _a), r in list(self.held.items())),
+            key=lambda e: e[0],
+        )
+        for t, r in holders:
+            if t == _INF:
+                break
+            for k, amount in r._resources.items():
+                avail[k] = avail.get(k, 0) + amount
+            if req.fits(avail):
+                _subtract(avail, req)
+                return t, avail
+        return _INF, None
+
+    def _backfills(self, i: int, req: Any) -> bool:
+        """May node ``i`` start around the head (``self.easy``)? If its estimate ends by
+        the reservation, or it fits in what the reservation leaves (then it takes that)."""
+        t_res, extra = self.easy  # type: ignore[misc]
+        e = self.est[i]  # type: ignore[index]
+        if e is not None and self.clock() + e <= t_res:
+            return True
+        if req.fits(extra):
+            _subtract(extra, req)
+            return True
+        return False
+
     def _acquired(self, i: int, req: Any) -> None:
         self.held[(i, self.attempt[i] + 1)] = req  # for the attempt _launch starts next
+        est = self.est
+        if est is not None:  # when this node's resources come back, by its estimate
+            e = est[i]
+            self.est_end[i] = _INF if e is None else self.clock() + e
         cb = self.callbacks
         if cb is not None and cb.on_resource_acquired is not None:
             cb.on_resource_acquired(self.names[i], req)

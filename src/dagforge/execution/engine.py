@@ -160,6 +160,11 @@ class Run(Drivers, FastPath, Admission, Timers, Growth, Building, Core, Planning
         # releases (the engine, or a threads worker right after the call, before it takes
         # the engine lock) pops exactly that attempt's hold, once.
         self.held = {}
+        # EASY backfilling (admission): per node cost estimates when the run has any.
+        self.est = self._estimates(costs, rank_costs)
+        self.est_end = {}
+        self.easy = None
+        self.has_head = False
         self.conditions = dag._conditions
         self._build_keys(costs, rank_costs, use_ranks)
         self.heap = []

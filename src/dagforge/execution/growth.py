@@ -97,6 +97,9 @@ class Growth(RunState):
             assert type(kind) is int  # checked above: every added node is callable
             self.kinds.append(kind)
             self.keys.append(heap_key(self.opts[i].priority, 0.0, i))
+            if self.est is not None:
+                c = self.opts[i].cost
+                self.est.append(None if c is None else float(c))
         for i in new:
             failed_parent = None
             for p in self.pred[i]:

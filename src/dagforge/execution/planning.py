@@ -275,6 +275,24 @@ class Planning(RunState):
             checked[req._hash] = (req, req._vec)
         self.reqs = reqs
 
+    def _estimates(
+        self, costs: Mapping[str, float] | None, rank_costs: Mapping[str, float] | None
+    ) -> list[float | None] | None:
+        """Seconds each node is expected to run (``costs``, then a guiding profile's
+        ``rank_costs``, then the node's ``cost`` option; None: unknown), for EASY
+        backfilling; None when nothing is estimated or no pool limits the run."""
+        if self.reqs is None or self.pool is None:
+            return None
+        opts = self.opts
+        if not costs and not rank_costs and not any(o.cost is not None for o in opts):
+            return None
+        merged = {**(rank_costs or {}), **(costs or {})}
+        est: list[float | None] = []
+        for name, o in zip(self.names, opts, strict=True):
+            c = merged.get(name, o.cost)
+            est.append(None if c is None else float(c))
+        return est
+
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
         plan = self.plan if not costs and not rank_costs else None  # cacheable
         if plan is not None:

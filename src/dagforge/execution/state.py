@@ -20,8 +20,11 @@ Per node ``i`` (flat arrays, grown together when a rule adds nodes):
 Run-wide: ``heap`` (ready nodes, best key first), ``blocked`` (keys parked for lack
 of resources) with ``overtaken`` (parked node -> later nodes started around it),
 ``held`` ((node, attempt) -> the requirement that attempt holds),
-``timers`` (a heap of :class:`~dagforge.execution.timers.Timer`), ``in_flight``,
-``exclusive_running``, ``stopping`` (nothing new starts), ``interrupted``.
+``est`` (per node cost estimate, seconds, or None: no EASY backfilling), ``est_end``
+(node -> the estimated end of its running attempt), ``easy``/``has_head`` (this
+dispatch pass's reservation, see ``admission``), ``timers`` (a heap of
+:class:`~dagforge.execution.timers.Timer`), ``in_flight``, ``exclusive_running``,
+``stopping`` (nothing new starts), ``interrupted``.
 
 Concurrency: exactly one thread at a time runs engine code — the thread that holds the
 run's *engine lock* (``drivers.Drivers._run_shared``). On the ``threads`` backend that
@@ -110,6 +113,10 @@ class RunState:
     blocked: list[Any]
     overtaken: dict[int, int]
     held: dict[tuple[int, int], Any]
+    est: list[float | None] | None
+    est_end: dict[int, float]
+    easy: tuple[float, dict] | None
+    has_head: bool
     timers: list[Timer]
     in_flight: int
     exclusive_running: bool
