@@ -123,13 +123,7 @@ def _debugging() -> bool:
 
 def _explain(exc: BaseException) -> tuple[str, int]:
     """The message and exit code for an exception that escaped a command."""
-    from dagforge.errors import (
-        BackendError,
-        ClientError,
-        DagforgeError,
-        ExecutionError,
-        StoreError,
-    )
+    from dagforge.errors import ClientError, DagforgeError, RunError, StoreError
 
     if isinstance(exc, _Failure):
         return str(exc), exc.code
@@ -145,7 +139,7 @@ def _explain(exc: BaseException) -> tuple[str, int]:
                 _FAILED,
             )
         return str(exc), _USAGE if 400 <= status < 500 and status != 408 else _FAILED
-    if isinstance(exc, BackendError | StoreError | ExecutionError):
+    if isinstance(exc, RunError | StoreError):  # a run, its backend or its store failed
         return str(exc), _FAILED
     if isinstance(exc, DagforgeError):
         return str(exc), _USAGE
