@@ -3,10 +3,11 @@
 One module per command group adds its commands through ``register(app)``:
 :mod:`~dagforge.cli.run` (``run``, ``show``), :mod:`~dagforge.cli.profiling`
 (``profile``, ``compare``, ``simulate``, ``trace``), :mod:`~dagforge.cli.spec`
-(``spec ...``), :mod:`~dagforge.cli.server` (``serve``, ``register ...``, ``trigger``,
-``deploy k8s``), :mod:`~dagforge.cli.runs` (``runs ...`` and the registry listings),
+(``spec ...``), :mod:`~dagforge.cli.server` (``serve``, ``register ...``, ``trigger``),
+:mod:`~dagforge.cli.deploy` (``deploy k8s``, ``deploy k8s-platform``),
+:mod:`~dagforge.cli.runs` (``runs ...`` and the registry listings),
 :mod:`~dagforge.cli.report` (``report``) and :mod:`~dagforge.cli.platform` (``db``,
-``schedules``, ``deploy k8s-platform``).
+``schedules``; the body of ``deploy k8s-platform``).
 :mod:`~dagforge.cli._app` holds the root app, ``--version``/``--debug`` and the error
 reporting every command goes through. typer and rich are imported by this package
 only, never by ``import dagforge``; both are base dependencies, and if they are

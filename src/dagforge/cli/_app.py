@@ -378,6 +378,7 @@ def _register_all() -> None:
         "dagforge.cli.profiling",
         "dagforge.cli.spec",
         "dagforge.cli.server",
+        "dagforge.cli.deploy",
         "dagforge.cli.runs",
         "dagforge.cli.report",
         "dagforge.cli.platform",

@@ -194,8 +194,6 @@ def deploy_k8s_platform(
 
 
 def register(app: typer.Typer) -> None:
-    from dagforge.cli.server import deploy_app
-
+    # deploy_k8s_platform is registered by dagforge.cli.deploy, with the deploy group
     app.add_typer(db_app, name="db")
     app.add_typer(schedules_app, name="schedules")
-    deploy_app.command("k8s-platform")(deploy_k8s_platform)

@@ -1,4 +1,4 @@
-"""``dagforge serve | register | trigger | deploy``: the platform from the shell."""
+"""``dagforge serve | register | trigger``: the platform from the shell."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from dagforge.cli._app import check_backend, read_json
 register_app = typer.Typer(
     help="Register functions, DAG specs and triggers on a server.", no_args_is_help=True
 )
-deploy_app = typer.Typer(help="Deploy HTTP functions.", no_args_is_help=True)
 
 URL = typer.Option("http://127.0.0.1:5001", "--url", envvar="DAGFORGE_URL", help="platform URL")
 TOKEN = typer.Option(None, "--token", envvar="DAGFORGE_TOKEN", help="bearer token")
@@ -72,6 +71,12 @@ def serve(
     otel: bool = typer.Option(
         False, "--otel", help="OpenTelemetry spans per run and node (OTLP: OTEL_EXPORTER_OTLP_*)"
     ),
+    resources: str = typer.Option(
+        None,
+        "--resources",
+        help="capacity all runs share, e.g. cpu=4,gpu=1,memory=8192; functions and spec "
+        "nodes declaring 'resources' are refused without it",
+    ),
 ) -> None:
     """Start the platform: FastAPI on uvicorn with embedded defaults.
 
@@ -93,7 +98,13 @@ def serve(
 
     from dagforge.errors import DagforgeError
     from dagforge.server.app import create_app
+    from dagforge.server.capacity import parse_capacity
     from dagforge.server.platform import Settings
+
+    try:
+        capacity = parse_capacity(resources) if resources is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--resources") from None
 
     settings = Settings(
         data_dir=data_dir,
@@ -113,6 +124,7 @@ def serve(
         max_iterations=max_iterations,
         max_queued=max_queued,
         journal_retention=journal_retention,
+        resources=capacity,
     )
     from dagforge.server.guards import check_exposure
 
@@ -250,80 +262,7 @@ def trigger(
         raise typer.Exit(1)
 
 
-@deploy_app.command("k8s")
-def deploy_k8s(
-    function: str,
-    image: str = typer.Option(..., help="container image serving the function"),
-    min_replicas: int = typer.Option(1),
-    max_replicas: int = typer.Option(70),
-    cpu: str = typer.Option("500m"),
-    memory: str = typer.Option("256Mi"),
-    gpu: bool = typer.Option(False, help="schedule on type=gpu nodes with one GPU"),
-    port: int = typer.Option(8080, help="container port"),
-    node_port: int = typer.Option(None, help="pin the Service's node port (30000-32767)"),
-    namespace: str = typer.Option("default"),
-    out: Path = typer.Option(None, help="write YAML here"),
-    apply_: bool = typer.Option(False, "--apply", help="create the objects on the cluster"),
-    register: bool = typer.Option(
-        None,
-        "--register/--no-register",
-        help="register the service URL as an http function (default: with --apply)",
-    ),
-    node_host: str = typer.Option("127.0.0.1", help="a node address for the service URL"),
-    url: str = URL,
-    token: str = TOKEN,
-) -> None:
-    """Write Deployment + NodePort Service + HPA for FUNCTION (and apply/register them)."""
-    from dagforge.errors import DagforgeError
-    from dagforge.server import k8s
-
-    try:
-        docs = k8s.manifests(
-            function,
-            image,
-            port=port,
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-            cpu=cpu,
-            memory=memory,
-            gpu=gpu,
-            namespace=namespace,
-            node_port=node_port,
-        )
-        k8s.validate(docs)
-    except DagforgeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    text = k8s.to_yaml(docs)
-    if out:
-        out.write_text(text)
-        typer.echo(f"wrote {out}", err=True)
-    else:
-        typer.echo(text)
-    assigned = None
-    if apply_:
-        try:
-            assigned = k8s.apply(docs)
-        except DagforgeError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(f"applied {len(docs)} objects in namespace {namespace}", err=True)
-    if register if register is not None else apply_:
-        service_url = k8s.service_url(docs, node_host, assigned)
-        typer.echo(
-            f"the platform must allow this URL: start `dagforge serve` with "
-            f"--allow-url {service_url}",
-            err=True,
-        )
-        _run(
-            lambda: _client(url, token).register_function(
-                function, url=service_url, type="gpu" if gpu else "cpu"
-            )
-        )
-
-
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("trigger")(trigger)
     app.add_typer(register_app, name="register")
-    app.add_typer(deploy_app, name="deploy")
