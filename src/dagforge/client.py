@@ -114,6 +114,24 @@ class Client:
             seen.add(cursor)
         return items
 
+    @overload
+    def registry_page(
+        self, kind: Literal["functions"], limit: int = ..., cursor: str | None = ...
+    ) -> Page[FunctionRecord]: ...
+
+    @overload
+    def registry_page(
+        self, kind: Literal["dags"], limit: int = ..., cursor: str | None = ...
+    ) -> Page[DagRecord]: ...
+
+    @overload
+    def registry_page(
+        self, kind: Literal["triggers"], limit: int = ..., cursor: str | None = ...
+    ) -> Page[TriggerRecord]: ...
+
+    @overload
+    def registry_page(self, kind: str, limit: int = ..., cursor: str | None = ...) -> Page[Any]: ...
+
     def registry_page(self, kind: str, limit: int = 100, cursor: str | None = None) -> Page[Any]:
         """One page of ``kind`` (``functions``, ``dags`` or ``triggers``) by name, and the
         cursor of the next page (``None`` on the last one): ``items, next_cursor``."""

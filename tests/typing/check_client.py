@@ -6,6 +6,7 @@ from typing import Any, assert_type
 
 from dagforge import Client
 from dagforge.server.api_models import (
+    DagRecord,
     Deleted,
     FunctionRecord,
     Page,
@@ -15,6 +16,7 @@ from dagforge.server.api_models import (
     RunDetail,
     RunSummary,
     Schedule,
+    TriggerRecord,
 )
 
 
@@ -32,6 +34,8 @@ def _results(c: Client) -> None:
     assert_type(c.runs_page(), Page[RunSummary])
     assert_type(c.runs_page().next_cursor, str | None)
     assert_type(c.get_function("f"), FunctionRecord)
+    assert_type(c.registry_page("dags"), Page[DagRecord])
+    assert_type(c.registry_page("triggers").items, list[TriggerRecord])
     assert_type(c.delete_dag("d"), Deleted)
     assert_type(c.list_schedules(), list[Schedule])
     assert_type(c.profile("r"), ProfileDocument)

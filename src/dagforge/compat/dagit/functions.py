@@ -112,4 +112,4 @@ class Functions:
         return FunctionInfo(self.client.get_function(function))
 
     def delete_function(self, function: str) -> dict[str, Any]:
-        return self.client.delete_function(function)
+        return dict(self.client.delete_function(function))  # a plain dict, as DAGit returned
