@@ -130,10 +130,10 @@ def test_max_concurrency_caps_the_workers():
 def overtaking_dag() -> DAG:
     """small0 (first) leaves 3 of 4 cpus; big needs all 4; small1..5 need one each."""
     dag = DAG()
-    dag.add_node("small0", cost=1, resources={"cpu": 1}, priority=10)
-    dag.add_node("big", cost=1, resources={"cpu": 4}, priority=5)
+    dag.add_node("small0", resources={"cpu": 1}, priority=10)
+    dag.add_node("big", resources={"cpu": 4}, priority=5)
     for k in range(1, 6):
-        dag.add_node(f"small{k}", cost=1, resources={"cpu": 1})
+        dag.add_node(f"small{k}", resources={"cpu": 1})
     return dag
 
 
@@ -160,6 +160,37 @@ def test_overtaking_is_bounded_by_overtake_limit():
         for t in {s for s in sim.start.values()}:
             running = [n for n in sim.order if sim.start[n] <= t < sim.end[n]]
             assert sum(4 if n == "big" else 1 for n in running) <= 4
+
+
+def easy_dag() -> DAG:
+    dag = DAG()
+    dag.add_node("A", resources={"cpu": 2}, priority=10)
+    dag.add_node("big", resources={"cpu": 4}, priority=5)
+    dag.add_node("s1", resources={"cpu": 1})
+    dag.add_node("s2", resources={"cpu": 1})
+    return dag
+
+
+def test_with_cost_estimates_backfilling_never_delays_the_parked_node():
+    """EASY backfilling, as the engine does it when it has estimates: big (all 4 cpus)
+    is reserved at t=2, when A's estimate ends; s1 (ends at 1) may go around it, s2
+    (would end at 3) may not."""
+    secs = {"A": 2, "big": 1, "s1": 1, "s2": 3}
+    sim = simulate(easy_dag(), 4, costs=secs, resources={"cpu": 4})
+    assert sim.entries == [
+        ("A", "worker-0", 0.0, 2.0),
+        ("s1", "worker-1", 0.0, 1.0),
+        ("big", "worker-0", 2.0, 3.0),
+        ("s2", "worker-0", 3.0, 6.0),
+    ]
+    # Without estimates (only the durations known to the simulation): bounded
+    # overtaking lets s2 go first and big starts at 3.
+    sim = simulate(easy_dag(), 4, durations=secs, resources={"cpu": 4})
+    assert sim.start == {"A": 0, "s1": 0, "s2": 0, "big": 3}
+    # A wrong estimate (s2 said 1 s, takes 3): it goes around big and delays it.
+    sim = simulate(easy_dag(), 4, costs={**secs, "s2": 1}, durations=secs, resources={"cpu": 4})
+    assert sim.start == {"A": 0, "s1": 0, "s2": 0, "big": 3}
+    assert sim.end["s2"] == 3
 
 
 def test_a_requirement_beyond_the_pool_is_rejected_before_anything_runs():

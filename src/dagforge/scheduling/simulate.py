@@ -43,6 +43,7 @@ from dagforge.options import DEFAULT_OPTIONS
 from dagforge.resources import ResourcePool
 from dagforge.scheduling.order import topological_names
 from dagforge.scheduling.simbackend import SimulatedBackend, VirtualClock
+from dagforge.tasks import Task
 
 __all__ = ["Simulation", "simulate", "simulate_executor"]
 
@@ -147,13 +148,15 @@ def simulate(
     bandwidth: float | None = None,
     edge_bits: Mapping[tuple[str, str], float] | None = None,
     rank_costs: Mapping[str, float] | None = None,
+    durations: Mapping[str, float] | None = None,
 ) -> Simulation:
     """Simulate the engine's run of a profile (or DAG, or profile path) on N workers.
 
     Parameters:
         workers: the backend's capacity (an executor's ``max_workers``); default 1,
             or the sum of ``machines``.
-        costs: node durations (in the simulation's unit) overriding the defaults.
+        costs: an executor's ``costs=`` (the engine ranks by them and, with a pool,
+            backfills by them), and the node durations unless ``durations`` says.
         priorities / exclusive: node options added to (or overriding) the graph's.
         resources: a :class:`ResourcePool` (its capacities; the pool itself is left
             alone) or the capacities, e.g. ``{"cpu": 8, "gpu": 2}``.
@@ -162,11 +165,18 @@ def simulate(
         machines: workers per machine (``sum(machines) == workers``).
         bandwidth: bits per second between two machines (with ``machines``).
         edge_bits: bits each edge carries; default, a profile's edge weights.
-        rank_costs: what the ready queue ranks by, as an executor's ``costs=`` (and
-            ``profile=``) give it; missing nodes fall back as in the engine (``cost``
-            options, ``estimate_instructions``, a profile's node weights, else 1).
-            Default: the durations, as for ``Executor(..., costs=durations)``. In the
-            simulation's unit (the engine may compare them with its clock).
+        rank_costs: what a guiding profile gives the engine
+            (``Executor(profile=p)``): ranks, and estimates for backfilling. Default:
+            for a profile, its measured times (or node weights), as
+            ``Executor(dag, profile=p)`` would use; for a DAG, its Tasks'
+            ``estimate_instructions``, which the engine ranks by.
+        durations: how long each node takes (default: ``costs``, else as above), when
+            it is not what the engine is told (estimates that are wrong).
+        ``costs``, ``rank_costs`` and ``durations`` are in the simulation's unit.
+
+    One deviation from a real run: a DAG whose Tasks estimate instructions, run with a
+    pool and no ``costs``, is backfilled by those estimates here (EASY), while the
+    engine uses bounded overtaking for it (it backfills by estimates in seconds only).
     """
     if workers is None:  # one, or every worker the machines have
         workers = 1
@@ -176,14 +186,14 @@ def simulate(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if priority not in ("auto", "critical_path", "fifo"):
         raise ValueError(f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}")
-    names, edges, durations, unit, options, bits, fallback = _inputs(profile_or_dag, costs)
-    if rank_costs is None:
-        ranks = dict(zip(names, durations, strict=True))
-    else:
+    names, edges, times, unit, options, bits, guide = _inputs(profile_or_dag, costs, durations)
+    if rank_costs is not None:
         unknown = sorted(set(rank_costs) - set(names))
         if unknown:
             raise ValueError(f"rank_costs name unknown node(s) {unknown[:10]}")
-        ranks = {**dict(zip(names, fallback, strict=True)), **rank_costs}
+        guide = dict(rank_costs)
+    elif costs:  # costs given here override what the profile (or a Task) says of a node
+        guide = {n: v for n, v in guide.items() if n not in costs}
     per_second = 1.0 / _SECONDS_PER_UNIT[unit]  # simulation units in one second
     index = {n: i for i, n in enumerate(names)}
     changes: dict[str, dict[str, Any]] = {}
@@ -221,7 +231,7 @@ def simulate(
 
     clock = VirtualClock()
     backend = SimulatedBackend(
-        durations, clock, workers=workers, machines=machines, comm=comm, pred=dag._pred
+        times, clock, workers=workers, machines=machines, comm=comm, pred=dag._pred
     )
     run = _seams.engine_run(
         dag,
@@ -231,14 +241,15 @@ def simulate(
         fail_fast=fail_fast,
         pool=pool,
         requirements=requirements,
-        costs=ranks,
+        costs=dict(costs) if costs else None,
+        rank_costs=guide or None,
         use_ranks=priority != "fifo",
         overtake_limit=overtake_limit,
         check_inputs=False,
         clock=clock,
     )
     run.run()
-    return _schedule(run, backend, names, durations, unit, workers)
+    return _schedule(run, backend, names, times, unit, workers)
 
 
 def simulate_executor(
@@ -264,20 +275,21 @@ def simulate_executor(
     workers = workers or executor.max_workers
     if workers is None:
         raise ValueError("the executor leaves max_workers to its backend's default: give workers=N")
-    rank = dict(executor.costs or {})
+    guide = None
     if executor.guide_profile is not None:  # Executor(profile=p): ranks from its times
-        rank.update(_seams.rank_costs_from_profile(executor.guide_profile))
+        guide = _seams.rank_costs_from_profile(executor.guide_profile)
     return simulate(
         dag,
         workers,
-        costs if costs is not None else executor.costs,
+        executor.costs,
+        durations=costs,
         resources=executor.resource_pool,
         requirements=executor.requirements,
         max_concurrency=executor.max_concurrency,
         overtake_limit=executor.overtake_limit,
         priority=executor.priority,
         fail_fast=executor.fail_fast,
-        rank_costs=rank,
+        rank_costs=guide,
         **options,
     )
 
@@ -358,7 +370,7 @@ def _schedule(
 
 
 def _inputs(
-    obj: Any, costs: Mapping[str, float] | None
+    obj: Any, costs: Mapping[str, float] | None, durations: Mapping[str, float] | None
 ) -> tuple[
     list[str],
     list[tuple[str, str]],
@@ -366,8 +378,10 @@ def _inputs(
     str,
     list[Any],
     dict[tuple[str, str], float],
-    list[float],
+    dict[str, float],
 ]:
+    """Names, edges, durations, unit, options, edge bits, and the rank costs an
+    executor would get from the object alone (a guiding profile, Task estimates)."""
     Profile = _seams.profile_class()  # profiling is a layer above: the one seam
 
     if isinstance(obj, str | os.PathLike):
@@ -382,35 +396,42 @@ def _inputs(
         else:
             base, unit = dict(obj.node_weights), "instructions"
         options = [DEFAULT_OPTIONS] * len(names)
-        fallback = [float(obj.node_weights.get(n) or 1.0) for n in names]
+        guide = {n: float(v) for n, v in base.items() if v > 0}
         bits = {(s, t): float(obj.edge_weights.get(f"{s}->{t}", 0)) for s, t in edges}
     elif isinstance(obj, DAG):
         obj.validate()
         names = list(obj.nodes)
         edges = list(obj.edges)
-        fallback = obj.node_costs()  # what the engine ranks by without costs=
-        base = dict(zip(names, fallback, strict=True))
+        base = dict(zip(names, obj.node_costs(), strict=True))
         unit = "cost"
         options = [obj.options(n) for n in names]
         bits = {}
+        guide = {  # the engine ranks by Task estimates too (without costs=)
+            n: base[n]
+            for n, t in zip(names, obj._tasks, strict=True)
+            if isinstance(t, Task)
+            and type(t).estimate_instructions is not Task.estimate_instructions
+            and obj.options(n).cost is None
+        }
     else:
         raise TypeError(
             f"simulate() takes a Profile, a DAG or a path to a profile JSON, got "
             f"{type(obj).__name__}"
         )
-    if costs:
-        unknown = sorted(set(costs) - set(names))
-        if unknown:
-            raise ValueError(f"costs name unknown node(s) {unknown}; known: {names[:10]}")
-        base = {**base, **costs}
-        unit = unit if set(costs) != set(names) else "cost"
-    durations = []
+    for what, given in (("costs", costs), ("durations", durations)):
+        if given:
+            unknown = sorted(set(given) - set(names))
+            if unknown:
+                raise ValueError(f"{what} name unknown node(s) {unknown}; known: {names[:10]}")
+            base = {**base, **given}
+            unit = unit if set(given) != set(names) else "cost"
+    times = []
     for n in names:
         d = float(base.get(n, 0.0))
         if not d >= 0:
             raise ValueError(f"node {n!r} has a negative duration {d}; costs must be >= 0")
-        durations.append(d)
-    return names, edges, durations, unit, options, bits, fallback
+        times.append(d)
+    return names, edges, times, unit, options, bits, guide
 
 
 def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
