@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -82,19 +83,34 @@ def overhead(n: int, repeat: int) -> None:
         assert len(pool.timeline) == 2 * n
 
     # One phase, runs interleaved (plain, RA, plain, RA, ...), so both see the same
-    # machine state; best and median of each are reported.
-    t_p, t_r = [], []
+    # machine state. Reported: the ratio of the medians, the spread of the ratio of each
+    # interleaved pair (min / quartiles / max), best-of, and the ratio of the medians of
+    # the process CPU time (less sensitive to other processes on a shared machine).
+    t_p, t_r, c_p, c_r = [], [], [], []
     for _ in range(repeat):
-        t_p.append(best(plain, 1))
-        t_r.append(best(resource_aware, 1))
+        for fn, wall, cpu in ((plain, t_p, c_p), (resource_aware, t_r, c_r)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     t_plain, t_ra = min(t_p), min(t_r)
-    med = sorted(t_r)[len(t_r) // 2] / sorted(t_p)[len(t_p) // 2]
-    print(f"[1] layered {n} no-op, requirements never bind (interleaved, best of {repeat})")
-    print(f"    median RA / median plain = {med:.2f}x")
-    print(f"    dagforge threads(2)            {t_plain * 1e6 / n:8.1f} us/task")
+    med = statistics.median(t_r) / statistics.median(t_p)
+    pairs = sorted(r / p for r, p in zip(t_r, t_p, strict=True))
+    q = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3
+    cpu = statistics.median(c_r) / statistics.median(c_p)
+    print(f"[1] layered {n} no-op, requirements never bind (interleaved, {repeat} pairs)")
+    print(f"    median RA / median plain = {med:.2f}x (target <= 1.5x)")
     print(
-        f"    dagforge ResourceAwareExecutor {t_ra * 1e6 / n:8.1f} us/task"
-        f"   ratio to plain {t_ra / t_plain:.2f}x (target <= 1.5x)"
+        f"    per-pair ratio: min {pairs[0]:.2f}  q1 {q[0]:.2f}  median {q[1]:.2f}  "
+        f"q3 {q[2]:.2f}  max {pairs[-1]:.2f};  CPU-time medians {cpu:.2f}x"
+    )
+    print(
+        f"    dagforge threads(2)            {t_plain * 1e6 / n:8.1f} us/task best, "
+        f"{statistics.median(t_p) * 1e6 / n:.1f} median"
+    )
+    print(
+        f"    dagforge ResourceAwareExecutor {t_ra * 1e6 / n:8.1f} us/task best, "
+        f"{statistics.median(t_r) * 1e6 / n:.1f} median; best-of ratio {t_ra / t_plain:.2f}x"
     )
     if dagron is None:
         print("    dagron ResourceAwareExecutor   unavailable (needs Python >= 3.12)")
@@ -208,8 +224,11 @@ def main() -> None:
     ap.add_argument("--hetero", type=int, default=200)
     ap.add_argument("--unit", type=float, default=0.01)
     ap.add_argument("--proc", type=int, default=2000)
+    ap.add_argument("--overhead-only", action="store_true", help="run only [1], the overhead A/B")
     args = ap.parse_args()
     overhead(args.nodes, args.repeat)
+    if args.overhead_only:
+        return
     heterogeneous(args.hetero, args.unit)
     processes(args.proc)
 
