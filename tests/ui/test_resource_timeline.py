@@ -186,11 +186,17 @@ class _Db:
         return None
 
 
+class _Monitor:
+    def resource_facts(self, run_id):
+        return None  # the run was not watched by this process (no journaled facts)
+
+
 class _Platform:
     """What the run page reads of a platform: the journal's record and the held result."""
 
     def __init__(self, record, result):
         self.db = _Db(record)
+        self.monitor = _Monitor()
         self._result = result
 
     def result(self, run_id):

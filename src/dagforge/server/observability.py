@@ -150,8 +150,15 @@ def startup_line(settings: Any, url: str) -> str:
     return (
         f"dagforge serving on {url} data_dir={settings.data_dir} store={store} "
         f"backend={settings.backend} workers={settings.workers} auth={auth} "
+        f"resources={_capacity_text(getattr(settings, 'resources', None))} "
         f"ui={url.rstrip('/')}/ui"
     )
+
+
+def _capacity_text(capacities: Any) -> str:
+    if not capacities:
+        return "none"
+    return ",".join(f"{k}={float(v):g}" for k, v in capacities.items())
 
 
 class AccessLog:
@@ -214,13 +221,19 @@ CREATE TABLE IF NOT EXISTS node_logs (
 )
 """
 MAX_TRACEBACK = 20_000
+# what each node of a run requires and the capacity it ran against (the run page's
+# resource timeline, also after a restart); one row per run that requires anything
+_RUN_RESOURCES = """
+CREATE TABLE IF NOT EXISTS run_resources (run_id TEXT PRIMARY KEY, body TEXT NOT NULL)
+"""
 
 
 class _Live:
-    __slots__ = ("attempts", "capture", "nodes", "otel", "started", "t0")
+    __slots__ = ("attempts", "capture", "nodes", "otel", "resources", "started", "t0")
 
     def __init__(self, capture: Any):
         self.capture = capture
+        self.resources: dict[str, Any] | None = None  # {"requirements", "capacities"}
         self.otel: Any = None
         self.nodes: dict[str, list[Any]] = {}  # name -> [status, start, end] (wall seconds)
         self.attempts: dict[str, int] = {}
@@ -245,7 +258,49 @@ class RunMonitor:
     def _table(self) -> None:
         if not self._ready_table:
             self.db._write(_NODE_LOGS)
+            self.db._write(_RUN_RESOURCES)
             self._ready_table = True
+
+    def resources(
+        self,
+        run_id: str,
+        requirements: dict[str, dict[str, float]],
+        capacities: dict[str, float] | None,
+    ) -> None:
+        """Learn, at a run's start, what each of its spec nodes requires (an instance
+        ``n#2`` requires what ``n`` does) and the capacity it runs against: kept for the
+        live page and journaled, so a finished run's timeline outlives the process."""
+        facts = {"requirements": requirements, "capacities": capacities}
+        with self._lock:
+            live = self._live.get(run_id)
+            if live is None:
+                live = self._live[run_id] = _Live(None)
+            live.resources = facts if requirements else None
+        try:
+            self._table()
+            self.db._write("DELETE FROM run_resources WHERE run_id=?", (run_id,))
+            if requirements:
+                self.db._write(
+                    "INSERT INTO run_resources (run_id, body) VALUES (?, ?)",
+                    (run_id, json.dumps(facts, allow_nan=False)),
+                )
+        except Exception as exc:  # the run goes on; its timeline is only in memory
+            if self.metrics is not None:
+                self.metrics.store_errors.inc()
+            log.warning("resource requirements of run %s not journaled: %s", run_id, exc)
+
+    def resource_facts(self, run_id: str) -> dict[str, Any] | None:
+        """``{"requirements": {node: {resource: amount}}, "capacities": {...} | None}``
+        of a run that required resources (live, else journaled), or ``None``."""
+        live = self._live.get(run_id)
+        if live is not None and live.resources is not None:
+            return live.resources
+        try:
+            self._table()
+            rows = self.db._exec("SELECT body FROM run_resources WHERE run_id=?", (run_id,))
+        except Exception:
+            return None
+        return json.loads(rows[0][0]) if rows else None
 
     def accepted(self, run_id: str) -> None:
         """Remember the traceparent of the request that accepted ``run_id`` (if traced)."""
@@ -431,6 +486,7 @@ class RunMonitor:
         """Drop the logs of runs the journal no longer holds (after journal pruning)."""
         self._table()
         self.db._write("DELETE FROM node_logs WHERE run_id NOT IN (SELECT id FROM runs)")
+        self.db._write("DELETE FROM run_resources WHERE run_id NOT IN (SELECT id FROM runs)")
 
 
 def _is_store_error(exc: BaseException) -> bool:

@@ -79,6 +79,7 @@ class Settings:
     journal_retention: float | None = None
     results_bytes: int = 64_000_000
     max_list: int = 500
+    resources: dict[str, float] | None = None  # --resources: the capacity runs share
 
 
 class Platform:
@@ -99,6 +100,9 @@ class Platform:
                 "--token must be non-empty printable ASCII (it travels in an HTTP header)"
             )
         self.urls = UrlPolicy(settings.allow_urls)
+        from dagforge.server.capacity import Capacity
+
+        self.capacity = Capacity(settings.resources)  # one ResourcePool for every run
         self.db = open_platform_database(settings)  # SchemaError if not migrated
         self.queues = platform_queues(self.db, settings)  # leased on PostgreSQL
         self.store = self._open_store()
@@ -182,6 +186,7 @@ class Platform:
         ftype = body.get("type", "cpu")
         if ftype not in ("cpu", "gpu"):
             raise RegistryError(f"function {name!r}: type must be 'cpu' or 'gpu'")
+        self.capacity.check_function(name, body)  # 422: malformed, no --resources, too big
         record = {k: v for k, v in body.items() if k != "function_name"}
         record.update(name=name, kind=kind, type=ftype)
         self.db.put("functions", name, record)
@@ -200,6 +205,7 @@ class Platform:
                 "(--max-iterations)",
                 path="max_iterations",
             )
+        self.capacity.check_spec(spec)  # 422 at the node's resources path
         self.db.put("dags", spec.name, body)
         return body
 
@@ -277,6 +283,7 @@ class Platform:
         if self.queues.sizes()[record["priority"]] >= self.settings.max_queued:
             raise QueueFull(record["priority"], self.settings.max_queued)  # before journaling
         snapshot = self._snapshot(record)
+        self.capacity.check_run(trigger, snapshot)  # 422: a node could never start here
         accepted = self.db.accept_run(
             run_id, trigger, dag, record["priority"], arguments, snapshot
         )  # StorageFault: nothing was written
@@ -534,6 +541,8 @@ class Platform:
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
             spec, registry = self._spec_for(run, snapshot, run_id, cancel)
+            needs = self.capacity.for_run(snapshot)  # ResourceError: no --resources now
+            self.monitor.resources(run_id, needs, self.capacity.capacities)  # the timeline
             limit = self.settings.max_iterations
             asked = spec.get("max_iterations") if isinstance(spec, dict) else None
             result = run_workflow(
@@ -550,6 +559,8 @@ class Platform:
                 serializer=self.settings.serializer,
                 max_iterations=min(asked, limit) if isinstance(asked, int) else limit,
                 capture_logs=capture,
+                resources=needs,
+                resource_pool=self.capacity.pool if needs else None,
             )
             status = "succeeded" if result.ok else "failed"
             outputs = result.workflow_outputs

@@ -16,7 +16,9 @@ same shapes and accepts the seed documents verbatim.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,9 +29,11 @@ from pydantic import (
     Discriminator,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     Tag,
     WithJsonSchema,
     field_serializer,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -163,6 +167,84 @@ def _dag_not_empty(value: list[Any]) -> list[Any]:
     return value
 
 
+# -- resource requirements ----------------------------------------------------------------
+
+#: At most this many resources in one requirement.
+MAX_RESOURCES = 16
+#: The largest amount of one resource a requirement (or a capacity) may name.
+MAX_AMOUNT = 1e12
+#: A resource name: a letter or ``_``, then letters, digits, ``_``, ``.`` or ``-``; at
+#: most 64 characters (so it is safe in HTML, metric labels and log lines).
+RESOURCE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}", re.ASCII)
+
+
+def resource_problems(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every ``(json_path, message)`` wrong with ``value`` as a resource requirement.
+
+    A requirement is a JSON object of at most :data:`MAX_RESOURCES` resources, each
+    named per :data:`RESOURCE_NAME` and mapped to a positive finite number (not a
+    boolean) of at most :data:`MAX_AMOUNT`: ``{"cpu": 2, "memory": 512}``. ``path`` is
+    where ``value`` sits (``dag[0].properties.resources``); a resource's path adds its
+    name (``...resources.cpu``).
+    """
+    from dagforge.spec.validate import json_type
+
+    if not isinstance(value, Mapping):
+        kind = json_type(value)
+        return [
+            (
+                path,
+                'must be a JSON object of resource amounts such as {"cpu": 2, "memory": 512}, '
+                f"got {kind}",
+            )
+        ]
+    problems: list[tuple[str, str]] = []
+    if len(value) > MAX_RESOURCES:
+        problems.append(
+            (path, f"names {len(value)} resources; at most {MAX_RESOURCES} are allowed")
+        )
+    for name, amount in list(value.items())[: MAX_RESOURCES + 1]:
+        if not isinstance(name, str) or not RESOURCE_NAME.fullmatch(name):
+            shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+            problems.append(
+                (
+                    f"{path}[{json.dumps(str(name)[:80])}]",
+                    f"resource name {shown} is not allowed: a letter or '_', then letters, "
+                    "digits, '_', '.' or '-', at most 64 characters",
+                )
+            )
+            continue
+        where = (
+            f"{path}.{name}"
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
+            else (f"{path}[{json.dumps(name)}]")
+        )
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            problems.append((where, f"resource {name!r} must be a number, got {json_type(amount)}"))
+        elif not math.isfinite(amount) or amount <= 0:
+            problems.append(
+                (where, f"resource {name!r} must be a positive finite number, got {amount!r}")
+            )
+        elif amount > MAX_AMOUNT:
+            problems.append(
+                (where, f"resource {name!r} is {amount!r}, over the limit of {MAX_AMOUNT:g}")
+            )
+    return problems
+
+
+def check_resources(value: Any, path: str = "resources") -> dict[str, float]:
+    """``value`` as ``{resource: amount}`` (see :func:`resource_problems`); ``None`` and
+    ``{}`` mean no requirement. Raises ``SpecError`` naming every problem's JSON path."""
+    if value is None:
+        return {}
+    problems = resource_problems(value, path)
+    if problems:
+        from dagforge.spec.validate import spec_error
+
+        raise spec_error(problems)
+    return {name: float(amount) for name, amount in value.items()}
+
+
 # -- the comparison rule -------------------------------------------------------------------
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -269,10 +351,35 @@ class Properties(BaseModel):
     branch_2: str = ""
     arguments: Arguments = Field(default_factory=dict)
     outputs_from: OutputsFrom = Field(default_factory=list)
+    # dagforge's own: what one instance of this node holds while it runs (checked, with
+    # JSON paths, by validate.check_structure); overlays the function's requirement.
+    resources: Annotated[
+        dict[str, Any],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": MAX_RESOURCES,
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_.\\-]{0,63}$"},
+                "additionalProperties": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_AMOUNT,
+                },
+                "description": 'resources one instance holds while it runs, e.g. {"cpu": 2}',
+            }
+        ),
+    ] = Field(default_factory=dict)
 
     @field_serializer("condition")
     def _dump_condition(self, condition: Condition | None) -> dict[str, Any]:
         return {} if condition is None else condition.model_dump()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        if isinstance(out, dict) and not out.get("resources"):
+            out.pop("resources", None)  # DAGit's documents have no such field
+        return dict(out)
 
     @property
     def successors(self) -> list[str]:

@@ -42,12 +42,39 @@ from typing import Any
 from dagforge.errors import LoopLimitError, NodeStateError, SpecError, TaskOutputError
 from dagforge.spec.models import INSTANCE_SEPARATOR, WorkflowSpec, compare
 
-__all__ = ["SpecPlanner", "Step", "compare", "instance_name"]
+__all__ = ["SpecPlanner", "Step", "compare", "instance_name", "node_requirements"]
 
 
 def instance_name(node_id: str, iteration: int) -> str:
     """``add_water`` for the first pass, ``add_water#2`` for the second, ..."""
     return node_id if iteration == 1 else f"{node_id}{INSTANCE_SEPARATOR}{iteration}"
+
+
+def node_requirements(
+    spec: WorkflowSpec, functions: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, float]]:
+    """``{node_id: {resource: amount}}`` of every spec node that requires anything: the
+    function's requirement (``functions[node_id]``) overlaid per resource by the node's
+    ``properties.resources``. Raises ``SpecError`` naming the path of a bad amount
+    (``resources.<node_id>.<resource>`` for a function's)."""
+    from dagforge.spec.models import check_resources
+    from dagforge.spec.validate import json_path
+
+    if functions is not None and not isinstance(functions, Mapping):
+        raise SpecError(
+            f"resources must map node_ids to requirements, got {type(functions).__name__}",
+            path="resources",
+        )
+    out: dict[str, dict[str, float]] = {}
+    for i, entry in enumerate(spec.dag):
+        own = (functions or {}).get(entry.node_id)
+        merged = {
+            **check_resources(own, json_path(("resources", entry.node_id))),
+            **check_resources(entry.properties.resources, f"dag[{i}].properties.resources"),
+        }
+        if merged:
+            out[entry.node_id] = merged
+    return out
 
 
 class Step:
@@ -56,9 +83,19 @@ class Step:
     ``parents`` are the instances it must wait for (the control predecessors that led
     to it, then its ``kwargs_from`` instances); ``kwargs_from`` are the instances whose
     outputs overlay ``arguments``, in order. ``kwargs_from`` is a subset of ``parents``.
+    ``resources`` is what the instance holds while it runs (``{}``: nothing): its
+    function's requirement overlaid by the spec node's ``properties.resources``.
     """
 
-    __slots__ = ("arguments", "instance", "iteration", "kwargs_from", "node_id", "parents")
+    __slots__ = (
+        "arguments",
+        "instance",
+        "iteration",
+        "kwargs_from",
+        "node_id",
+        "parents",
+        "resources",
+    )
 
     def __init__(
         self,
@@ -68,7 +105,9 @@ class Step:
         kwargs_from: list[str],
         arguments: Mapping[str, Any],
         iteration: int = 1,
+        resources: Mapping[str, float] | None = None,
     ):
+        self.resources: dict[str, float] = dict(resources or {})
         self.instance = instance
         self.node_id = node_id
         self.parents = parents
@@ -107,7 +146,10 @@ class SpecPlanner:
         arguments: Mapping[str, Any] | None = None,
         *,
         max_iterations: int | None = None,
+        resources: Mapping[str, Any] | None = None,
     ):
+        """``resources`` maps node_ids to their functions' requirements (``{"cpu": 2}``);
+        a spec node's own ``properties.resources`` overlays its function's, per resource."""
         from dagforge.spec.validate import load_spec, reachability
 
         self.spec: WorkflowSpec = load_spec(spec)  # a no-op for a spec load_spec returned
@@ -130,6 +172,7 @@ class SpecPlanner:
         self._props = {e.node_id: e.properties for e in self.spec.dag}
         self._paths = {e.node_id: f"dag[{i}].properties" for i, e in enumerate(self.spec.dag)}
         self._reach = reachability(self.spec)
+        self.resources: dict[str, dict[str, float]] = node_requirements(self.spec, resources)
         self._node_arguments = {
             n: ({**p.arguments, **self.arguments} if p.arguments else self.arguments)
             for n, p in self._props.items()
@@ -278,7 +321,15 @@ class SpecPlanner:
         if previous is not None and previous in self._live and previous not in parents:
             parents.append(previous)  # passes of one node never overlap
         parents += [inst for inst in kwargs_from if inst not in parents]
-        step = Step(instance, node_id, parents, kwargs_from, self._node_arguments[node_id], count)
+        step = Step(
+            instance,
+            node_id,
+            parents,
+            kwargs_from,
+            self._node_arguments[node_id],
+            count,
+            self.resources.get(node_id),
+        )
         self._count[node_id] = count
         self._latest[node_id] = instance
         self._steps[instance] = step

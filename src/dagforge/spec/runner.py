@@ -87,14 +87,18 @@ def compile_spec(
     completed: Mapping[str, Any] | None = None,
     serializer: str = "json",
     max_iterations: int | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> tuple[Any, SpecPlanner]:
-    """A DAG holding the first instance and the rule that unrolls the rest."""
+    """A DAG holding the first instance and the rule that unrolls the rest.
+
+    Each instance gets the ``resources=`` option of its step (its function's
+    requirement from ``resources[node_id]``, overlaid by the spec node's own)."""
     from dagforge.dynamic import Rule
     from dagforge.graph import DAG
 
     spec = load_spec(spec)
     registry.check(spec)  # unknown functions are reported before anything runs
-    planner = SpecPlanner(spec, arguments, max_iterations=max_iterations)
+    planner = SpecPlanner(spec, arguments, max_iterations=max_iterations, resources=resources)
     done = dict(completed or {})
     dag = DAG(name=spec.name)
 
@@ -115,15 +119,21 @@ def compile_spec(
 
         def unroll(builder: Any) -> None:
             for nxt in planner.complete(step.instance, builder.view.value(step.instance)):
-                builder.add_node(nxt.instance, call_for(nxt), after=nxt.parents, tags=[nxt.node_id])
+                builder.add_node(nxt.instance, call_for(nxt), after=nxt.parents, **_options(nxt))
                 builder.add_rule(continuation(nxt))
 
         return Rule(when_done, unroll, name=f"after {step.instance}")
 
     for first in planner.start():
-        dag.add_node(first.instance, call_for(first), tags=[first.node_id])
+        dag.add_node(first.instance, call_for(first), **_options(first))
         dag.add_rule(continuation(first))
     return dag, planner
+
+
+def _options(step: Step) -> dict[str, Any]:
+    if step.resources:
+        return {"tags": [step.node_id], "resources": step.resources}
+    return {"tags": [step.node_id]}
 
 
 def run_workflow(
@@ -142,11 +152,18 @@ def run_workflow(
     serializer: str = "json",
     max_iterations: int | None = None,
     capture_logs: Any = False,
+    resources: Mapping[str, Any] | None = None,
+    resource_pool: Any = None,
 ) -> Any:
     """Run a spec and return the ``ExecutionResult`` (``.workflow_outputs`` = the ends).
 
     ``completed`` (instance -> outputs) resumes a journaled run without calling those
     functions again; ``store`` receives every output under ``run_id/instance/output``.
+    ``resources`` maps node_ids to their functions' requirements (a spec node's
+    ``properties.resources`` overlays them); with ``resource_pool`` (a
+    :class:`~dagforge.resources.ResourcePool`) an instance starts only once what it
+    requires is free, and a requirement the pool can never satisfy raises
+    ``ResourceError`` before anything runs (naming node, resource, need and capacity).
     """
     import uuid
 
@@ -162,7 +179,11 @@ def run_workflow(
         completed=completed,
         serializer=serializer,
         max_iterations=max_iterations,
+        resources=resources,
     )
+    if resource_pool is not None:
+        for node_id, need in planner.resources.items():
+            resource_pool.check(need, node=node_id)  # every pass of it needs as much
     # Any: the three workflow attributes below are added to the ExecutionResult here
     # (execution/result.py does not declare them).
     result: Any = Executor(
@@ -174,6 +195,7 @@ def run_workflow(
         profile=profile,
         fail_fast=True,
         capture_logs=capture_logs,
+        resource_pool=resource_pool,
     ).execute()
     result.run_id = run_id
     result.workflow_outputs = planner.final_outputs

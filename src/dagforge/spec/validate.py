@@ -31,6 +31,7 @@ from dagforge.spec.models import (
     Properties,
     SpecNode,
     WorkflowSpec,
+    resource_problems,
     spec_json_schema,
 )
 
@@ -68,7 +69,7 @@ def load_spec(source: Any, *, warn: bool = True) -> WorkflowSpec:
             shape = [_translate(e) for e in exc.errors()]
             # Report every problem at once: the references the document makes are
             # checked too, although its shape is wrong somewhere.
-            raise spec_error(_merge(shape, raw_references(data))) from None
+            raise spec_error(_merge(shape, raw_references(data) + raw_resources(data))) from None
         except RecursionError:
             raise SpecError("the document is nested too deeply", path="$") from None
     errors, unreachable = check_structure(spec)
@@ -341,6 +342,8 @@ def check_structure(spec: WorkflowSpec) -> tuple[list[tuple[str, str]], list[tup
         for j, source in enumerate(p.outputs_from):
             if source not in index:
                 unknown(f"{base}.outputs_from[{j}]", source)
+        if p.resources:
+            errors.extend(resource_problems(p.resources, f"{base}.resources"))
     if errors:
         return errors, []
 
@@ -403,6 +406,19 @@ def raw_references(data: Any) -> list[tuple[str, str]]:
         if isinstance(sources, list):
             for j, source in enumerate(sources):
                 check(f"{base}.outputs_from[{j}]", source)
+    return found
+
+
+def raw_resources(data: Any) -> list[tuple[str, str]]:
+    """What is wrong with the ``resources`` of a document whose shape is invalid (best
+    effort, never raises): the problems :func:`check_structure` would report."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("dag"), list):
+        return []
+    found: list[tuple[str, str]] = []
+    for i, entry in enumerate(data["dag"]):
+        props = entry.get("properties") if isinstance(entry, Mapping) else None
+        if isinstance(props, Mapping) and isinstance(props.get("resources"), Mapping):
+            found.extend(resource_problems(props["resources"], f"dag[{i}].properties.resources"))
     return found
 
 

@@ -195,14 +195,32 @@ class RunView:
             packed.append(Bar(b[0], f"slot {slot + 1}", b[2], b[3], b[4]))
         return packed
 
-    def resource_usage(self) -> list[Any]:
-        """Usage per resource from the nodes' start/end and their requirements (the
-        ``resources`` options of the run's DAG, known once the run has finished and
-        while this server holds its result); ``[]`` when no node requires any."""
-        from dagforge.profiling.resource_usage import requirements_of, usage_from_intervals
+    def resource_facts(self) -> tuple[dict[str, Any], dict[str, float] | None]:
+        """Each node's requirement and the capacity the run ran against: what the
+        monitor learnt when the run started (live, or journaled: after a restart too),
+        else derived from the accepted snapshot (its functions' and spec nodes'
+        ``resources``; capacity unknown), else the ``resources`` options of the DAG of
+        the result this server holds."""
+        facts = self.plat.monitor.resource_facts(self.id)
+        if facts and facts.get("requirements"):
+            return dict(facts["requirements"]), facts.get("capacities")
+        capacity = getattr(self.plat, "capacity", None)
+        if capacity is not None:
+            derived = capacity.requirements(self.plat.db.snapshot(self.id))
+            if derived:
+                return derived, None
+        from dagforge.profiling.resource_usage import requirements_of
 
         result = None if self.live else self.plat.result(self.id)
-        reqs = requirements_of(getattr(result, "dag", None)) if result is not None else {}
+        return (requirements_of(getattr(result, "dag", None)) if result is not None else {}), None
+
+    def resource_usage(self) -> list[Any]:
+        """Usage per resource from the nodes' start/end (running nodes: until now) and
+        their requirements (:meth:`resource_facts`), against the run's capacity;
+        ``[]`` when no node requires any."""
+        from dagforge.profiling.resource_usage import usage_from_intervals
+
+        reqs, capacities = self.resource_facts()
         if not reqs:
             return []
         now = time.time() - (self.record["started"] or time.time())
@@ -211,7 +229,7 @@ class RunView:
             for name, f in self.nodes.items()
             if f.get("start") is not None
         ]
-        return usage_from_intervals(intervals, reqs)
+        return usage_from_intervals(intervals, reqs, capacities)
 
     def resources_html(self, bars: list[Bar]) -> str:
         from dagforge.profiling.resource_usage import usage_svg
@@ -223,7 +241,8 @@ class RunView:
         if not usages:
             return (
                 '<p class="resource-empty">No resource requirements: no node of this run '
-                "declares resources.</p>"
+                "declares resources (a function's or a spec node's <code>resources</code>, "
+                "on a server started with <code>--resources</code>).</p>"
             )
         span = (min(b[2] for b in bars), max(b[3] for b in bars)) if bars else None
         return usage_svg(usages, span=span, note="From the nodes' start/end and requirements.")
