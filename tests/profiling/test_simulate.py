@@ -457,3 +457,19 @@ def test_order_equals_the_real_engines_on_a_deterministic_backend(seed):
     assert sim.order == real.execution_order
     per_round = [list(sim.start.values()).count(t) for t in set(sim.start.values())]
     assert len(per_round) > 5 and max(per_round) > 1  # several rounds, some in parallel
+
+
+def test_conditions_count_as_taken_and_rules_add_nothing():
+    """What a simulation cannot know (documented): no value exists to test a condition
+    on, and a rule's nodes do not exist before a run."""
+    dag = DAG()
+    dag.add_node("src", lambda: [1, 2, 3], cost=1)
+    dag.add_node("maybe", lambda x: x, cost=2)
+    dag.add_edge("src", "maybe", when=lambda v: False)
+    dag.map("src", lambda x: x)
+    sim = simulate(dag, workers=2)
+    assert sim.order == ["src", "maybe"] and sim.makespan == 3
+    assert sim.status == {"src": "succeeded", "maybe": "succeeded"}
+    # The real run skips "maybe" and grows the mapped nodes.
+    real = Executor(dag).execute()
+    assert real["maybe"].status == "skipped" and len(real.execution_order) > 2
