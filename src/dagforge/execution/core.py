@@ -18,16 +18,35 @@ from __future__ import annotations
 
 import heapq
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
 from dagforge.errors import CancelledError, GraphError, NodeTimeoutError
 from dagforge.execution import states as S
-from dagforge.execution.jobs import K_NOARGS, K_POS, Event, Job, Seeded, done, node_seed
+from dagforge.execution.jobs import (
+    K_NOARGS,
+    K_POS,
+    Event,
+    Job,
+    Seeded,
+    done,
+    failed,
+    finish_coroutine,
+    format_error,
+    node_seed,
+)
 from dagforge.execution.state import RunState
 from dagforge.execution.timers import RETRY, TIMEOUT, retry_delay
 
 _new = tuple.__new__  # a Job without NamedTuple.__new__'s Python frame (hot path)
+_PENDING, _READY = S.PENDING, S.READY
+# _release_children's inlined push and _run_compiled's steps rely on these transitions
+assert S.ALLOWED[S.PENDING][S.READY] and S.ALLOWED[S.READY][S.RUNNING]
+assert S.ALLOWED[S.RUNNING][S.SUCCEEDED]
+# old status -> may it go to RUNNING / SUCCEEDED (the rows of states.ALLOWED, by column)
+_ALLOWED_START = [row[S.RUNNING] for row in S.ALLOWED]
+_ALLOWED_SUCCEED = [row[S.SUCCEEDED] for row in S.ALLOWED]
 
 
 class Core(RunState):
@@ -70,7 +89,7 @@ class Core(RunState):
                 if i not in selected:
                     self._skip(i, "not selected: outside targets= or inside exclude=")
         if self.schedule is not None:
-            return  # _dispatch_inline runs the compiled order
+            return  # _dispatch_inline runs the compiled order (_run_compiled)
         for i in range(self.n):
             if not self.pending[i] and self.status[i] == S.PENDING:
                 self._push(i)
@@ -84,13 +103,109 @@ class Core(RunState):
             return False
         return self.stopping or (not self.heap and not self.blocked)
 
-    def _launch(self, i: int) -> None:
-        self._set(i, S.RUNNING)
+    def _start(self, i: int) -> int:
+        """READY -> RUNNING: node ``i`` starts its next attempt, whose number it returns.
+
+        Every path starts a node here: ``_launch`` (any backend) and the inline loop
+        (``fastpath``), which then calls the node itself.
+        """
+        status = self.status
+        if not _ALLOWED_START[status[i]]:
+            raise S.illegal(self.names[i], status[i], S.RUNNING)
+        status[i] = S.RUNNING
         self.in_flight += 1
+        self.order.append(i)
+        attempt = self.attempt[i] = self.attempt[i] + 1
+        return attempt
+
+    def _succeed(self, i: int, value: Any, t_start: float, t_end: float, wid: int) -> None:
+        """RUNNING -> SUCCEEDED: the attempt ended with ``value`` (times on the run's
+        clock); its children are released (``_release_children``, inlined when no edge
+        has a condition)."""
+        status = self.status
+        if not _ALLOWED_SUCCEED[status[i]]:
+            raise S.illegal(self.names[i], status[i], S.SUCCEEDED)
+        status[i] = S.SUCCEEDED
+        self.in_flight -= 1
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = wid
+        self.values[i] = value
+        if self.conditions:
+            self._release_children(i, value)
+            return
+        pending, keys, heap = self.pending, self.keys, self.heap
+        for c in self.succ[i]:
+            p = pending[c] - 1
+            pending[c] = p
+            if not p and status[c] == _PENDING:
+                status[c] = _READY  # PENDING -> READY is allowed (states.ALLOWED)
+                heapq.heappush(heap, c if keys is None else keys[c])
+
+    def _run_compiled(self, schedule: list[int]) -> None:
+        """Run the compiled order ``schedule`` on this thread (inline, every node simple,
+        no Task, no condition, nothing selected): each node in turn goes PENDING ->
+        READY -> RUNNING -> SUCCEEDED within its step — nothing can observe the steps in
+        between (one thread, no callbacks), so only the last is stored. At the first
+        failure the run leaves the order for the heap (``_leave_compiled``)."""
+        fns, kinds, pred = self.fns, self.kinds, self.pred
+        values, starts, ends, status = self.values, self.starts, self.ends, self.status
+        SUCCEEDED = S.SUCCEEDED
+        coroutine = types.CoroutineType
+        clock = self.clock
+        for i in schedule:
+            t0 = clock()
+            try:
+                # jobs.call_node, inlined: here the engine's overhead is the whole cost
+                value = fns[i](*[values[p] for p in pred[i]]) if kinds[i] == K_POS else fns[i]()
+                if type(value) is coroutine:
+                    value = finish_coroutine(value)
+            except (Exception, SystemExit) as exc:
+                self._leave_compiled(schedule, i)
+                self._complete(failed(i, 1, exc, format_error(exc), t0, clock(), 0))
+                return
+            except BaseException:  # KeyboardInterrupt: the run's interrupt sees i running
+                self._leave_compiled(schedule, i)
+                raise
+            ends[i] = clock()
+            starts[i] = t0
+            values[i] = value
+            status[i] = SUCCEEDED
+        n = self.n
+        self.order = list(schedule)
+        self.workers = [0] * n
+        self.attempt = [1] * n
+
+    def _leave_compiled(self, schedule: list[int], i: int) -> None:
+        """Leave the compiled order at node ``i`` (running): rebuild what the heap path
+        keeps (order, attempts, pending counts, the ready heap)."""
+        k = schedule.index(i)
+        ran = schedule[:k]
+        self.order = [*ran, i]
+        workers, attempt, pending, succ = self.workers, self.attempt, self.pending, self.succ
+        for j in ran:
+            workers[j] = 0
+            attempt[j] = 1
+            for c in succ[j]:
+                pending[c] -= 1
+        keys = self.keys
+        status = self.status
+        for j in schedule[k + 1 :]:
+            if not pending[j]:
+                status[j] = S.READY
+                heapq.heappush(self.heap, j if keys is None else keys[j])
+        status[i] = S.RUNNING
+        attempt[i] = 1
+        self.in_flight = 1
+
+    def _launch(self, i: int) -> None:
+        """Start node ``i`` on the backend: build its Job (arguments from its parents'
+        values, a Task's keyword inputs) and submit it; a synchronous backend's event
+        is applied at once."""
         o = self.opts[i]
         if o.exclusive:
             self.exclusive_running = True
-        self.order.append(i)
+        attempt = self._start(i)
         cb = self.callbacks
         if cb is not None and cb.on_node_start is not None:
             cb.on_node_start(self.names[i])
@@ -116,8 +231,6 @@ class Core(RunState):
             for inp in external:
                 kwargs[inp] = self.run_inputs[inp]
             kwargs["cfg"] = self.dag.config
-        attempt = self.attempt[i] + 1
-        self.attempt[i] = attempt
         if self.cache is not None and o.cache and self._from_cache(i, attempt, fn, args, kwargs):
             return
         ser = None
@@ -168,6 +281,8 @@ class Core(RunState):
         self._failed(i, attempt, err, None, S.TIMED_OUT)
 
     def _complete(self, ev: Event) -> None:
+        """Apply a completion event: the node succeeded or failed (retry, fail, skip
+        descendants or stop); an event of a stale attempt is ignored."""
         i, attempt, ok, value, err, tb, t_start, t_end, wid, metrics = ev
         if attempt != self.attempt[i] or self.status[i] != S.RUNNING:
             return  # a late event from an abandoned attempt
@@ -175,13 +290,9 @@ class Core(RunState):
             raise KeyboardInterrupt from err  # Ctrl-C inside a node interrupts the run
         # SystemExit raised by a node is that node's failure (it is not retried by the
         # default retry_on=(Exception,)); it never ends the caller's process.
-        self.in_flight -= 1
         o = self.opts[i]
         if o.exclusive:
             self.exclusive_running = False
-        self.starts[i] = t_start
-        self.ends[i] = t_end
-        self.workers[i] = wid
         held = self.held
         if held:
             if self.callbacks is None:  # _release, inlined for the common case
@@ -196,8 +307,7 @@ class Core(RunState):
             self._record_attempt(i, attempt, ok, err, t_start, t_end, wid)
         cb = self.callbacks
         if ok:
-            self._set(i, S.SUCCEEDED)
-            self.values[i] = value
+            self._succeed(i, value, t_start, t_end, wid)
             if self.cache_keys:
                 key = self.cache_keys.pop(i, None)
                 if key is not None:
@@ -205,9 +315,12 @@ class Core(RunState):
                     self.cache.put(key, value if fetch is None else fetch(self, i))
             if cb is not None and cb.on_node_complete is not None:
                 cb.on_node_complete(self.names[i], value)
-            self._release_children(i, value)
         else:
             assert err is not None  # a failed event carries its error
+            self.in_flight -= 1
+            self.starts[i] = t_start
+            self.ends[i] = t_end
+            self.workers[i] = wid
             self._failed(i, attempt, err, tb, S.FAILED)
         if self.rules:
             self._apply_rules()
@@ -236,6 +349,9 @@ class Core(RunState):
         return True
 
     def _release_children(self, i: int, value: Any) -> None:
+        """Node ``i`` succeeded with ``value``: each child has one parent fewer to wait
+        for; a child with none left is pushed (PENDING -> READY), or skipped when every
+        incoming edge was switched off by its condition."""
         pending = self.pending
         status = self.status
         conditions = self.conditions

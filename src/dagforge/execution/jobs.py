@@ -160,21 +160,32 @@ def measure_value(
     return s_ms, d_ms, sum(sizes.values()), sizes
 
 
+def call_node(kind: int, fn: Any, args: Any, kwargs: Any) -> Any:
+    """Call a node's callable the way its kind says (the one node-call path: run_job,
+    the inline fast path and the asyncio backend all call through here)."""
+    if kind == K_POS:
+        return fn(*args)
+    if kind == K_NOARGS:
+        return fn()
+    return fn(**kwargs)
+
+
+def finish_coroutine(value: Any) -> Any:
+    """A node that returned a coroutine (an ``async def`` run off the event loop): run it
+    to its end here."""
+    import asyncio  # imported here: most runs never need it (import time)
+
+    return asyncio.run(value)
+
+
 def run_job(job: Job, worker: int) -> Event:
     """Run one job on the current thread and return its completion event."""
     idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
     t0 = perf_counter()
     try:
-        if kind == K_POS:
-            value = fn(*args)
-        elif kind == K_NOARGS:
-            value = fn()
-        else:
-            value = fn(**kwargs)
+        value = call_node(kind, fn, args, kwargs)
         if type(value) is types.CoroutineType:
-            import asyncio  # imported here: most runs never need it (import time)
-
-            value = asyncio.run(value)
+            value = finish_coroutine(value)
         if kind == K_TASK:
             value = check_task_outputs(name, outputs, value)
     except (Exception, SystemExit) as exc:  # SystemExit too: it is the node's failure

@@ -162,3 +162,9 @@ class RunState:
         ) -> None: ...  # building
         def finish(self) -> ExecutionResult: ...  # building
         def _dispatch_inline(self) -> None: ...  # fastpath
+        def _start(self, i: int) -> int: ...  # core
+        def _succeed(
+            self, i: int, value: Any, t_start: float, t_end: float, wid: int
+        ) -> None: ...  # core
+        def _release_children(self, i: int, value: Any) -> None: ...  # core
+        def _run_compiled(self, schedule: list[int]) -> None: ...  # core

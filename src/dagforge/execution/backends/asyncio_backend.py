@@ -19,26 +19,17 @@ from typing import Any
 
 from dagforge.execution.backends.base import Backend
 from dagforge.execution.jobs import (
-    K_NOARGS,
-    K_POS,
     K_TASK,
     Event,
     Job,
     NodeMetrics,
+    call_node,
     check_task_outputs,
     done,
     failed,
     format_error,
     measure_value,
 )
-
-
-def _call(kind: int, fn: Any, args: Any, kwargs: Any) -> Any:
-    if kind == K_POS:
-        return fn(*args)
-    if kind == K_NOARGS:
-        return fn()
-    return fn(**kwargs)
 
 
 def _is_coroutine_callable(fn: Any) -> bool:
@@ -84,11 +75,11 @@ class AsyncioBackend(Backend):
         event: Event
         try:
             if _is_coroutine_callable(fn):
-                value = await _call(kind, fn, args, kwargs)
+                value = await call_node(kind, fn, args, kwargs)
             else:
                 wid = 1
                 loop = asyncio.get_running_loop()
-                value = await loop.run_in_executor(self._pool, _call, kind, fn, args, kwargs)
+                value = await loop.run_in_executor(self._pool, call_node, kind, fn, args, kwargs)
                 if inspect.isawaitable(value):
                     wid = 0
                     value = await value
