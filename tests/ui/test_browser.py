@@ -326,3 +326,55 @@ def test_resource_timeline_of_a_run_with_requirements(page, tmp_path):
     assert peak == "peak 1 (100%)"
     page.locator("svg.resource-timeline").scroll_into_view_if_needed()
     shot(page, "resource-timeline.png", full_page=False)
+
+
+def test_platform_run_page_shows_the_resource_timeline_live(make_server, page, tmp_path):
+    """A server with --resources cpu=3,memory=1000: left and right need cpu=2 each (so
+    the shared pool runs them one after the other), finish needs memory=300. The run
+    page draws one row per resource while the run is in progress and, without a reload,
+    the finished run's rows with their capacity and peak."""
+    from conftest import SPECS, node
+
+    server = make_server(resources={"cpu": 3, "memory": 1000})
+    url = server.url
+    needs = {"start": None, "left": {"cpu": 2}, "right": {"cpu": 2}, "finish": None}
+    paths = {"start": "start", "left": "work", "right": "work", "finish": "finish"}
+    for name, need in needs.items():
+        body = {"name": name, "kind": "python", "path": f"ui_functions:{paths[name]}"}
+        if need:
+            body["resources"] = need
+        assert httpx.post(f"{url}/register/function", json=body).status_code == 201
+    spec = [dict(e) for e in SPECS["fan"]]
+    spec[3] = node("finish", "", ["left", "right"])
+    spec[3]["properties"]["resources"] = {"memory": 300}  # the spec node's own
+    assert httpx.post(f"{url}/register/dag", json={"name": "fan", "dag": spec}).status_code == 201
+    trigger = {"trigger_name": "fan", "type": "dag", "dags": ["fan"], "functions": ""}
+    assert httpx.post(f"{url}/register/trigger", json=trigger).status_code == 201
+    gate = tmp_path / "gate"
+    run_id = httpx.post(f"{url}/run/fan", json={"gate": str(gate)}).json()["run_id"]
+    page.goto(f"{url}/ui/runs/{run_id}")
+    page.wait_for_selector("#resource-timeline g.resource-row[data-resource=cpu]")
+    page.evaluate("window.__same_page = 3")
+    live = page.locator(".resource-row[data-resource=cpu]")
+    assert live.get_attribute("data-capacity") == "3"
+    assert live.locator(".resource-peak").text_content() == "peak 2 (67%)"
+    assert page.locator("#run-status").get_attribute("data-status") == "running"
+    gate.write_text("open")
+    page.wait_for_selector("#run-status[data-status=succeeded]")
+    page.wait_for_selector("#resource-timeline g.resource-row[data-resource=memory]")
+    assert page.evaluate("window.__same_page") == 3
+    rows = page.eval_on_selector_all(
+        "#resource-timeline g.resource-row",
+        "els => els.map(g => [g.dataset.resource, g.dataset.capacity, g.dataset.peak, "
+        "!!g.querySelector('line.capacity'), g.querySelectorAll('rect.usage').length])",
+    )
+    assert [r[:3] for r in rows] == [["cpu", "3", "2"], ["memory", "1000", "300"]]
+    assert all(r[3] and r[4] > 0 for r in rows)
+    holders = page.eval_on_selector_all(
+        ".resource-row[data-resource=cpu] rect.usage title", "els => els.map(e => e.textContent)"
+    )
+    held = " ".join(t for t in holders if "2 of 3" in t)
+    assert "left" in held and "right" in held
+    assert not any("4 of 3" in t for t in holders)  # never both at once
+    page.locator("#resource-timeline").scroll_into_view_if_needed()
+    shot(page, "run-resource-timeline.png", full_page=False)
