@@ -6,7 +6,12 @@ S3 (moto); a gold-vs-bronze latency table under overload; and, as the reference,
 ceiling of a bare FastAPI endpoint served the same way (uvicorn, one process). Servers
 run as separate processes; the load comes from asyncio httpx clients in this process.
 Every loop is bounded in requests and time.
-Run: `.venv/bin/python bench/platform_bench.py [--requests 300]`.
+
+``--rounds N`` adds N alternating rounds of the bare endpoint and the local store at 16
+clients (the issue's target, ">= 50 % of bare"), reporting each round's ratio, the median
+ratio, and each server's CPU time per request (Linux ``/proc``): on a shared machine one
+measurement of each is mostly noise, and CPU per request is the steadier number.
+Run: `.venv/bin/python bench/platform_bench.py [--requests 300] [--rounds 5]`.
 """
 
 from __future__ import annotations
@@ -159,6 +164,46 @@ async def load(
         return time.perf_counter() - t0, latencies
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (None where /proc is not there)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measured(url: str, trigger: str, clients: int, total: int, pid: int) -> tuple[float, float]:
+    """Requests/s and the server's CPU milliseconds per request (nan if unknown)."""
+    before = cpu_seconds(pid)
+    wall, lat = asyncio.run(load(url, trigger, clients, total))
+    after = cpu_seconds(pid)
+    per = float("nan") if before is None or after is None else 1000 * (after - before) / len(lat)
+    return len(lat) / wall, per
+
+
+def rounds(bare: tuple[str, int], local: tuple[str, int], n: int, total: int) -> None:
+    """Alternate bare and local at 16 clients ``n`` times; each ratio and the median."""
+    ratios, cpu_bare, cpu_local = [], [], []
+    print(f"{n} alternating rounds at 16 clients (bare, then local):")
+    for k in range(n):
+        b_rate, b_cpu = measured(bare[0], "x", 16, total, bare[1])
+        l_rate, l_cpu = measured(local[0], "gold", 16, total, local[1])
+        ratios.append(100 * l_rate / b_rate)
+        cpu_bare.append(b_cpu)
+        cpu_local.append(l_cpu)
+        print(
+            f"  round {k + 1}: bare {b_rate:6.1f} req/s ({b_cpu:.2f} ms CPU/req)  "
+            f"local {l_rate:6.1f} req/s ({l_cpu:.2f} ms CPU/req)  {ratios[-1]:5.1f} %"
+        )
+    print(
+        f"  median: {statistics.median(ratios):.1f} % of bare "
+        f"(min {min(ratios):.1f}, max {max(ratios):.1f}); server CPU per request: "
+        f"bare {statistics.median(cpu_bare):.2f} ms, local {statistics.median(cpu_local):.2f} ms"
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
@@ -169,6 +214,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--local-only", action="store_true", help="skip the Redis and S3 rows")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="alternating bare/local rounds at 16 clients after the table (median ratio)",
+    )
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     stores: list[tuple[str, str | None]] = [("local", None)]
@@ -250,6 +301,8 @@ def main() -> None:
                     f"  bronze p50 {pct(bronze, 0.5):8.1f} ms  p99 {pct(bronze, 0.99):8.1f} ms"
                     f"  (served: {len(bronze)})"
                 )
+                if args.rounds > 0:
+                    rounds((bare_url, bare.pid), (url, proc.pid), args.rounds, args.requests)
             proc.terminate()
             proc.wait(timeout=10)
         print(f"median bare ceiling: {statistics.median(ceiling.values()):.0f} req/s")
