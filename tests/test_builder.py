@@ -130,6 +130,8 @@ def test_names_and_options_are_checked_at_once():
         b.add_edge("nope", "extract")
     with pytest.raises(KeyError):  # an UnknownNodeError is a KeyError
         b.add_edge("extract", ["not", "a", "name"])  # type: ignore[arg-type]
+    with pytest.raises(UnknownNodeError, match=r"edge source \['not'\]"):
+        b.add_edge(["not"], "extract")  # type: ignore[arg-type]
     with pytest.raises(CycleError, match="extract -> extract"):
         b.add_edge("extract", "extract")
     # none of the refused calls left anything behind

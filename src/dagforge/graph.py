@@ -732,7 +732,7 @@ class DAGBuilder:
             _check_name(name)
         if name in index:
             raise DuplicateNodeError(f"node {name!r} already exists in the DAG")
-        idx = self._base + len(self._names)
+        idx = len(index)  # the DAG's own names and the staged ones
         if task is not None or options:
             opts = _node_options(name, task, options)
             if task is not None:
@@ -766,18 +766,17 @@ class DAGBuilder:
             return self
         try:
             u = index[source]
-        except (KeyError, TypeError):
-            raise _unknown(source, "edge source", index) from None
-        try:
             v = index[target]
         except (KeyError, TypeError):
-            raise _unknown(target, "edge target", index) from None
+            end, what = (target, "target") if _has(index, source) else (source, "source")
+            raise _unknown(end, f"edge {what}", index) from None
         if u == v:
             raise CycleError([source, source])
-        if route is not None:
-            self._routes[(u, v)] = dict(route) if isinstance(route, Mapping) else tuple(route)
-        if when is not None:
-            self._conditions[(u, v)] = when
+        if route is not None or when is not None:
+            if route is not None:
+                self._routes[(u, v)] = dict(route) if isinstance(route, Mapping) else tuple(route)
+            if when is not None:
+                self._conditions[(u, v)] = when
         self._us.append(u)
         self._vs.append(v)
         return self
@@ -888,6 +887,13 @@ def _unknown(name: Any, what: str, names: Collection[str]) -> UnknownNodeError:
     return UnknownNodeError(
         f"{what} {name!r} is not a node of this DAG" + (f"; did you mean {hint!r}?" if hint else "")
     )
+
+
+def _has(index: Mapping[str, int], name: Any) -> bool:
+    try:
+        return name in index
+    except TypeError:  # unhashable: not a name
+        return False
 
 
 def _duplicate_edge(pred: list[list[int]]) -> tuple[int, int] | None:
