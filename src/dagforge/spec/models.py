@@ -167,6 +167,42 @@ def _dag_not_empty(value: list[Any]) -> list[Any]:
     return value
 
 
+# -- errors -------------------------------------------------------------------------------
+
+#: How many errors a SpecError's message lists (``.errors`` always has all of them).
+MAX_LISTED = 20
+
+
+def spec_error(errors: list[tuple[str, str]]) -> SpecError:
+    """One ``SpecError`` for every ``(path, message)``; its text starts with the first."""
+    path, message = errors[0]
+    if len(errors) > 1:
+        listed = errors[1:MAX_LISTED]
+        message += f"\n{len(errors) - 1} more error(s):" + "".join(
+            f"\n  {p}: {m}" for p, m in listed
+        )
+        if len(errors) > MAX_LISTED:
+            message += f"\n  ... and {len(errors) - MAX_LISTED} more (see .errors)"
+    return SpecError(message, path=path, errors=errors)
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type (``null``, ``boolean``, ``number``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
 # -- resource requirements ----------------------------------------------------------------
 
 #: At most this many resources in one requirement.
@@ -187,8 +223,6 @@ def resource_problems(value: Any, path: str) -> list[tuple[str, str]]:
     where ``value`` sits (``dag[0].properties.resources``); a resource's path adds its
     name (``...resources.cpu``).
     """
-    from dagforge.spec.validate import json_type
-
     if not isinstance(value, Mapping):
         kind = json_type(value)
         return [
@@ -239,8 +273,6 @@ def check_resources(value: Any, path: str = "resources") -> dict[str, float]:
         return {}
     problems = resource_problems(value, path)
     if problems:
-        from dagforge.spec.validate import spec_error
-
         raise spec_error(problems)
     return {name: float(amount) for name, amount in value.items()}
 

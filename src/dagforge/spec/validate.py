@@ -26,19 +26,28 @@ from typing import Any
 
 from dagforge.errors import SpecError
 from dagforge.spec.models import (
+    MAX_LISTED,
     OPERATORS,
     Condition,
     Properties,
     SpecNode,
     WorkflowSpec,
+    json_type,
     resource_problems,
+    spec_error,
     spec_json_schema,
 )
 
-__all__ = ["SpecWarning", "check_structure", "load_spec", "reachability", "spec_json_schema"]
-
-#: How many errors a SpecError's message lists (``.errors`` always has all of them).
-MAX_LISTED = 20
+__all__ = [
+    "MAX_LISTED",
+    "SpecWarning",
+    "check_structure",
+    "json_type",
+    "load_spec",
+    "reachability",
+    "spec_error",
+    "spec_json_schema",
+]
 
 
 class SpecWarning(UserWarning):
@@ -84,19 +93,6 @@ def load_spec(source: Any, *, warn: bool = True) -> WorkflowSpec:
         for path, message in spec._warnings:
             warnings.warn(f"{path}: {message}", SpecWarning, stacklevel=2)
     return spec
-
-
-def spec_error(errors: list[tuple[str, str]]) -> SpecError:
-    """One ``SpecError`` for every ``(path, message)``; its text starts with the first."""
-    path, message = errors[0]
-    if len(errors) > 1:
-        listed = errors[1:MAX_LISTED]
-        message += f"\n{len(errors) - 1} more error(s):" + "".join(
-            f"\n  {p}: {m}" for p, m in listed
-        )
-        if len(errors) > MAX_LISTED:
-            message += f"\n  ... and {len(errors) - MAX_LISTED} more (see .errors)"
-    return SpecError(message, path=path, errors=errors)
 
 
 def _read(source: Any) -> Any:
@@ -157,23 +153,6 @@ def json_path(loc: Iterable[Any]) -> str:
             out += f"[{json.dumps(str(part), ensure_ascii=False)}]"
         previous = part
     return out or "$"
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of a value's type (``null``, ``boolean``, ``number``, ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
 
 
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
