@@ -167,3 +167,19 @@ def test_virtual_makespan_of_independent_nodes(slots):
     backend = VirtualBackend({f"n{k}": 2.0 for k in range(6)}, slots=slots)
     result = Run(dag, None, backend).run()
     assert result.duration == 2.0 * (6 // slots)
+
+
+def test_revising_a_success_is_refused_unless_the_backend_is_provisional():
+    from dagforge import NodeStateError
+    from dagforge.execution import states as S
+
+    backend = VirtualBackend({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0})
+    run = Run(_chain_and_fan(), None, backend)
+    run.run()
+    with pytest.raises(NodeStateError, match="node 'a' cannot go from 'succeeded' to 'failed'"):
+        run._revise(0, S.FAILED, error=(RuntimeError("x"), ""))
+    backend.provisional = True  # type: ignore[attr-defined]  # e.g. Dask: values are futures
+    run._revise(0, S.FAILED, error=(RuntimeError("x"), ""))
+    assert run.status[0] == S.FAILED and run.values[0] is None
+    with pytest.raises(NodeStateError, match="node 'a' cannot go from 'failed'"):
+        run._revise(0, S.SKIPPED)  # once only: out of SUCCEEDED

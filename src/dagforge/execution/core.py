@@ -198,6 +198,32 @@ class Core(RunState):
         attempt[i] = 1
         self.in_flight = 1
 
+    def _revise(
+        self,
+        i: int,
+        new: int,
+        reason: str | None = None,
+        error: tuple[BaseException, str] | None = None,
+    ) -> None:
+        """SUCCEEDED -> FAILED | SKIPPED for a backend whose successes are provisional
+        (``backend.provisional``: Dask, where a success holds a future until its value
+        is fetched, and throughput mode, where submitted counts as done until Dask
+        says otherwise). The one transition ``states.ALLOWED`` does not list; any other
+        use is refused, naming the node. Called by the backend's ``finalize``."""
+        old = self.status[i]
+        if (
+            not getattr(self.backend, "provisional", False)
+            or old != S.SUCCEEDED
+            or new not in (S.FAILED, S.SKIPPED)
+        ):
+            raise S.illegal(self.names[i], old, new)
+        self.status[i] = new
+        self.values[i] = None
+        if reason is not None:
+            self.reasons[i] = reason
+        if error is not None:
+            self.errors[i] = error
+
     def _launch(self, i: int) -> None:
         """Start node ``i`` on the backend: build its Job (arguments from its parents'
         values, a Task's keyword inputs) and submit it; a synchronous backend's event

@@ -203,6 +203,9 @@ class DaskBackend(Backend):
     """
 
     name = "dask"
+    #: a success holds a future until ``finalize`` fetches its value; a fetch that fails
+    #: revises it to failed (``Core._revise``, the one transition out of SUCCEEDED)
+    provisional = True
 
     def __init__(
         self,
@@ -659,14 +662,12 @@ class DaskBackend(Backend):
                 return
             except Exception as exc:
                 err = exc
-        run.values[i] = None
-        run.status[i] = S.FAILED
         failure = BackendError(
             f"node {run.names[i]!r} finished, but its value could not be fetched from "
             f"{self._where()}: {type(err).__name__}: {err}"
         )
         failure.__cause__ = err
-        run.errors[i] = (failure, "")
+        run._revise(i, S.FAILED, error=(failure, ""))
 
     def _collect_ran(self, run: Any) -> None:
         keys, self._keys = self._keys, {}

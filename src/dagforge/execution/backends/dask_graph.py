@@ -151,13 +151,10 @@ class _GraphBackend(DaskBackend):
             if future is None or future.status == "finished":
                 continue
             bad = next((p for p in run.pred[i] if status[p] in (S.FAILED, S.SKIPPED)), None)
-            run.values[i] = None
             if bad is not None:
-                status[i] = S.SKIPPED
-                run.reasons[i] = f"upstream node {names[bad]!r} failed"
+                run._revise(i, S.SKIPPED, reason=f"upstream node {names[bad]!r} failed")
             else:
-                status[i] = S.FAILED
-                run.errors[i] = node_error(names[i], future, self._where())
+                run._revise(i, S.FAILED, error=node_error(names[i], future, self._where()))
 
 
 def check_static(dag: Any) -> None:
