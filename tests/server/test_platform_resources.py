@@ -305,3 +305,26 @@ def test_a_run_with_requirements_fails_clearly_on_a_server_without_resources():
     with pytest.raises(ResourceError, match="--resources"):
         Capacity(None).for_run(snapshot)
     assert Capacity(None).for_run({"spec": {"name": "x", "dag": [node("start")]}}) == {}
+
+
+def test_a_run_waiting_for_the_pool_can_be_cancelled(make_server, tmp_path):
+    """Run a holds cpu=3 of 4 (gated); run b waits for it. Cancelling b ends it while a
+    still holds the pool; b's node never started."""
+    server = make_server(allow_modules=MODULES, resources={"cpu": 4}, workers=2)
+    url = server.url
+    assert function(url, "solo", {"cpu": 3}).status_code == 201
+    trigger = {"trigger_name": "t", "type": "function", "dags": "", "functions": ["solo"]}
+    assert httpx.post(f"{url}/register/trigger", json=trigger).status_code == 201
+    gate, log = tmp_path / "gate", tmp_path / "log"
+    args = {"gate": str(gate), "log": str(log)}
+    a = httpx.post(f"{url}/run/t", json={**args, "run": "a"}).json()["run_id"]
+    wait_for(lambda: log.exists() and "solo-a start" in log.read_text(), "run a's node")
+    b = httpx.post(f"{url}/run/t", json={**args, "run": "b"}).json()["run_id"]
+    wait_for(lambda: httpx.get(f"{url}/runs/{b}").json()["status"] == "running", "run b")
+    assert httpx.post(f"{url}/runs/{b}/cancel").status_code == 200
+    wait_for(lambda: b not in server.server.config.app.state.platform._cancel, "b let go")
+    assert httpx.get(f"{url}/runs/{b}").json()["status"] == "cancelled"
+    assert httpx.get(f"{url}/runs/{a}").json()["status"] == "running"  # a still holds it
+    gate.write_text("open")
+    wait_for(lambda: httpx.get(f"{url}/runs/{a}").json()["status"] == "succeeded", "run a")
+    assert "solo-b" not in log.read_text()

@@ -549,7 +549,11 @@ class Platform:
                 spec,
                 registry,
                 run["arguments"],
-                backend=self._backend_for(spec, cancel),
+                # a run that may wait for the shared pool waits on a cancellable backend
+                # (inline, a cancel would be seen only once its resources were free)
+                backend=_cancellable("threads", cancel)
+                if needs and self.settings.backend == "threads"
+                else self._backend_for(spec, cancel),
                 store=self.store,
                 run_id=run_id,
                 completed=completed,
