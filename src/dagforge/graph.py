@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import gc
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import is_not, ne
@@ -188,9 +189,10 @@ class DAG:
         try:
             succ: list[list[int]] = [[] for _ in range(n)]
             pred: list[list[int]] = [[] for _ in range(n)]
-            for u, v in zip(us, vs, strict=True):
-                succ[u].append(v)
-                pred[v].append(u)
+            # succ[u].append(v) and pred[v].append(u) for every edge, in order, with
+            # the loops in C (map) and nothing kept (a zero-length deque drains them)
+            deque(map(list.append, map(succ.__getitem__, us), vs), maxlen=0)
+            deque(map(list.append, map(pred.__getitem__, vs), us), maxlen=0)
         finally:
             if paused:
                 gc.enable()
