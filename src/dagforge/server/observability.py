@@ -276,14 +276,15 @@ class RunMonitor:
             if live is None:
                 live = self._live[run_id] = _Live(None)
             live.resources = facts if requirements else None
+        if not requirements:  # the common case costs no statement (a retry has the
+            return  # same snapshot, so no stale row can be left from an earlier attempt)
         try:
             self._table()
             self.db._write("DELETE FROM run_resources WHERE run_id=?", (run_id,))
-            if requirements:
-                self.db._write(
-                    "INSERT INTO run_resources (run_id, body) VALUES (?, ?)",
-                    (run_id, json.dumps(facts, allow_nan=False)),
-                )
+            self.db._write(
+                "INSERT INTO run_resources (run_id, body) VALUES (?, ?)",
+                (run_id, json.dumps(facts, allow_nan=False)),
+            )
         except Exception as exc:  # the run goes on; its timeline is only in memory
             if self.metrics is not None:
                 self.metrics.store_errors.inc()
