@@ -38,6 +38,8 @@ __all__ = [
     "Deleted",
     "FunctionRecord",
     "FunctionRegistration",
+    "NodeLogRecord",
+    "NodeLogs",
     "NodeState",
     "Page",
     "PriorityWeights",
@@ -172,6 +174,11 @@ class FunctionRegistration(ApiModel):
     import_path: str | None = Field(None, description="kind python: alias of 'path'")
     url: str | None = Field(None, description="kind http: the URL the platform POSTs to")
     type: Literal["cpu", "gpu"] = "cpu"
+    resources: dict[str, Number] | None = Field(
+        None,
+        description='what one instance holds while it runs, e.g. {"cpu": 2}; refused '
+        "(422) unless the server runs with --resources and has that much",
+    )
 
 
 class FunctionRecord(ApiModel):
@@ -183,6 +190,9 @@ class FunctionRecord(ApiModel):
     type: str = Field("cpu", description="'cpu' or 'gpu'")
     path: Any = Field(None, description="kind python: 'package.module:function'")
     url: Any = Field(None, description="kind http: the function's URL")
+    resources: dict[str, Number] | None = Field(
+        None, description="what one instance holds while it runs (server --resources)"
+    )
 
 
 class DagRecord(ApiModel):
@@ -365,6 +375,32 @@ class RetryAccepted(ApiModel):
     attempt: int
     reused_nodes: int = Field(description="completed nodes restored from the journal")
     history: list[RunAttempt] = []
+
+
+class NodeLogRecord(ApiModel):
+    """A log record a node emitted (``logging``), in the attempt that emitted it."""
+
+    time: Timestamp
+    level: str
+    logger: str
+    message: str
+    attempt: int
+
+
+class NodeLogs(ApiModel):
+    """``GET /runs/{id}/nodes/{node}/logs`` as the Client reads it (the route's own model
+    is ``observability.NodeLogsModel``; a test keeps the two alike)."""
+
+    run_id: str
+    node: str
+    status: str
+    attempts: int | None = None
+    error: str | None = None
+    traceback: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    records: list[NodeLogRecord] = []
+    truncated: bool = False
 
 
 class ProfileDocument(ApiModel):
