@@ -22,6 +22,7 @@ from dagforge.server.api_models import (
     DagRecord,
     Deleted,
     FunctionRecord,
+    NodeLogs,
     Page,
     ProfileDocument,
     RetryAccepted,
@@ -308,6 +309,11 @@ class Client:
         the same run (``attempt``, ``reused_nodes``); 409 ``ClientError`` for a run that
         is queued, running or succeeded. Follow it with :meth:`wait`."""
         return self._typed(RetryAccepted, "POST", f"/runs/{_seg(run_id)}/retry")
+
+    def node_logs(self, run_id: str, node: str) -> NodeLogs:
+        """A node's captured stdout, stderr and log records, its error and traceback
+        (404 ``ClientError`` for a node the run does not have)."""
+        return self._typed(NodeLogs, "GET", f"/runs/{_seg(run_id)}/nodes/{_seg(node)}/logs")
 
     def outputs(self, run_id: str) -> Any:
         """A finished run's workflow outputs (JSON: a dict, or ``None``)."""

@@ -364,3 +364,35 @@ def test_a_waited_run_past_its_timeout_is_the_accepted_run_still_running(served)
         assert answer.status == "running" and "still running" in (answer.detail or "")
         open(gate, "w").close()
         assert c.wait(answer.run_id, timeout=30).status == "succeeded"
+
+
+def test_the_client_reads_a_failed_nodes_logs_typed(served):
+    server, _, _ = served
+    with Client(server.url) as c:
+        c.register_function("boom", path="platform_functions:boom")
+        c.register_dag(chain_spec("bad", ("boom",)))
+        c.register_trigger({"trigger_name": "b", "type": "dag", "dags": ["bad"]})
+        run = c.trigger("b", {"x": 7}, wait=True)
+        assert isinstance(run, m.RunDetail) and run.status == "failed"
+        logs = c.node_logs(run.run_id, "boom")
+        assert isinstance(logs, m.NodeLogs)
+        assert logs.status == "failed" and "boom on 7" in (logs.error or "")
+        assert "ValueError" in (logs.traceback or "")
+        assert all(isinstance(r, m.NodeLogRecord) for r in logs.records)
+        with pytest.raises(ClientError) as missing:
+            c.node_logs(run.run_id, "no-such-node")
+        assert missing.value.status_code == 404
+
+
+def test_the_clients_node_logs_model_matches_the_routes():
+    from dagforge.server.observability import LogRecordModel, NodeLogsModel
+
+    def shape(model):
+        return {n: (f.annotation, f.default) for n, f in model.model_fields.items()}
+
+    ours, theirs = shape(m.NodeLogs), shape(NodeLogsModel)
+    assert list(ours) == list(theirs)
+    assert {k: v for k, v in ours.items() if k != "records"} == {
+        k: v for k, v in theirs.items() if k != "records"
+    }
+    assert list(shape(m.NodeLogRecord)) == list(shape(LogRecordModel))

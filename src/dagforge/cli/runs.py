@@ -107,11 +107,10 @@ def runs_show(
 
 def _node_logs(client: Client, run_id: str, node: str) -> dict[str, Any] | None:
     """The node's captured output (``GET /runs/{id}/nodes/{node}/logs``), if served."""
-    from dagforge.client import _seg
     from dagforge.errors import ClientError
 
     try:
-        return client._call("GET", f"/runs/{_seg(run_id)}/nodes/{_seg(node)}/logs")
+        return client.node_logs(run_id, node).to_dict()
     except ClientError as exc:
         if getattr(exc, "status_code", None) == 404:
             return None  # not recorded (or a server without node logs)
