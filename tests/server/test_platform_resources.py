@@ -162,6 +162,11 @@ def test_requirements_beyond_capacity_are_refused_with_422(make_server):
     r = httpx.post(f"{url}/register/dag", json=spec)
     assert r.status_code == 422
     assert r.json()["detail"]["errors"][0]["path"] == "dag[0].properties.resources.memory"
+    # the registry page names the capacity and each function's requirement
+    registry = httpx.get(f"{url}/ui/registry").text
+    assert "cpu=4, memory=1024" in registry
+    row = re.search(r'<tr data-function="solo">.*?</tr>', registry).group(0)
+    assert '<td class="resources">cpu=1</td>' in row
 
 
 def test_without_resources_requirements_are_refused_naming_the_option(make_server):
@@ -176,6 +181,10 @@ def test_without_resources_requirements_are_refused_naming_the_option(make_serve
     assert (
         httpx.post(f"{server.url}/register/dag", json={**spec, "dag": [node("left")]}).status_code
         == 201
+    )
+    assert (
+        "none: functions and spec nodes may not declare resources"
+        in httpx.get(f"{server.url}/ui/registry").text
     )
 
 

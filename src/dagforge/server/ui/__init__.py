@@ -683,6 +683,7 @@ def install_ui(app: Any, plat: Any) -> None:
             dags=dags,
             triggers=plat.db.list("triggers"),
             schedules=plat.schedules.list(),
+            capacity=getattr(getattr(plat, "capacity", None), "capacities", None),
         )
 
     app.include_router(ui)
