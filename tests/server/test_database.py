@@ -408,6 +408,7 @@ def test_platform_refuses_an_unmigrated_explicit_url_and_migrates_its_default(tm
     default = Platform(Settings(data_dir=tmp_path / "b"))  # embedded: made and migrated
     assert current_revision(default.db.engine) == head_revision()
     assert (tmp_path / "b" / "dagforge.sqlite3").exists()
+    assert default.db._raw is not None  # the embedded default takes the SQLite fast path
     default.db.close()
 
 
