@@ -139,7 +139,8 @@ def test_processes_backend_runs_with_capture_on_and_ships_no_logs():
         _dag({"a": _module_level_print}), backend="processes", max_workers=1, capture_logs=True
     ).execute()
     assert result.ok and result["a"].value == 3
-    assert result["a"].logs is None  # printed in the child process: not captured
+    # printed in the child process: captured there, sent back beside the event
+    assert result["a"].logs.stdout == "in a child process\n"
 
 
 def _module_level_print():

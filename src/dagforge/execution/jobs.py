@@ -203,6 +203,37 @@ def run_job(job: Job, worker: int) -> Event:
     return _new(Event, (idx, attempt, True, value, None, None, t0, t1, worker, metrics))
 
 
+# -- capture_logs= in another process (processes backend) ------------------------------
+
+
+def take_logs(fn: Any) -> dict[str, Any] | None:
+    """In a worker process, after the call: what the node's capture wrapper
+    (``LogCapture.wrap``, execution/capture.py) recorded there, taken out of it, as a
+    dict to travel back beside the event; None when the node is not captured.
+
+    The wrapper crossed the process boundary carrying only its limit (see
+    ``LogCapture.__getstate__``), so it captured into a worker-local buffer."""
+    from dagforge.execution.capture import _Captured
+
+    if not isinstance(fn, _Captured):
+        return None
+    logs = fn.capture.logs.pop(fn.name, None)
+    return logs.to_dict() if logs else None
+
+
+def merge_logs(fn: Any, logs: dict[str, Any]) -> None:
+    """In the engine's process: add what a worker process captured for a node to the
+    run's ``LogCapture`` (the one ``fn``, the job's wrapper on this side, holds), as one
+    more attempt of that node, within the node's limit."""
+    node = fn.capture._for(fn.name)  # counts the attempt, as a local call would
+    node.write("stdout", logs["stdout"])
+    node.write("stderr", logs["stderr"])
+    for record in logs["records"]:
+        kept = node._room(record["message"])
+        node.records.append({**record, "message": kept, "attempt": node.attempt})
+    node.dropped += logs["dropped"]
+
+
 def format_error(exc: BaseException) -> str:
     """The formatted traceback of ``exc`` (what an event carries)."""
     import traceback

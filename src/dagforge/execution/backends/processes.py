@@ -11,6 +11,9 @@ function or arguments cannot be pickled fails alone (``SerializationError``) bef
 reaches a worker; a result that cannot be pickled back fails its node the same way
 instead of hanging. ``SystemExit`` in a node is that node's failure (the worker lives on).
 
+With ``capture_logs=``, the node's capture wrapper records in the worker; what it
+recorded travels back beside the event and is added to the run's capture here.
+
 Concurrency hazards: only the engine thread calls this backend; the child processes
 share nothing with it but their pipe.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from dagforge.errors import SerializationError, WorkerLostError
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.jobs import Event, Job, failed
+from dagforge.execution.jobs import Event, Job, failed, merge_logs
 
 
 def _child(read_fd: int, write_fd: int, wid: int) -> None:
@@ -38,7 +41,7 @@ def _child(read_fd: int, write_fd: int, wid: int) -> None:
 def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
     import cloudpickle
 
-    from dagforge.execution.jobs import run_job
+    from dagforge.execution.jobs import run_job, take_logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
     functions: dict[int, Any] = {}  # token -> callable, sent once per worker
@@ -56,8 +59,9 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
         except KeyboardInterrupt as exc:  # raised by the node: the engine interrupts the run
             now = time.perf_counter()
             event = failed(job.idx, job.attempt, exc, "", now, now, wid)
+        logs = take_logs(job.fn)  # capture_logs=: what the node wrote, back to the engine
         try:
-            payload = cloudpickle.dumps(event)
+            payload = cloudpickle.dumps((event, logs))
         except Exception as exc:
             idx, attempt = event.idx, event.attempt
             err = SerializationError(
@@ -65,7 +69,7 @@ def _worker_main(conn: Connection, out: Connection, wid: int) -> None:
                 f"process: {type(exc).__name__}: {exc}"
             )
             payload = cloudpickle.dumps(
-                failed(idx, attempt, err, "", event.t_start, event.t_end, wid)
+                (failed(idx, attempt, err, "", event.t_start, event.t_end, wid), logs)
             )
         except BaseException:
             return
@@ -199,10 +203,12 @@ class ProcessBackend(Backend):
             if w.job is None:
                 continue
             try:
-                event = cloudpickle.loads(w.inbox.recv_bytes())
+                event, logs = cloudpickle.loads(w.inbox.recv_bytes())
             except (EOFError, OSError):
                 events.append(self._lost(w))
                 continue
+            if logs is not None:  # the node's capture wrapper here holds the run's capture
+                merge_logs(w.job.fn, logs)
             self._free(w)
             events.append(event)
         return events
