@@ -856,7 +856,7 @@ def _cancellable(name: str, cancel: threading.Event) -> Any:
     backend = make_backend(name)
     inner = backend.wait
 
-    def wait(timeout: float | None) -> list[tuple]:
+    def wait(timeout: float | None) -> list[Any]:  # the backend's events, as they are
         if cancel.is_set():
             raise RunCancelled(_CANCELLED_REASON)
         events = inner(CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL))
