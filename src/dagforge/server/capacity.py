@@ -205,10 +205,14 @@ def _needs(
         if not isinstance(entry, Mapping) or not isinstance(entry.get("node_id"), str):
             continue
         node = entry["node_id"]
-        need: dict[str, float] = {}
-        paths: dict[str, str] = {}
         fn = functions.get(node)
         props = entry.get("properties")
+        if not (isinstance(fn, Mapping) and fn.get("resources")) and not (
+            isinstance(props, Mapping) and props.get("resources")
+        ):
+            continue  # the common case: this node requires nothing
+        need: dict[str, float] = {}
+        paths: dict[str, str] = {}
         for raw, where in (
             (fn.get("resources") if isinstance(fn, Mapping) else None, ("functions", node)),
             (props.get("resources") if isinstance(props, Mapping) else None, ("dag", i)),

@@ -67,7 +67,9 @@ def node_requirements(
         )
     out: dict[str, dict[str, float]] = {}
     for i, entry in enumerate(spec.dag):
-        own = (functions or {}).get(entry.node_id)
+        own = functions.get(entry.node_id) if functions else None
+        if not own and not entry.properties.resources:
+            continue  # the common case: nothing to check
         merged = {
             **check_resources(own, json_path(("resources", entry.node_id))),
             **check_resources(entry.properties.resources, f"dag[{i}].properties.resources"),
