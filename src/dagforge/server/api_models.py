@@ -29,7 +29,16 @@ from collections.abc import Iterator
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    RootModel,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "ApiModel",
@@ -160,6 +169,40 @@ class Page(NamedTuple, Generic[T]):
 # -- registries ---------------------------------------------------------------------------------
 
 
+def _in_order(keys: list[str], order: list[str]) -> list[str]:
+    first = [k for k in order if k in keys]
+    seen = set(first)
+    return first + [k for k in keys if k not in seen]
+
+
+class OrderedRecord(ApiModel):
+    """A record whose keys are sent in the order it was stored (a registration body keeps
+    the client's order; declared fields would otherwise come first)."""
+
+    _order: list[str] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: Any, handler: Any) -> Any:
+        record = handler(data)
+        if isinstance(data, dict):
+            record._order = list(data)
+        return record
+
+    @model_serializer(mode="wrap")
+    # no return annotation: pydantic would take it as the serialised schema ({} for Any)
+    def _keep_order(self, handler: SerializerFunctionWrapHandler):
+        out = handler(self)
+        order = self._order
+        if not order or not isinstance(out, dict) or list(out) == order:
+            return out
+        return {k: out[k] for k in _in_order(list(out), order)}
+
+    def keys(self) -> list[str]:
+        keys = super().keys()
+        return _in_order(keys, self._order) if self._order else keys
+
+
 class FunctionRegistration(ApiModel):
     """``POST /register/function``: a Python function by import path (``kind`` "python",
     needs ``--allow-module``) or one called over HTTP (``kind`` "http", ``url`` within
@@ -181,7 +224,7 @@ class FunctionRegistration(ApiModel):
     )
 
 
-class FunctionRecord(ApiModel):
+class FunctionRecord(OrderedRecord):
     """A registered function: the body it was registered with (``function_name`` folded
     into ``name``) plus ``kind`` and ``type``."""
 
@@ -195,7 +238,7 @@ class FunctionRecord(ApiModel):
     )
 
 
-class DagRecord(ApiModel):
+class DagRecord(OrderedRecord):
     """A registered DAG spec, exactly as it was registered (DAGit's format; the schema of
     a registration body is ``WorkflowSpec``)."""
 
@@ -215,7 +258,7 @@ class TriggerRegistration(ApiModel):
     )
 
 
-class TriggerRecord(ApiModel):
+class TriggerRecord(OrderedRecord):
     """A registered trigger (the platform's normalised record)."""
 
     trigger_name: str

@@ -63,15 +63,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         yield
         plat.stop()
 
-    app = FastAPI(
-        title="dagforge platform",
-        version="0.1.0",
-        lifespan=lifespan,
-        # the models are serialised to Python values and written by json.dumps, as before
-        # they existed (FastAPI's pydantic-core fast path writes some floats differently,
-        # e.g. 4.1e-05 as 0.000041): the bytes on the wire stay what clients saw
-        default_response_class=JSONResponse,
-    )
+    # answers are written by pydantic-core from their models (FastAPI's fast path), as the
+    # routes' plain dicts were before they had models: the same bytes (e.g. 4.1e-05 is
+    # written 0.000041, as before); only the JSONResponse answers go through json.dumps
+    app = FastAPI(title="dagforge platform", version="0.1.0", lifespan=lifespan)
     app.state.platform = plat
 
     app.add_middleware(BodyLimit, limit=plat.settings.max_body)
