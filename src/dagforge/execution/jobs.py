@@ -221,11 +221,10 @@ def take_logs(fn: Any) -> dict[str, Any] | None:
     return logs.to_dict() if logs else None
 
 
-def merge_logs(fn: Any, logs: dict[str, Any]) -> None:
-    """In the engine's process: add what a worker process captured for a node to the
-    run's ``LogCapture`` (the one ``fn``, the job's wrapper on this side, holds), as one
-    more attempt of that node, within the node's limit."""
-    node = fn.capture._for(fn.name)  # counts the attempt, as a local call would
+def merge_logs(capture: Any, name: str, logs: dict[str, Any]) -> None:
+    """In the engine's process: add what a worker captured for node ``name`` to the
+    run's ``LogCapture``, as one more attempt of that node, within the node's limit."""
+    node = capture._for(name)  # counts the attempt, as a local call would
     node.write("stdout", logs["stdout"])
     node.write("stderr", logs["stderr"])
     for record in logs["records"]:

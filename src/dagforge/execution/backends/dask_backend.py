@@ -12,7 +12,8 @@ What moves where:
   backend collects with one ``client.run`` call when the run ends (one Dask task per
   node instead of three: a (value, meta) pair would need a getitem task for the value
   and a transfer of the meta per node). Until then, completion events carry the
-  client's clock and no worker.
+  client's clock and no worker. With ``capture_logs=``, what a node wrote on its worker
+  (``backends/dask_remote.py``) comes back the same way, into the run's capture.
 - The engine keeps the value *future*; children receive futures as arguments, so Dask
   moves data worker to worker, never through the client. Task nodes get each input via
   ``select`` = a ``getitem`` task on the parent's future.
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import operator
 import queue
-import traceback
 import uuid
 from collections.abc import Collection
 from functools import partial
@@ -52,110 +52,16 @@ from typing import Any
 from dagforge.errors import BackendError, ResourceError, SerializationError, WorkerLostError
 from dagforge.execution import states as S
 from dagforge.execution.backends.base import Backend
-from dagforge.execution.jobs import Event, Job, done, failed
-
-# Per worker process: task key -> (wall start, wall end, where, metrics), handed to the
-# client at the end of a run by ``_collect``. Written only by that worker's task threads.
-_RAN: dict[str, tuple] = {}
+from dagforge.execution.backends.dask_remote import (
+    _collect,
+    _is_killed_worker,
+    _remote,
+    node_error,
+)
+from dagforge.execution.jobs import Event, Job, done, failed, merge_logs
 
 # How often a waiting engine checks that the client is still connected.
 _POLL = 0.5
-
-
-def _remote(head: tuple, fn: Any, args: Any, kwargs: Any, check: bool = True) -> Any:
-    """Run one node on the Dask worker; remember how it went; return its value.
-
-    ``fn`` is the node's callable, or its cloudpickle bytes when the user's modules are
-    shipped by value (Dask itself pickles by reference whatever plain pickle can).
-    ``args``/``kwargs`` travel as Dask arguments, so parent futures arrive as values.
-    """
-    import threading
-    import time
-
-    from distributed import get_worker
-
-    from dagforge.execution.jobs import run_job
-
-    try:
-        worker = get_worker()
-        where = f"{worker.address}/{threading.current_thread().name}"
-        key = worker.get_current_task()
-    except ValueError:  # not on a worker
-        where, key = f"local/{threading.current_thread().name}", None
-    if type(fn) is bytes:
-        fn = _loaded(fn)
-    job = Job(*head[:3], fn, args, kwargs, *head[3:])  # type: ignore[call-arg]  # head: 6 fields
-    try:
-        _, _, ok, value, err, _tb, t0, t1, _, metrics = run_job(job, 0)
-    except KeyboardInterrupt as exc:  # raised by the node itself
-        t0 = t1 = time.perf_counter()
-        ok, value, err, metrics = False, None, exc, None
-    if ok and check and type(value) not in _PLAIN:
-        err = _unsendable(job.name, value)
-        ok = err is None
-    if key is not None:
-        end = time.time()
-        _RAN[str(key)] = (end - (t1 - t0), end, where, metrics)
-    if not ok:
-        if not isinstance(err, Exception):
-            raise _Raised(err)  # type: ignore[arg-type]  # SystemExit/KeyboardInterrupt must not end Dask thread
-        raise err
-    return value
-
-
-class _Raised(Exception):
-    """Carries a node's ``SystemExit``/``KeyboardInterrupt`` out of a Dask worker."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(repr(error))
-        self.error = error
-
-    def __reduce__(self) -> tuple:
-        return (_Raised, (self.error,))
-
-
-# Values Dask always serializes; anything else is test-serialized on the worker.
-_PLAIN = frozenset({int, float, str, bytes, bool, type(None), complex})
-
-
-def _unsendable(name: str, value: Any) -> BaseException | None:
-    """A ``SerializationError`` when Dask could not move ``value`` off this worker.
-
-    Checked where the value was made, so the one node fails instead of the transfer to a
-    child or the final fetch (which would lose every result). Pickle protocol 5 with a
-    buffer callback: large buffers (numpy, bytes-like) are not copied by the check.
-    """
-    from distributed.protocol.pickle import dumps
-
-    try:
-        dumps(value, buffer_callback=[].append)
-    except Exception as exc:
-        return SerializationError(
-            f"node {name!r} returned a {type(value).__name__} that Dask cannot serialize, so "
-            f"it could never leave the worker: {type(exc).__name__}: {exc}; return plain data "
-            f"(or make the type picklable)"
-        )
-    return None
-
-
-# Per worker process: recently loaded callables by their pickled bytes (bounded).
-_LOADED: dict[bytes, Any] = {}
-
-
-def _loaded(data: bytes) -> Any:
-    fn = _LOADED.get(data)
-    if fn is None:
-        import cloudpickle
-
-        if len(_LOADED) >= 256:
-            _LOADED.clear()
-        fn = _LOADED[data] = cloudpickle.loads(data)
-    return fn
-
-
-def _collect(keys: list[str]) -> dict[str, tuple]:
-    """On a worker: hand over (and forget) what ``_remote`` recorded for ``keys``."""
-    return {k: _RAN.pop(k) for k in keys if k in _RAN}
 
 
 class _Lost:
@@ -678,9 +584,13 @@ class DaskBackend(Backend):
         except Exception:
             return  # timings are best effort; results do not depend on them
         ran = (S.SUCCEEDED, S.FAILED, S.TIMED_OUT)
+        captured: list[tuple[int, int, dict]] = []  # (attempt, node, logs) for capture_logs=
         for table in per_worker.values():
-            for key, (w0, w1, where, metrics) in table.items():
+            for key, (w0, w1, where, metrics, logs) in table.items():
                 i = keys.get(key)
+                if logs is not None and i is not None and run.capture is not None:
+                    attempt = key[: -len(self._token) - 1].rsplit("-", 1)[1]
+                    captured.append((int(attempt), i, logs))
                 if i is None or run.status[i] not in ran:
                     continue
                 if not key.endswith(f"-{run.attempt[i]}-{self._token}"):
@@ -690,6 +600,8 @@ class DaskBackend(Backend):
                 run.workers[i] = self.worker_id(where)
                 if metrics is not None:
                     run.metrics[i] = metrics
+        for _, i, logs in sorted(captured, key=lambda c: c[:2]):  # attempts in order
+            merge_logs(run.capture, run.names[i], logs)
 
     def close(self) -> None:
         """Close the client and any local cluster this backend started."""
@@ -710,37 +622,3 @@ class DaskBackend(Backend):
         out = dict(values)
         out.update(zip(names, fetched, strict=True))
         return out
-
-
-def node_error(
-    name: str, future: Any, where: str, alone: bool = False
-) -> tuple[BaseException, str]:
-    """The error (and remote traceback) a failed or cancelled node future stands for."""
-    tb = ""
-    try:
-        exc = future.exception()
-        if exc is not None:
-            tb = "".join(traceback.format_tb(future.traceback()))
-    except BaseException as lost:  # cancelled, or the scheduler went away
-        exc = lost
-    if isinstance(exc, _Raised):
-        return exc.error, tb
-    if _is_killed_worker(exc):
-        err: BaseException = WorkerLostError(
-            f"node {name!r} kept killing its Dask worker"
-            + (", also when re-run on its own" if alone else "")
-            + f" (Dask gave up after its allowed-failures): {exc}"
-        )
-        err.__cause__ = exc
-        return err, tb
-    if exc is None or future.status == "cancelled":
-        return BackendError(f"node {name!r} was cancelled on the Dask cluster at {where}"), tb
-    return exc, tb
-
-
-def _is_killed_worker(exc: BaseException | None) -> bool:
-    try:
-        from distributed.scheduler import KilledWorker
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, KilledWorker)

@@ -25,7 +25,8 @@ from typing import Any
 
 from dagforge.errors import BackendError, GraphError, SerializationError
 from dagforge.execution import states as S
-from dagforge.execution.backends.dask_backend import DaskBackend, _remote, node_error
+from dagforge.execution.backends.dask_backend import DaskBackend
+from dagforge.execution.backends.dask_remote import _remote, node_error
 from dagforge.execution.jobs import Job, done, failed
 from dagforge.options import DEFAULT_OPTIONS
 

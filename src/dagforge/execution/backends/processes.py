@@ -208,7 +208,7 @@ class ProcessBackend(Backend):
                 events.append(self._lost(w))
                 continue
             if logs is not None:  # the node's capture wrapper here holds the run's capture
-                merge_logs(w.job.fn, logs)
+                merge_logs(w.job.fn.capture, w.job.fn.name, logs)
             self._free(w)
             events.append(event)
         return events
