@@ -206,6 +206,9 @@ def run_job(job: Job, worker: int) -> Event:
 # -- capture_logs= in another process (processes backend) ------------------------------
 
 
+_CAPTURE_WRAPPERS = frozenset({"_Captured", "_CapturedAsync"})  # execution/capture.py
+
+
 def take_logs(fn: Any) -> dict[str, Any] | None:
     """In a worker process, after the call: what the node's capture wrapper
     (``LogCapture.wrap``, execution/capture.py) recorded there, taken out of it, as a
@@ -213,9 +216,9 @@ def take_logs(fn: Any) -> dict[str, Any] | None:
 
     The wrapper crossed the process boundary carrying only its limit (see
     ``LogCapture.__getstate__``), so it captured into a worker-local buffer."""
-    from dagforge.execution.capture import _Captured
-
-    if not isinstance(fn, _Captured):
+    # Recognised by its class, not imported: capture.py imports the backends, which
+    # import this module (no import circle inside execution/).
+    if type(fn).__name__ not in _CAPTURE_WRAPPERS:
         return None
     logs = fn.capture.logs.pop(fn.name, None)
     return logs.to_dict() if logs else None
