@@ -18,9 +18,11 @@ Bounded: each node keeps at most ``limit`` characters over all three streams; th
 is counted (``dropped``) and ``truncated`` is set, so a node printing in a loop cannot
 exhaust the memory of the engine or the journal.
 
-Limits: the ``processes`` and ``dask`` backends run calls in other processes, whose
-output is not captured (the wrapper's buffers live in the child). Output written by C
-code straight to file descriptor 1 or 2 bypasses ``sys.stdout`` and is not captured.
+Other processes: on the ``processes`` and ``dask`` backends the wrapper runs in the
+worker and captures into a buffer there; ``execution/jobs.py`` (``take_logs`` /
+``merge_logs``) brings what it holds back into the run's capture (processes: with each
+event; Dask: when the run ends). Output written by C code straight to file descriptor
+1 or 2 bypasses ``sys.stdout`` and is not captured.
 """
 
 from __future__ import annotations
