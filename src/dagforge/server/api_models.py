@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from fastapi.security import HTTPBearer
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -66,21 +65,8 @@ __all__ = [
     "TraceDocument",
     "TriggerRecord",
     "TriggerRegistration",
-    "bearer",
     "install_openapi",
 ]
-
-#: The bearer scheme, declared on every operation that takes the token (Swagger's
-#: "Authorize"). ``auto_error=False``: it only documents; the gateway's own check decides
-#: (raw bytes, constant time, 401 with ``WWW-Authenticate``), unchanged.
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearerAuth",
-    description=(
-        "`Authorization: Bearer <token>`, the server's `--token` (or `DAGFORGE_TOKEN`). "
-        "Without a token set, nothing needs it; with `--public-reads`, reads do not."
-    ),
-)
 
 Number = int | float  # sent as the server computed it: 5 stays 5, 0.5 stays 0.5
 Timestamp = float  # seconds since the epoch (time.time())

@@ -33,6 +33,7 @@ from fastapi import (
     Security,
 )
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunctionError
@@ -40,6 +41,18 @@ from dagforge.server import api_models as m
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
+
+#: The bearer scheme, declared on every operation that takes the token (Swagger's
+#: "Authorize"). ``auto_error=False``: it only documents; the gateway's own check decides
+#: (raw bytes, constant time, 401 with ``WWW-Authenticate``), unchanged.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description=(
+        "`Authorization: Bearer <token>`, the server's `--token` (or `DAGFORGE_TOKEN`). "
+        "Without a token set, nothing needs it; with `--public-reads`, reads do not."
+    ),
+)
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
 <p><a href="/ui">Open the dashboard</a> · <a href="/docs">API</a></p>
@@ -74,7 +87,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     def authorised(
         authorization: str | None = Header(default=None, include_in_schema=False),
-        _scheme: Any = Security(m.bearer),  # documents the scheme; the check is below
+        _scheme: Any = Security(bearer),  # documents the scheme; the check is below
     ) -> None:
         if expected is None:
             return
@@ -90,7 +103,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     def may_read(
         authorization: str | None = Header(default=None, include_in_schema=False),
-        _scheme: Any = Security(m.bearer),
+        _scheme: Any = Security(bearer),
     ) -> None:
         if not plat.settings.public_reads:
             authorised(authorization)

@@ -47,12 +47,13 @@ from fastapi import APIRouter, Header, HTTPException, Request, Security, UploadF
 
 from dagforge.errors import DagforgeError, RegistryError
 from dagforge.server import api_models as m
+from dagforge.server.app import bearer
 
 __all__ = ["router"]
 
 # every route checks the token itself (app.state.read_auth / write_auth); the router's
 # dependency only declares the bearer scheme in the OpenAPI document
-router = APIRouter(tags=["dagit"], dependencies=[Security(m.bearer)])
+router = APIRouter(tags=["dagit"], dependencies=[Security(bearer)])
 _AUTH = Header(default=None, include_in_schema=False)  # the raw header, checked by the app
 _TYPED: dict[str, Any] = {"response_model_exclude_unset": True}  # send only what is there
 
