@@ -33,26 +33,14 @@ from fastapi import (
     Security,
 )
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunctionError
 from dagforge.server import api_models as m
+from dagforge.server.auth import bearer
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
-
-#: The bearer scheme, declared on every operation that takes the token (Swagger's
-#: "Authorize"). ``auto_error=False``: it only documents; the gateway's own check decides
-#: (raw bytes, constant time, 401 with ``WWW-Authenticate``), unchanged.
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearerAuth",
-    description=(
-        "`Authorization: Bearer <token>`, the server's `--token` (or `DAGFORGE_TOKEN`). "
-        "Without a token set, nothing needs it; with `--public-reads`, reads do not."
-    ),
-)
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
 <p><a href="/ui">Open the dashboard</a> · <a href="/docs">API</a></p>

@@ -47,7 +47,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Security, UploadF
 
 from dagforge.errors import DagforgeError, RegistryError
 from dagforge.server import api_models as m
-from dagforge.server.app import bearer
+from dagforge.server.auth import bearer
 
 __all__ = ["router"]
 
