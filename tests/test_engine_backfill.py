@@ -16,7 +16,8 @@ from dagforge import DAG, ResourceAwareExecutor, ResourcePool, ResourceRequireme
 
 def _heterogeneous(seed: int, n: int = 200, unit: float = 0.01):
     """200 nodes in 10 layers (up to 2 parents each from the layer above) needing
-    cpu/gpu/memory, lasting 1-3 units: the bench's workload, rebuilt here."""
+    cpu/gpu/memory, lasting 1-3 units: the bench's requirement and duration mix, on a
+    layered graph of this file's own making."""
     rng = random.Random(seed)
     names = [f"t{k}" for k in range(n)]
     per = n // 10
