@@ -330,6 +330,8 @@ def test_a_run_waiting_for_the_pool_can_be_cancelled(make_server, tmp_path):
     wait_for(lambda: log.exists() and "solo-a start" in log.read_text(), "run a's node")
     b = httpx.post(f"{url}/run/t", json={**args, "run": "b"}).json()["run_id"]
     wait_for(lambda: httpx.get(f"{url}/runs/{b}").json()["status"] == "running", "run b")
+    waiting = httpx.get(f"{url}/ui/runs/{b}/panel").text  # its node waits for the pool
+    assert 'class="resource-waiting"' in waiting and "solo: cpu=3" in waiting
     assert httpx.post(f"{url}/runs/{b}/cancel").status_code == 200
     wait_for(lambda: b not in server.server.config.app.state.platform._cancel, "b let go")
     assert httpx.get(f"{url}/runs/{b}").json()["status"] == "cancelled"

@@ -214,13 +214,13 @@ class RunView:
         result = None if self.live else self.plat.result(self.id)
         return (requirements_of(getattr(result, "dag", None)) if result is not None else {}), None
 
-    def resource_usage(self) -> list[Any]:
+    def resource_usage(self, facts: Any = None) -> list[Any]:
         """Usage per resource from the nodes' start/end (running nodes: until now) and
-        their requirements (:meth:`resource_facts`), against the run's capacity;
-        ``[]`` when no node requires any."""
+        their requirements (``facts``, default :meth:`resource_facts`), against the
+        run's capacity; ``[]`` when no node requires any or none has started."""
         from dagforge.profiling.resource_usage import usage_from_intervals
 
-        reqs, capacities = self.resource_facts()
+        reqs, capacities = facts if facts is not None else self.resource_facts()
         if not reqs:
             return []
         now = time.time() - (self.record["started"] or time.time())
@@ -235,9 +235,19 @@ class RunView:
         from dagforge.profiling.resource_usage import usage_svg
 
         try:
-            usages = self.resource_usage()
+            facts = self.resource_facts()
+            usages = self.resource_usage(facts)
         except Exception as exc:  # a timeline must never break the page
             return f"<p>no resource timeline: {type(exc).__name__}: {html.escape(str(exc))}</p>"
+        if facts[0] and not any(u.steps for u in usages):  # no node requiring any started
+            needs = "; ".join(
+                f"{node}: " + ", ".join(f"{k}={v:g}" for k, v in need.items())
+                for node, need in list(facts[0].items())[:20]
+            )
+            return (
+                '<p class="resource-waiting">The timeline starts when the first node that '
+                f"requires resources does. Requirements: {html.escape(needs)}.</p>"
+            )
         if not usages:
             return (
                 '<p class="resource-empty">No resource requirements: no node of this run '
