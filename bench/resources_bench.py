@@ -220,7 +220,7 @@ def processes(n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--nodes", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=11)
     ap.add_argument("--hetero", type=int, default=200)
     ap.add_argument("--unit", type=float, default=0.01)
     ap.add_argument("--proc", type=int, default=2000)
