@@ -314,6 +314,14 @@ def test_a_run_with_requirements_fails_clearly_on_a_server_without_resources():
     with pytest.raises(ResourceError, match="--resources"):
         Capacity(None).for_run(snapshot)
     assert Capacity(None).for_run({"spec": {"name": "x", "dag": [node("start")]}}) == {}
+    # a function record from before requirements were checked: named, not ignored
+    from dagforge.server.guards import BadInput
+
+    old = {**snapshot, "functions": {"left": {"resources": {"cpu": "two"}}}}
+    with pytest.raises(BadInput) as info:
+        Capacity({"cpu": 4}).for_run(old)
+    assert info.value.path == "functions.left.resources.cpu"
+    assert Capacity({"cpu": 4}).requirements(old) == {"right": {"memory": 256.0}}  # the page
 
 
 def test_a_run_waiting_for_the_pool_can_be_cancelled(make_server, tmp_path):

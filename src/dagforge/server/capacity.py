@@ -156,23 +156,25 @@ class Capacity:
     def check_run(self, trigger: str, snapshot: Mapping[str, Any]) -> None:
         """Refuse a run (``BadInput``, 422) that could never start: a node's requirement
         (its function's, overlaid by the spec node's) beyond the capacity."""
-        for node, (need, path) in _needs(snapshot).items():
+        for node, (need, path) in _needs(snapshot, strict=True).items():
             refused = self._refusal(f"trigger {trigger!r}: node {node!r}", path, need)
             if refused is not None:
                 raise refused
 
     # -- at run time -----------------------------------------------------------------------
 
-    def requirements(self, snapshot: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
+    def requirements(
+        self, snapshot: Mapping[str, Any] | None, *, strict: bool = False
+    ) -> dict[str, dict[str, float]]:
         """``{node_id: {resource: amount}}`` of an accepted run's snapshot (its functions'
-        requirements overlaid by its spec nodes'); malformed entries are left to the run's
-        own checks, which fail it naming the path."""
-        return {node: need for node, (need, _) in _needs(snapshot or {}).items()}
+        requirements overlaid by its spec nodes'). A malformed requirement raises
+        ``BadInput`` naming its path when ``strict``, else it is left out (the page)."""
+        return {node: need for node, (need, _) in _needs(snapshot or {}, strict).items()}
 
     def for_run(self, snapshot: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
         """:meth:`requirements`, or ``ResourceError`` when there are some and this server
         has no ``--resources`` (registered while it had; restarted without)."""
-        needs = self.requirements(snapshot)
+        needs = self.requirements(snapshot, strict=True)
         if needs and self.pool is None:
             node, need = next(iter(needs.items()))
             raise ResourceError(
@@ -189,10 +191,12 @@ def _path(base: str, name: str) -> str:
 
 
 def _needs(
-    snapshot: Mapping[str, Any],
+    snapshot: Mapping[str, Any], strict: bool = False
 ) -> dict[str, tuple[dict[str, float], dict[str, str]]]:
     """Each spec node's requirement, and per resource the JSON path of the requirement
-    that set it (``functions.<name>.resources`` or ``dag[i].properties.resources``)."""
+    that set it (``functions.<name>.resources`` or ``dag[i].properties.resources``).
+    ``strict``: a malformed one (a record from before requirements were checked) raises
+    ``BadInput`` at its path instead of being skipped."""
     from dagforge.spec.validate import json_path
 
     spec = snapshot.get("spec") if isinstance(snapshot, Mapping) else None
@@ -217,10 +221,16 @@ def _needs(
             (fn.get("resources") if isinstance(fn, Mapping) else None, ("functions", node)),
             (props.get("resources") if isinstance(props, Mapping) else None, ("dag", i)),
         ):
-            if raw and not resource_problems(raw, "resources"):
-                base = json_path((*where, "resources") if where[0] == "functions" else where) + (
-                    "" if where[0] == "functions" else ".properties.resources"
-                )
+            if not raw:
+                continue
+            base = json_path((*where, "resources") if where[0] == "functions" else where) + (
+                "" if where[0] == "functions" else ".properties.resources"
+            )
+            problems = resource_problems(raw, base)
+            if problems and strict:
+                path, message = problems[0]
+                raise BadInput(f"node {node!r}: {path}: {message}", path)
+            if not problems:
                 for k, v in raw.items():
                     need[k] = float(v)
                     paths[k] = base
