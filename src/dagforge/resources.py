@@ -27,8 +27,9 @@ Lock discipline
   The pool appends raw changes without it (one atomic ``list.extend`` each): a take or a
   public acquire/release while holding the pool lock (so the timeline's order is the
   order of the allocation changes), a hot-path give just *before* it queues its return
-  (so a replay never shows a release the pool had not yet made room for). The pool never
-  takes the timeline lock and the timeline never calls into a pool: no deadlock.
+  (so an acquire that used the room a release made is always recorded after it). The
+  pool never takes the timeline lock and the timeline never calls into a pool: no
+  deadlock.
 * No lock is held while user code runs; nothing here does I/O.
 """
 
@@ -639,7 +640,7 @@ def _give(pool: ResourcePool, rel: tuple, back: Any) -> Any:
 
     def give(req: ResourceRequirements, node_name: str | None) -> None:
         if log is not None:
-            log((now(), node_name, rel))  # before the return: a replay never runs ahead
+            log((now(), node_name, rel))  # before queueing: acquires using it come after
         put(back)
         if pool._waiters:
             with cond:
