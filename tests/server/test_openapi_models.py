@@ -399,3 +399,39 @@ def test_the_clients_node_logs_model_matches_the_routes():
         k: v for k, v in theirs.items() if k != "records"
     }
     assert list(shape(m.NodeLogRecord)) == list(shape(LogRecordModel))
+
+
+def test_error_answers_are_documented_and_fit_the_error_model(served, make_server, tmp_path):
+    for method, path, op in _operations(DOC):
+        for code, response in op["responses"].items():
+            if code.startswith("2") or "application/json" not in response.get("content", {}):
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            expected = "Ready" if path == "/ready" else "ApiError"
+            assert schema == {"$ref": f"#/components/schemas/{expected}"}, (method, path, code)
+        if op.get("security"):
+            assert "401" in op["responses"], (method, path)
+
+    def fits(doc, response, method, path):
+        documented = doc["paths"][path][method]["responses"][str(response.status_code)]
+        schema = documented["content"]["application/json"]["schema"]
+        errors = list(_validator(doc, schema).iter_errors(response.json()))
+        assert not errors, (path, response.status_code, response.text, errors[:1])
+
+    _, h, doc = served
+    fits(doc, h.get("/runs/nope"), "get", "/runs/{run_id}")
+    fits(doc, h.get("/functions/nope"), "get", "/functions/{name}")
+    fits(doc, h.get("/runs?limit=0"), "get", "/runs")  # FastAPI's list of errors
+    bad = h.post("/register/dag", json={"name": "x", "dag": [{"node_id": "a"}]})
+    assert bad.status_code == 422 and bad.json()["detail"]["errors"][0]["path"]
+    fits(doc, bad, "post", "/register/dag")  # the platform's {message, errors}
+    fits(doc, h.post("/run/nope", json={}), "post", "/run/{trigger}")
+    with Client(str(h.base_url)) as c:
+        setup_chain(c)
+        done = c.trigger("t", {"x": 1}, wait=True)
+    fits(doc, h.post(f"/runs/{done.run_id}/cancel"), "post", "/runs/{run_id}/cancel")
+    fits(doc, h.post(f"/runs/{done.run_id}/retry"), "post", "/runs/{run_id}/retry")
+    token = make_server(data_dir=tmp_path / "tok-errors", token="s3cret")
+    refused = httpx.get(f"{token.url}/runs")
+    assert refused.status_code == 401
+    fits(doc, refused, "get", "/runs")

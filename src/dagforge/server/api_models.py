@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "ApiError",
     "ApiModel",
     "DOCUMENTED_BODIES",
     "DagRecord",
@@ -562,6 +563,33 @@ class DagitFunctionReply(RootModel[Any]):
     model_config = ConfigDict(json_schema_extra=ANY_JSON)
 
 
+# -- errors -------------------------------------------------------------------------------------
+
+
+class ErrorPath(ApiModel):
+    path: str = Field(description="the JSON path at fault, e.g. dag[2].properties.next")
+    message: str
+
+
+class InvalidBody(ApiModel):
+    """A body the platform refused (422): every field at fault, with its JSON path."""
+
+    message: str
+    errors: list[ErrorPath]
+
+
+class ApiError(ApiModel):
+    """An error answer. ``detail`` is a sentence; for a refused body (422) the platform's
+    ``{message, errors}`` or, for a malformed parameter, FastAPI's list of errors."""
+
+    detail: str | InvalidBody | list[dict[str, Any]]
+
+
+def error(description: str) -> dict[str, Any]:
+    """An entry of a route's ``responses=``: an :class:`ApiError` answer."""
+    return {"model": ApiError, "description": description}
+
+
 def _workflow_spec() -> type[BaseModel]:
     from dagforge.spec.models import WorkflowSpec
 
@@ -610,7 +638,10 @@ def install_openapi(app: Any, bodies: dict[tuple[str, str], Body] | None = None)
             key: (b.model if isinstance(b.model, type) else b.model()) for key, b in bodies.items()
         }
         _, top = models_json_schema(
-            [(m, "validation") for m in sorted(set(models.values()), key=lambda m: m.__name__)],
+            [
+                (m, "validation")
+                for m in sorted({*models.values(), ApiError}, key=lambda m: m.__name__)
+            ],
             ref_template="#/components/schemas/{model}",
         )
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
@@ -626,7 +657,28 @@ def install_openapi(app: Any, bodies: dict[tuple[str, str], Body] | None = None)
                 "required": body.required,
                 "content": {body.media: {"schema": ref}},
             }
+        _document_errors(doc)
         done.append(True)
         return doc
 
     app.openapi = openapi
+
+
+def _document_errors(doc: dict[str, Any]) -> None:
+    """401 on every operation that takes the token; 422 as the platform answers it."""
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
+    for item in doc["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if operation.get("security"):
+                responses.setdefault(
+                    "401",
+                    {"description": "with --token: no or a wrong token", "content": ref},
+                )
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "a refused body or parameter (the JSON path at fault)",
+                    "content": ref,
+                }

@@ -229,10 +229,21 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         )(make_post())
         listed: Any = list[record]  # type: ignore[valid-type]  # a model picked per registry
         app.get(f"/{table}", tags=["register"], response_model=listed, **typed)(make_list())
-        app.get(f"/{table}/{{name}}", tags=["register"], response_model=record, **typed)(make_get())
-        app.delete(f"/{table}/{{name}}", tags=["register"], response_model=m.Deleted, **typed)(
-            make_delete()
-        )
+        unknown: Any = {404: m.error(f"no {kind} of that name")}
+        app.get(
+            f"/{table}/{{name}}",
+            tags=["register"],
+            response_model=record,
+            responses=unknown,
+            **typed,
+        )(make_get())
+        app.delete(
+            f"/{table}/{{name}}",
+            tags=["register"],
+            response_model=m.Deleted,
+            responses=unknown,
+            **typed,
+        )(make_delete())
 
     from dagforge.server.schedules import install as install_schedules
 
@@ -240,14 +251,19 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     # -- runs ------------------------------------------------------------------------------------
 
-    waited = {200: {"model": m.RunDetail, "description": "?wait=true: the finished run"}}
+    waited: Any = {
+        200: {"model": m.RunDetail, "description": "?wait=true: the finished run"},
+        404: m.error("no trigger of that name"),
+        429: m.error("the trigger's priority class is full (Retry-After)"),
+        503: m.error("the journal cannot be written; nothing was accepted (Retry-After)"),
+    }
 
     @app.post(
         "/run/{trigger}",
         status_code=202,
         tags=["runs"],
         response_model=m.RunAccepted,
-        responses=waited,  # type: ignore[arg-type]
+        responses=waited,
         **typed,
     )
     async def run(
@@ -293,7 +309,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         authorised(authorization)
         return await run(trigger, arguments, wait, timeout, None)
 
-    @app.post("/runs/{run_id}/cancel", tags=["runs"], response_model=m.RunDetail, **typed)
+    no_run = m.error("no run with that id")
+
+    @app.post(
+        "/runs/{run_id}/cancel",
+        tags=["runs"],
+        response_model=m.RunDetail,
+        responses={404: no_run, 409: m.error("the run has already finished")},
+        **typed,
+    )
     def cancel(run_id: str, _: None = Depends(authorised)) -> Any:
         """Cancel a queued or running run: nothing new starts, it ends ``cancelled``."""
         try:
@@ -308,6 +332,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         status_code=202,
         tags=["runs"],
         response_model=m.RetryAccepted,
+        responses={
+            404: no_run,
+            409: m.error("the run is queued, running or succeeded"),
+            429: m.error("its priority class is full (Retry-After)"),
+        },
         **typed,
     )
     def retry(run_id: str, _: None = Depends(authorised)) -> Any:
@@ -358,7 +387,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/runs/{run_id}", tags=["runs"], response_model=m.RunDetail, **typed)
+    @app.get(
+        "/runs/{run_id}",
+        tags=["runs"],
+        response_model=m.RunDetail,
+        responses={404: no_run},
+        **typed,
+    )
     def run_status(run_id: str, _: None = Depends(may_read)) -> Any:
         """Status, per-node states and timings (outputs: ``/runs/{id}/outputs``); while a
         run is unfinished, ``nodes`` lists the node instances completed so far.
@@ -375,7 +410,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             }
         return record
 
-    @app.get("/runs/{run_id}/outputs", tags=["runs"], response_model=m.RunOutputs)
+    @app.get(
+        "/runs/{run_id}/outputs",
+        tags=["runs"],
+        response_model=m.RunOutputs,
+        responses={404: no_run, 409: m.error("the run has not finished yet")},
+    )
     def run_outputs(run_id: str, _: None = Depends(may_read)) -> Any:
         record = _run_or_404(run_id)
         if record["status"] in ("queued", "running"):
@@ -395,13 +435,27 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             )
         return result
 
-    @app.get("/runs/{run_id}/profile", tags=["runs"], response_model=m.ProfileDocument, **typed)
+    held: Any = {404: m.error("no such run, or its result is no longer held in memory")}
+
+    @app.get(
+        "/runs/{run_id}/profile",
+        tags=["runs"],
+        response_model=m.ProfileDocument,
+        responses=held,
+        **typed,
+    )
     def run_profile(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling import Profile
 
         return Profile.from_result(_result_or_404(run_id)).to_dict()
 
-    @app.get("/runs/{run_id}/trace", tags=["runs"], response_model=m.TraceDocument, **typed)
+    @app.get(
+        "/runs/{run_id}/trace",
+        tags=["runs"],
+        response_model=m.TraceDocument,
+        responses=held,
+        **typed,
+    )
     def run_trace(run_id: str, _: None = Depends(may_read)) -> Any:
         from dagforge.profiling.trace import build_trace
 
