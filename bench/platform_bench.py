@@ -11,6 +11,8 @@ Every loop is bounded in requests and time.
 clients (the issue's target, ">= 50 % of bare"), reporting each round's ratio, the median
 ratio, and each server's CPU time per request (Linux ``/proc``): on a shared machine one
 measurement of each is mostly noise, and CPU per request is the steadier number.
+``--compare SRC`` serves another tree's ``src/`` too (say the code before a change, from
+``git archive``) and measures it in the same rounds: a like-for-like A/B.
 Run: `.venv/bin/python bench/platform_bench.py [--requests 300] [--rounds 5]`.
 """
 
@@ -65,7 +67,10 @@ def wait_http(url: str, proc: subprocess.Popen, limit: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer in {limit}s")
 
 
-def start_platform(store: str | None, workers: int) -> tuple[subprocess.Popen, str]:
+def start_platform(
+    store: str | None, workers: int, src: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """A ``dagforge serve`` of this tree (or of the ``src`` directory given)."""
     port = free_port()
     data = tempfile.mkdtemp(prefix="dagforge-bench-")
     TEMP_DIRS.append(data)
@@ -85,7 +90,8 @@ def start_platform(store: str | None, workers: int) -> tuple[subprocess.Popen, s
     ]
     if store:
         cmd += ["--store", store]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FUNCS), str(ROOT / "src")]))
+    code = str(src or ROOT / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FUNCS), code]))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/functions", proc)
@@ -183,25 +189,30 @@ def measured(url: str, trigger: str, clients: int, total: int, pid: int) -> tupl
     return len(lat) / wall, per
 
 
-def rounds(bare: tuple[str, int], local: tuple[str, int], n: int, total: int) -> None:
-    """Alternate bare and local at 16 clients ``n`` times; each ratio and the median."""
-    ratios, cpu_bare, cpu_local = [], [], []
-    print(f"{n} alternating rounds at 16 clients (bare, then local):")
+def rounds(bare: tuple[str, int], locals_: list[tuple[str, str, int]], n: int, total: int) -> None:
+    """Alternate bare and each local server (label, url, pid) at 16 clients ``n`` times;
+    each round's ratios, the medians, and the servers' CPU per request."""
+    ratios: dict[str, list[float]] = {label: [] for label, _, _ in locals_}
+    cpu: dict[str, list[float]] = {label: [] for label, _, _ in locals_}
+    cpu["bare"] = []
+    names = ", then ".join(label for label, _, _ in locals_)
+    print(f"{n} alternating rounds at 16 clients (bare, then {names}):")
     for k in range(n):
         b_rate, b_cpu = measured(bare[0], "x", 16, total, bare[1])
-        l_rate, l_cpu = measured(local[0], "gold", 16, total, local[1])
-        ratios.append(100 * l_rate / b_rate)
-        cpu_bare.append(b_cpu)
-        cpu_local.append(l_cpu)
+        cpu["bare"].append(b_cpu)
+        line = f"  round {k + 1}: bare {b_rate:6.1f} req/s ({b_cpu:.2f} ms CPU/req)"
+        for label, url, pid in locals_:
+            rate, per = measured(url, "gold", 16, total, pid)
+            ratios[label].append(100 * rate / b_rate)
+            cpu[label].append(per)
+            line += f"  {label} {rate:6.1f} req/s ({per:.2f} ms) {ratios[label][-1]:5.1f} %"
+        print(line)
+    for label, values in ratios.items():
         print(
-            f"  round {k + 1}: bare {b_rate:6.1f} req/s ({b_cpu:.2f} ms CPU/req)  "
-            f"local {l_rate:6.1f} req/s ({l_cpu:.2f} ms CPU/req)  {ratios[-1]:5.1f} %"
+            f"  {label}: median {statistics.median(values):.1f} % of bare "
+            f"(min {min(values):.1f}, max {max(values):.1f}), server CPU per request "
+            f"{statistics.median(cpu[label]):.2f} ms (bare {statistics.median(cpu['bare']):.2f} ms)"
         )
-    print(
-        f"  median: {statistics.median(ratios):.1f} % of bare "
-        f"(min {min(ratios):.1f}, max {max(ratios):.1f}); server CPU per request: "
-        f"bare {statistics.median(cpu_bare):.2f} ms, local {statistics.median(cpu_local):.2f} ms"
-    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -220,7 +231,17 @@ def main() -> None:
         default=0,
         help="alternating bare/local rounds at 16 clients after the table (median ratio)",
     )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="SRC",
+        help="with --rounds: also serve another tree's src/ (say the code before a change) "
+        "and measure it in the same rounds",
+    )
     args = ap.parse_args()
+    if args.compare is not None and not (args.compare / "dagforge").is_dir():
+        ap.error(f"--compare {args.compare}: no dagforge package in it (give a tree's src/)")
     procs: list[subprocess.Popen] = []
     stores: list[tuple[str, str | None]] = [("local", None)]
     redis_bin = None if args.local_only else shutil.which("redis-server")
@@ -302,7 +323,13 @@ def main() -> None:
                     f"  (served: {len(bronze)})"
                 )
                 if args.rounds > 0:
-                    rounds((bare_url, bare.pid), (url, proc.pid), args.rounds, args.requests)
+                    servers = [("local", url, proc.pid)]
+                    if args.compare is not None:
+                        other, other_url = start_platform(None, args.workers, args.compare)
+                        procs.append(other)
+                        setup(other_url)
+                        servers.append((f"local@{args.compare}", other_url, other.pid))
+                    rounds((bare_url, bare.pid), servers, args.rounds, args.requests)
             proc.terminate()
             proc.wait(timeout=10)
         print(f"median bare ceiling: {statistics.median(ceiling.values()):.0f} req/s")
