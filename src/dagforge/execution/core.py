@@ -225,9 +225,9 @@ class Core(RunState):
             self.errors[i] = error
 
     def _launch(self, i: int) -> None:
-        """Start node ``i`` on the backend: build its Job (arguments from its parents'
-        values, a Task's keyword inputs) and submit it; a synchronous backend's event
-        is applied at once."""
+        """Start node ``i``: build its Job (arguments from its parents' values, a Task's
+        keyword inputs) and put it in ``outbox`` for the driver to submit; on a
+        synchronous backend (the caller's thread runs it) it is run and applied at once."""
         o = self.opts[i]
         if o.exclusive:
             self.exclusive_running = True
@@ -280,7 +280,7 @@ class Core(RunState):
             else:
                 self._complete(ev)
         else:
-            self.backend.submit(job)
+            self.outbox.append(job)  # the decision; the driver submits it (drivers.py)
 
     def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None:
         """A synchronous node that ran past its timeout: timed out, its result discarded.

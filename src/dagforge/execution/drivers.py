@@ -85,6 +85,8 @@ class Drivers(RunState):
         try:
             self._apply([event])
             self.dispatch()
+            if self.outbox:
+                self._submit_decided()
         except BaseException as exc:  # e.g. a callback raised: end the run on the engine thread
             if self.crash is None:
                 self.crash = exc
@@ -92,9 +94,19 @@ class Drivers(RunState):
         return bool(self.timers) or self.finished() or self.fatal is not None
 
     def _advance(self) -> bool:
-        """Dispatch what can start; False once the run is over."""
+        """Dispatch what can start and submit it; False once the run is over."""
         self.dispatch()
+        if self.outbox:
+            self._submit_decided()
         return not self.finished()
+
+    def _submit_decided(self) -> None:
+        """Hand the jobs the core decided to start to the backend, in order."""
+        outbox = self.outbox
+        submit = self.backend.submit
+        for job in outbox:
+            submit(job)
+        outbox.clear()
 
     def _apply(self, events: list[Event]) -> None:
         """Apply completion events, then any due retry/timeout timers."""

@@ -161,8 +161,8 @@ def measure_value(
 
 
 def call_node(kind: int, fn: Any, args: Any, kwargs: Any) -> Any:
-    """Call a node's callable the way its kind says (the one node-call path: run_job,
-    the inline fast path and the asyncio backend all call through here)."""
+    """Call a node's callable the way its kind says: the one node-call convention
+    (the asyncio backend calls it; run_job and the two inline loops inline it)."""
     if kind == K_POS:
         return fn(*args)
     if kind == K_NOARGS:
@@ -183,7 +183,13 @@ def run_job(job: Job, worker: int) -> Event:
     idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
     t0 = perf_counter()
     try:
-        value = call_node(kind, fn, args, kwargs)
+        # call_node, inlined: this is every backend's hot path
+        if kind == K_POS:
+            value = fn(*args)
+        elif kind == K_NOARGS:
+            value = fn()
+        else:
+            value = fn(**kwargs)
         if type(value) is types.CoroutineType:
             value = finish_coroutine(value)
         if kind == K_TASK:

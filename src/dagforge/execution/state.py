@@ -17,7 +17,8 @@ Per node ``i`` (flat arrays, grown together when a rule adds nodes):
 ``attempt[i]`` the attempt number last started (an event of another one is stale)
 ``keys[i]``    its heap key (built by ``planning.heap_keys``), or ``None`` for all: the index
 
-Run-wide: ``heap`` (ready nodes, best key first), ``blocked`` (keys parked for lack
+Run-wide: ``outbox`` (the Jobs the core decided to start, which the driver submits
+right after ``dispatch``), ``heap`` (ready nodes, best key first), ``blocked`` (keys parked for lack
 of resources) with ``overtaken`` (parked node -> later nodes started around it),
 ``held`` ((node, attempt) -> the requirement that attempt holds),
 ``est`` (per node cost estimate, seconds, or None: no EASY backfilling), ``est_end``
@@ -113,6 +114,7 @@ class RunState:
     blocked: list[Any]
     overtaken: dict[int, int]
     held: dict[tuple[int, int], Any]
+    outbox: list[Any]
     est: list[float | None] | None
     est_end: dict[int, float]
     easy: tuple[float, dict] | None
