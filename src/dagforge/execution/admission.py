@@ -248,6 +248,8 @@ class Admission(RunState):
         return False
 
     def _acquired(self, i: int, req: Any) -> None:
+        """Node ``i`` took ``req`` from the pool for the attempt about to start: hold it (and
+        note when, by its estimate, it comes back)."""
         self.held[(i, self.attempt[i] + 1)] = req  # for the attempt _launch starts next
         est = self.est
         if est is not None:  # when this node's resources come back, by its estimate
@@ -286,6 +288,8 @@ class Admission(RunState):
         return release
 
     def _release(self, i: int, attempt: int) -> None:
+        """Give back what attempt ``attempt`` of node ``i`` holds (if it still does) and tell
+        the callbacks."""
         req = self.held.pop((i, attempt), None)
         if req is None:
             return

@@ -12,6 +12,9 @@ class Building(RunState):
     """Record attempts as they end; build the result at the end."""
 
     def finish(self) -> ExecutionResult:
+        """The run settled: RUNNING -> SUCCEEDED/FAILED/CANCELLED, learn the inline schedule if
+        the run was one, let the backend finalize, and build the
+        ``ExecutionResult``."""
         t1 = self.clock()
         if (
             self._learn_schedule is not None
@@ -63,6 +66,8 @@ class Building(RunState):
         return result
 
     def _leaves(self) -> list[int]:
+        """The nodes with no children (what ``result.outputs`` reports by default), cached on
+        the plan."""
         plan = self.plan
         if plan is not None and plan.leaves is not None and len(plan.fns) == self.n:
             return plan.leaves
@@ -100,6 +105,8 @@ class Building(RunState):
         return out
 
     def _record_attempt(self, i, attempt, ok, err, t_start, t_end, wid) -> None:
+        """Keep one ``Attempt`` of node ``i`` (nodes with retries or a timeout), times relative
+        to the run start."""
         status = (
             "succeeded" if ok else ("timed_out" if isinstance(err, NodeTimeoutError) else "failed")
         )

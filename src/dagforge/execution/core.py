@@ -53,17 +53,21 @@ class Core(RunState):
     """Per-transition methods of the node state machine (see the module docstring)."""
 
     def _set(self, i: int, new: int) -> None:
+        """The one general transition: node ``i`` goes to ``new`` if ``states.ALLOWED`` says
+        so, else ``NodeStateError`` naming the node."""
         old = self.status[i]
         if not S.ALLOWED[old][new]:
             raise S.illegal(self.names[i], old, new)
         self.status[i] = new
 
     def _push(self, i: int) -> None:
+        """PENDING/RETRY_WAIT -> READY: node ``i`` joins the ready heap under its key."""
         self._set(i, S.READY)
         keys = self.keys
         heapq.heappush(self.heap, i if keys is None else keys[i])
 
     def _idx(self, key: Any) -> int:
+        """The node a ready-heap key stands for (see ``planning.heap_keys``)."""
         if self.keys is None:
             return key
         if self.int_keys:
@@ -71,6 +75,8 @@ class Core(RunState):
         return key[2]
 
     def begin(self) -> None:
+        """Start the run (CREATED -> RUNNING): start the backend, skip what is not selected,
+        push the nodes with no parents, apply the rules that hold already."""
         S.check_run_transition(self.state, S.RUN_RUNNING)
         self.state = S.RUN_RUNNING
         self.wall_start = time.time()
@@ -97,6 +103,8 @@ class Core(RunState):
             self._apply_rules()
 
     def finished(self) -> bool:
+        """True once nothing runs, nothing waits for a retry, and nothing is ready or parked
+        (or the run stopped)."""
         if self.in_flight:
             return False
         if self.timers and self._retry_pending():
@@ -395,6 +403,8 @@ class Core(RunState):
                     self._push(c)
 
     def _holds(self, i: int, c: int, cond: Callable[[Any], bool], value: Any) -> bool:
+        """Evaluate the condition on edge ``i -> c`` on ``value``; a condition that raises is a
+        ``GraphError`` naming the edge."""
         try:
             return bool(cond(value))
         except Exception as exc:
@@ -404,6 +414,8 @@ class Core(RunState):
             ) from exc
 
     def _skip_by_condition(self, start: int) -> None:
+        """Node ``start`` is not reached (every incoming edge switched off): skip it, and
+        whatever is left with no live incoming edge below it."""
         stack = [start]
         while stack:
             c = stack.pop()
@@ -419,6 +431,9 @@ class Core(RunState):
                         self._push(g)
 
     def _failed(self, i: int, attempt: int, err: BaseException, tb: str | None, state: int) -> None:
+        """Attempt ``attempt`` of node ``i`` failed with ``err``: RUNNING -> RETRY_WAIT (a
+        retry timer) while retries are left, else -> ``state`` (FAILED or
+        TIMED_OUT), then stop the run (``fail_fast``) or skip the descendants."""
         o = self.opts[i]
         if attempt <= o.retries and isinstance(err, o.retry_on) and not self.stopping:
             self._set(i, S.RETRY_WAIT)
@@ -440,6 +455,7 @@ class Core(RunState):
             self._skip_descendants(i, f"upstream node {name!r} failed")
 
     def _skip(self, i: int, reason: str) -> None:
+        """-> SKIPPED with ``reason`` (a node that will not run)."""
         self._set(i, S.SKIPPED)
         self.reasons[i] = reason
         cb = self.callbacks
@@ -447,6 +463,7 @@ class Core(RunState):
             cb.on_node_skipped(self.names[i], reason)
 
     def _skip_descendants(self, i: int, reason: str) -> None:
+        """Skip every pending or ready node below ``i`` with ``reason``."""
         stack = list(self.succ[i])
         status = self.status
         while stack:
@@ -489,6 +506,9 @@ class Core(RunState):
         self.errors[i] = err
 
     def _timed_out(self, i: int, attempt: int, now: float) -> None:
+        """The timeout timer of attempt ``attempt`` of node ``i`` fired at ``now``: abandon the
+        job on the backend, free its slot and resources, and fail it as TIMED_OUT
+        (or retry)."""
         o = self.opts[i]
         self.backend.abandon(i, attempt)
         err = NodeTimeoutError(

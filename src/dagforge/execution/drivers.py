@@ -116,6 +116,8 @@ class Drivers(RunState):
             self._fire_timers()
 
     def _finish_or_raise(self) -> ExecutionResult:
+        """Build the result; a run that ended on a fatal error (a rule that raised) raises it,
+        with the result attached as ``.result``."""
         result = self.finish()
         if self.fatal is not None:
             self.fatal.result = result  # type: ignore[attr-defined]

@@ -42,6 +42,8 @@ class Growth(RunState):
                 progressed = True
 
     def _fatal(self, r: Any, exc: Exception) -> None:
+        """Rule ``r`` raised ``exc``: end the run with it (dagforge's own errors as they are,
+        anything else wrapped in ``DynamicGraphError``)."""
         # dagforge's own errors (DynamicGraphError, LoopLimitError, SpecError...) end the
         # run as they are; anything else a user's predicate or body raised is wrapped.
         if not isinstance(exc, DagforgeError):

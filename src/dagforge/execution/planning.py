@@ -103,6 +103,8 @@ class Planning(RunState):
     """Compile the run: callables, requirements, heap keys, the inline schedule."""
 
     def _check_run_inputs(self) -> None:
+        """Every run input some Task declares must be given: ``MissingInputError`` naming the
+        nodes otherwise."""
         needed = self.dag.run_inputs
         missing = set(needed - self.run_inputs.keys())
         if missing:
@@ -115,6 +117,8 @@ class Planning(RunState):
             raise_problems(problems or [("?", MissingInputError("?", sorted(missing)))])
 
     def _resolve_callables(self, tasks: Mapping[str, Any] | None) -> None:
+        """Each node's callable (given ``tasks`` over attached ones) and call kind, every
+        problem reported at once; cached on the DAG as its ``Plan``."""
         dag = self.dag
         n = self.n
         given = dict(tasks or {})
@@ -209,6 +213,7 @@ class Planning(RunState):
 
     @staticmethod
     def conditions_of(dag: Any) -> bool:
+        """Does ``dag`` have conditional edges?"""
         return bool(dag._conditions)
 
     def _arity(self, fn: Any) -> Any:
@@ -227,6 +232,8 @@ class Planning(RunState):
             return a
 
     def _resolve_requirements(self, requirements: Mapping[str, Any] | None) -> None:
+        """Each node's resource requirement (``requirements=`` over the ``resources`` option),
+        each distinct one checked once against the pool's total capacity."""
         plan = self.plan
         from_opts = plan.from_opts if plan is not None else None
         if from_opts is None:
@@ -294,6 +301,8 @@ class Planning(RunState):
         return est
 
     def _build_keys(self, costs, rank_costs, use_ranks) -> None:
+        """The heap keys of this run: from the plan when nothing per run changes them, else
+        computed (and cached)."""
         plan = self.plan if not costs and not rank_costs else None  # cacheable
         if plan is not None:
             found = plan.keys.get(use_ranks)
@@ -305,6 +314,7 @@ class Planning(RunState):
             plan.keys[use_ranks] = (self.keys, self.int_keys)
 
     def _compute_keys(self, costs, rank_costs, use_ranks) -> None:
+        """Upward ranks (unit, or from costs) and priorities -> ``heap_keys``."""
         opts = self.opts
         n = self.n
         all_default = opts.count(DEFAULT_OPTIONS) == n  # identity compare, in C
