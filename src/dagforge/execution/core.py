@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from dagforge.errors import CancelledError, GraphError, NodeTimeoutError
+from dagforge.errors import CancelledError, GraphError
 from dagforge.execution import states as S
 from dagforge.execution.jobs import (
     K_NOARGS,
@@ -290,30 +290,6 @@ class Core(RunState):
         else:
             self.outbox.append(job)  # the decision; the driver submits it (drivers.py)
 
-    def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None:
-        """A synchronous node that ran past its timeout: timed out, its result discarded.
-
-        Nothing can interrupt the caller's own thread, so the timeout is applied when the
-        node returns: the outcome (status, error, retries) is the one the other backends
-        give, only later.
-        """
-        o = self.opts[i]
-        err = NodeTimeoutError(
-            f"node {self.names[i]!r} ran {t_end - t_start:.3g}s, longer than its timeout of "
-            f"{o.timeout}s (attempt {attempt}); on the {self.backend.name} backend a node "
-            "cannot be interrupted, so it ran to its end and its result was discarded"
-        )
-        self.in_flight -= 1
-        if o.exclusive:
-            self.exclusive_running = False
-        self.starts[i] = t_start
-        self.ends[i] = t_end
-        self.workers[i] = 0
-        if self.held:
-            self._release(i, attempt)
-        self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
-        self._failed(i, attempt, err, None, S.TIMED_OUT)
-
     def _complete(self, ev: Event) -> None:
         """Apply a completion event: the node succeeded or failed (retry, fail, skip
         descendants or stop); an event of a stale attempt is ignored."""
@@ -504,28 +480,6 @@ class Core(RunState):
             self._set(i, S.CANCELLED)
             self.reasons[i] = f"{reason} while it waited for its retry"
         self.errors[i] = err
-
-    def _timed_out(self, i: int, attempt: int, now: float) -> None:
-        """The timeout timer of attempt ``attempt`` of node ``i`` fired at ``now``: abandon the
-        job on the backend, free its slot and resources, and fail it as TIMED_OUT
-        (or retry)."""
-        o = self.opts[i]
-        self.backend.abandon(i, attempt)
-        err = NodeTimeoutError(
-            f"node {self.names[i]!r} ran longer than its timeout of {o.timeout}s "
-            f"(attempt {attempt}); on the {self.backend.name} backend it was "
-            + ("killed" if self.backend.name == "processes" else "abandoned")
-        )
-        self.in_flight -= 1
-        if o.exclusive:
-            self.exclusive_running = False
-        start = now - o.timeout
-        self.starts[i] = start
-        self.ends[i] = now
-        if self.held:
-            self._release(i, attempt)
-        self._record_attempt(i, attempt, False, err, start, now, -1)
-        self._failed(i, attempt, err, None, S.TIMED_OUT)
 
     def interrupt(self, reason: str) -> None:
         """Cancel: nothing new starts; running nodes are abandoned; all say cancelled."""

@@ -143,7 +143,8 @@ class RunState:
         def _skip(self, i: int, reason: str) -> None: ...  # core
         def _skip_descendants(self, i: int, reason: str) -> None: ...  # core
         def _stop(self, reason: str, state: int = ...) -> None: ...  # core
-        def _timed_out(self, i: int, attempt: int, now: float) -> None: ...  # core
+        def _timed_out(self, i: int, attempt: int, now: float) -> None: ...  # timers
+        def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None: ...  # timers
         def begin(self) -> None: ...  # core
         def finished(self) -> bool: ...  # core
         def interrupt(self, reason: str) -> None: ...  # core

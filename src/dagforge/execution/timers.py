@@ -4,7 +4,10 @@ A timer is a :class:`Timer` record on the run's ``timers`` heap (earliest first)
 belongs to one attempt of one node: when it fires for an attempt that is no longer the
 node's current one (the node finished, was retried or cancelled meanwhile) it is
 ignored. Arming reads the injected clock (``Run(clock=)``); nothing here sleeps — the
-driver passes :meth:`Timers._wait_timeout` to the backend's ``wait``.
+driver passes :meth:`Timers._wait_timeout` to the backend's ``wait``. A due timeout
+abandons the job and fails the attempt (``_timed_out``); on a synchronous backend, which
+cannot be interrupted, an attempt that returns past its timeout is failed the same way
+when it returns (``_late``). Both end in the core's ``_failed`` (retry or fail).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import heapq
 import random
 from typing import Any, NamedTuple
 
+from dagforge.errors import NodeTimeoutError
 from dagforge.execution import states as S
 from dagforge.execution.state import RunState
 
@@ -37,7 +41,7 @@ def retry_delay(o: Any, attempt: int) -> float:
 
 
 class Timers(RunState):
-    """Arm, fire and drop the run's timers."""
+    """Arm, fire and drop the run's timers; time a node out."""
 
     def _arm(self, kind: int, i: int, attempt: int, delay: float) -> None:
         """Arm a ``kind`` timer for attempt ``attempt`` of node ``i``, ``delay`` from now."""
@@ -79,3 +83,49 @@ class Timers(RunState):
         if not self.in_flight:
             return 0.005  # parked on a pool someone else holds: poll it
         return None
+
+    def _late(self, i: int, attempt: int, t_start: float, t_end: float) -> None:
+        """A synchronous node that ran past its timeout: timed out, its result discarded.
+
+        Nothing can interrupt the caller's own thread, so the timeout is applied when the
+        node returns: the outcome (status, error, retries) is the one the other backends
+        give, only later.
+        """
+        o = self.opts[i]
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran {t_end - t_start:.3g}s, longer than its timeout of "
+            f"{o.timeout}s (attempt {attempt}); on the {self.backend.name} backend a node "
+            "cannot be interrupted, so it ran to its end and its result was discarded"
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        self.starts[i] = t_start
+        self.ends[i] = t_end
+        self.workers[i] = 0
+        if self.held:
+            self._release(i, attempt)
+        self._record_attempt(i, attempt, False, err, t_start, t_end, 0)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
+
+    def _timed_out(self, i: int, attempt: int, now: float) -> None:
+        """The timeout timer of attempt ``attempt`` of node ``i`` fired at ``now``: abandon the
+        job on the backend, free its slot and resources, and fail it as TIMED_OUT
+        (or retry)."""
+        o = self.opts[i]
+        self.backend.abandon(i, attempt)
+        err = NodeTimeoutError(
+            f"node {self.names[i]!r} ran longer than its timeout of {o.timeout}s "
+            f"(attempt {attempt}); on the {self.backend.name} backend it was "
+            + ("killed" if self.backend.name == "processes" else "abandoned")
+        )
+        self.in_flight -= 1
+        if o.exclusive:
+            self.exclusive_running = False
+        start = now - o.timeout
+        self.starts[i] = start
+        self.ends[i] = now
+        if self.held:
+            self._release(i, attempt)
+        self._record_attempt(i, attempt, False, err, start, now, -1)
+        self._failed(i, attempt, err, None, S.TIMED_OUT)
