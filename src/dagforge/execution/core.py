@@ -3,13 +3,15 @@
 Events in — a completion (:class:`~dagforge.execution.jobs.Event`, via
 ``_complete``), a due timer (``timers``), a rule applied (``growth``), an interrupt —
 and decisions out: start this node (``_launch`` builds the
-:class:`~dagforge.execution.jobs.Job` and hands it to the backend), arm this timer
-(``timers._arm``), the run is finished (``finished``). The methods here are the only
-writers of node status; each transition goes through ``_set``, which refuses an
-illegal one (``states.ALLOWED``) with an error naming the node.
+:class:`~dagforge.execution.jobs.Job` and puts it in ``outbox``, which the driver
+submits), arm this timer (``timers._arm``), the run is finished (``finished``). The
+methods here are the only writers of node status; each transition checks
+``states.ALLOWED`` (``_set``, ``_start``, ``_succeed``, ...) and refuses an illegal one
+with an error naming the node.
 
-The core touches no threads and no I/O, and reads time only from the injected clock
-(``self.clock``). Which thread runs it: whichever holds the run's engine lock (see
+The core touches no threads and reads time only from the injected clock
+(``self.clock``); what it still calls itself is a synchronous backend's ``submit`` (the
+node runs in place), ``abandon`` and the result cache. Which thread runs it: whichever holds the run's engine lock (see
 :mod:`dagforge.execution.state`) — on the threads backend, often a worker thread
 applying its own completion.
 """
