@@ -11,9 +11,9 @@ with an error naming the node.
 
 The core touches no threads and reads time only from the injected clock
 (``self.clock``); what it still calls itself is a synchronous backend's ``submit`` (the
-node runs in place), ``abandon`` and the result cache. Which thread runs it: whichever holds the run's engine lock (see
-:mod:`dagforge.execution.state`) — on the threads backend, often a worker thread
-applying its own completion.
+node runs in place), ``abandon`` and the result cache. Which thread runs it: whichever
+holds the run's engine lock (see :mod:`dagforge.execution.state`) — on the threads
+backend, often a worker thread applying its own completion.
 """
 
 from __future__ import annotations
