@@ -75,6 +75,7 @@ class Admission(RunState):
         launch = self._launch
         heappop = heapq.heappop
         callbacks, held, est = self.callbacks, self.held, self.est
+        takes, names = self.takes, self.names
         while heap and not self.stopping:
             if self.in_flight >= self.max_conc and not sync:
                 return
@@ -90,12 +91,7 @@ class Admission(RunState):
                 req = reqs[i]
                 if shadow is None:
                     # Nothing parked in this pass: no reservations to respect.
-                    c = req._vec  # the take the pool built for req (see _vector)
-                    if (
-                        c[1][0](req, self.names[i])
-                        if c is not None and c[0] is pool and c[1] is not None
-                        else pool._take_if_fits(req, self.names[i])
-                    ):
+                    if takes[i](req, names[i]):  # this run's compiled take (planning)
                         if callbacks is None and est is None:  # _acquired, inlined
                             held[(i, self.attempt[i] + 1)] = req
                         else:
@@ -106,7 +102,7 @@ class Admission(RunState):
                 if (
                     req.fits(shadow)
                     and (self.easy is None or self._backfills(i, req))
-                    and pool._take_if_fits(req, self.names[i])
+                    and takes[i](req, names[i])
                 ):
                     _subtract(shadow, req)
                     self._acquired(i, req)
@@ -181,7 +177,7 @@ class Admission(RunState):
             if (
                 req.fits(shadow)
                 and (self.easy is None or self._backfills(i, req))
-                and pool._take_if_fits(req, self.names[i])
+                and self.takes[i](req, self.names[i])
             ):
                 _subtract(shadow, req)
                 self._acquired(i, req)
@@ -265,25 +261,20 @@ class Admission(RunState):
         callbacks, which must run on the engine). The pool has its own lock."""
         req = self.held.pop((i, attempt), None)
         if req is not None:
-            c = req._vec  # the give the pool built for req (see ResourcePool._vector)
-            if c is not None and c[0] is self.pool and c[1] is not None:
-                c[1][1](req, self.names[i])
-            else:
-                self.pool._give_back(req, self.names[i])
+            self.gives[i](req, self.names[i])
 
     def _early_release(self) -> Callable[[int, int], None]:
         """:meth:`early_release` as a closure over the run's state (a worker calls it once
-        per node, so it skips the attribute lookups)."""
-        pop, names, pool = self.held.pop, self.names, self.pool
+        per node, so it skips the attribute lookups). From now on every attempt a worker
+        finishes gives its resources back here, so ``_complete`` skips the ``held`` pop
+        (``early_attached``)."""
+        pop, names, gives = self.held.pop, self.names, self.gives
+        self.early_attached = True
 
         def release(i: int, attempt: int) -> None:
             req = pop((i, attempt), None)
             if req is not None:
-                c = req._vec  # the give the pool built for req (see ResourcePool._vector)
-                if c is not None and c[0] is pool and c[1] is not None:
-                    c[1][1](req, names[i])
-                else:
-                    pool._give_back(req, names[i])
+                gives[i](req, names[i])  # this run's compiled give (planning)
 
         return release
 
@@ -293,7 +284,7 @@ class Admission(RunState):
         req = self.held.pop((i, attempt), None)
         if req is None:
             return
-        self.pool._give_back(req, self.names[i])
+        self.gives[i](req, self.names[i])
         cb = self.callbacks
         if cb is not None and cb.on_resource_released is not None:
             cb.on_resource_released(self.names[i], req)

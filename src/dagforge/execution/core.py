@@ -306,11 +306,13 @@ class Core(RunState):
         if o.exclusive:
             self.exclusive_running = False
         held = self.held
-        if held:
+        # A threads worker already gave this attempt's resources back (early_attached:
+        # admission._early_release); a cache hit releases in _from_cache.
+        if held and not self.early_attached:
             if self.callbacks is None:  # _release, inlined for the common case
                 req = held.pop((i, attempt), None)
                 if req is not None:
-                    self.pool._give_back(req, self.names[i])
+                    self.gives[i](req, self.names[i])
             else:
                 self._release(i, attempt)
         if metrics is not None:
@@ -355,6 +357,8 @@ class Core(RunState):
             self.cache_keys[i] = key
             return False
         now = self.clock()
+        if self.held:  # no worker ran it, so none gave its resources back early
+            self._release(i, attempt)
         self.reasons[i] = "restored from the result cache"
         self.cached += 1
         self._complete(done(i, attempt, value, now, now, -1))

@@ -160,6 +160,7 @@ class Run(Drivers, FastPath, Admission, Timers, Growth, Building, Core, Planning
         # releases (the engine, or a threads worker right after the call, before it takes
         # the engine lock) pops exactly that attempt's hold, once.
         self.held = {}
+        self.early_attached = False  # a threads worker gives resources back (admission)
         self.outbox = []  # jobs the core decided to start, for the driver to submit
         # EASY backfilling (admission): per node cost estimates when the run has any.
         self.est = self._estimates(costs, rank_costs)

@@ -13,7 +13,7 @@ from typing import Any
 from dagforge.calling import kind_for, refuse
 from dagforge.errors import DagforgeError, DynamicGraphError
 from dagforge.execution import states as S
-from dagforge.execution.planning import heap_key
+from dagforge.execution.planning import _ops_for, heap_key
 from dagforge.execution.state import RunState
 
 
@@ -81,9 +81,14 @@ class Growth(RunState):
             for i in new:
                 req = self.opts[i].resources
                 req = ResourceRequirements.coerce(req) if req else None
-                if req is not None:
+                ops: tuple[Any, Any] = (None, None)
+                if req is not None and self.pool is not None:
                     self.pool.check(req, node=self.names[i])
+                    ops = _ops_for(self.pool, req)
                 self.reqs.append(req)
+                if self.pool is not None:  # else nothing limits them: no takes
+                    self.takes.append(ops[0])
+                    self.gives.append(ops[1])
         for i in new:
             self.n += 1
             self.status.append(S.PENDING)

@@ -32,6 +32,14 @@ _PER_OBJECT = (types.FunctionType, functools.partial, types.BuiltinFunctionType)
 _NOT_CALLABLE = object()
 
 
+def _ops_for(pool: Any, req: Any) -> tuple[Any, Any]:
+    """``(take, give)`` for ``req`` on ``pool``: the closures the pool compiles for it, or
+    its generic ``_take_if_fits``/``_give_back`` when it names a resource the pool lacks
+    (the take then always says no)."""
+    ops = pool._vector(req)
+    return (pool._take_if_fits, pool._give_back) if ops is None else ops
+
+
 class Plan:
     """What a run prepares from the DAG alone, compiled once per DAG version.
 
@@ -241,9 +249,12 @@ class Planning(RunState):
             if plan is not None:
                 plan.from_opts = from_opts
         self.reqs: list[Any] | None = None
+        self.takes: list[Any] = []  # per node with a pool; empty without one
+        self.gives: list[Any] = []
         if not requirements and not from_opts:
             if self.pool is not None and self.rules:
                 self.reqs = [None] * self.n  # rules may add nodes that need the pool
+                self.takes, self.gives = [None] * self.n, [None] * self.n
             return
         from dagforge.resources import ResourceRequirements
 
@@ -260,27 +271,32 @@ class Planning(RunState):
             reqs[j] = req if type(req) is ResourceRequirements else ResourceRequirements.coerce(req)
         if self.pool is None:
             return  # no pool: requirements are recorded but nothing limits them
-        # Requirements are hashable values: check each distinct one once, and give every
-        # record the take/give the pool built for it (the hot path's cache, see
-        # ResourcePool._vector), so equal records share one.
-        # Keyed by the record's hash, compared by its amounts (no Python-level __eq__).
+        # Requirements are hashable values: check each distinct one once and compile its
+        # take/give against this pool once (ResourcePool._vector), so equal records share
+        # one. Keyed by the record's hash, compared by its amounts (no Python-level
+        # __eq__). Each node gets the pair in ``takes[i]``/``gives[i]``, this run's own:
+        # the ``_vec`` cache on a record is only where the pool keeps its last compile,
+        # and another run on another pool sharing the record may overwrite it at any time.
         pool = self.pool
         checked: dict[int, Any] = {}
         get = checked.get
+        takes: list[Any] = [None] * self.n
+        gives: list[Any] = [None] * self.n
         for i, req in enumerate(reqs):
             if req is None:
                 continue
-            c = req._vec
-            if c is not None and c[0] is pool:
-                continue
             seen = get(req._hash)
             if seen is not None and (seen[0] is req or seen[0]._resources == req._resources):
-                req._vec = seen[1]
-                continue
-            pool.check(req, node=self.names[i])  # rejected before anything runs
-            pool._vector(req)
-            checked[req._hash] = (req, req._vec)
+                ops = seen[1]
+            else:
+                c = req._vec
+                if c is None or c[0] is not pool:
+                    pool.check(req, node=self.names[i])  # rejected before anything runs
+                ops = _ops_for(pool, req)
+                checked[req._hash] = (req, ops)
+            takes[i], gives[i] = ops
         self.reqs = reqs
+        self.takes, self.gives = takes, gives
 
     def _estimates(
         self, costs: Mapping[str, float] | None, rank_costs: Mapping[str, float] | None

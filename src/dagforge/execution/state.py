@@ -21,6 +21,9 @@ Run-wide: ``outbox`` (the Jobs the core decided to start, which the driver submi
 right after ``dispatch``), ``heap`` (ready nodes, best key first), ``blocked`` (keys parked for lack
 of resources) with ``overtaken`` (parked node -> later nodes started around it),
 ``held`` ((node, attempt) -> the requirement that attempt holds),
+``takes[i]``/``gives[i]`` (node -> this run's compiled take/give on its pool, built by
+planning, appended by growth; empty without a pool), ``early_attached`` (threads
+workers give resources back themselves, so ``_complete`` does not),
 ``est`` (per node cost estimate, seconds, or None: no EASY backfilling), ``est_end``
 (node -> the estimated end of its running attempt), ``easy``/``has_head`` (this
 dispatch pass's reservation, see ``admission``), ``timers`` (a heap of
@@ -114,6 +117,9 @@ class RunState:
     blocked: list[Any]
     overtaken: dict[int, int]
     held: dict[tuple[int, int], Any]
+    takes: list[Any]
+    gives: list[Any]
+    early_attached: bool
     outbox: list[Any]
     est: list[float | None] | None
     est_end: dict[int, float]
