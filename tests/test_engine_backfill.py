@@ -156,3 +156,79 @@ def test_no_estimate_for_a_holder_reserves_at_once():
     # big cannot know when r0 ends, so it reserves: s0/s1 wait for it.
     assert result["big"].start == 3.0
     assert result["s0"].start >= result["big"].end
+
+
+# -- estimates from a guiding profile (milliseconds) and their precedence ---------------
+
+
+def _staggered_dag(caps: int = 4, later: int = 40) -> tuple[DAG, dict[str, float]]:
+    """The ``_big_behind_small`` graph with running ends 1, 2, 3, 4 and small nodes of 1."""
+    dag = DAG()
+    durations: dict[str, float] = {}
+    for k in range(caps):
+        dag.add_node(f"r{k}", lambda: 1, resources={"cpu": 1}, priority=3)
+        durations[f"r{k}"] = float(k + 1)
+    dag.add_node("big", lambda: 1, resources={"cpu": caps}, priority=2)
+    durations["big"] = 1.0
+    for k in range(later):
+        dag.add_node(f"s{k}", lambda: 1, resources={"cpu": 1}, priority=1)
+        durations[f"s{k}"] = 1.0
+    return dag, durations
+
+
+def _profile_ms(dag: DAG, ms: dict[str, float]):
+    """A real profile of ``dag`` whose measured times are ``ms`` (milliseconds)."""
+    p = dag.profile()
+    for name, t in ms.items():
+        p.execution_metrics[name].compute_time_ms = t
+    return p
+
+
+def _big_result(dag, durations, **options):
+    result = ResourceAwareExecutor(
+        dag,
+        ResourcePool(capacities={"cpu": 4}),
+        backend=VirtualBackend(durations, slots=16),
+        **options,
+    ).execute()
+    assert result.ok
+    big = result["big"]
+    before = sum(1 for x in durations if x != "big" and result[x].start < big.start)
+    return big.start, before
+
+
+def test_a_guiding_profiles_milliseconds_are_seconds_to_backfilling():
+    # The same right estimates as test_whole_pool_node_starts_at_its_reservation_..., but
+    # from a profile (1000 ms = 1 s). Read as seconds they would put the reservation at
+    # t=4000 and every small node would backfill ahead of big.
+    dag, durations = _staggered_dag()
+    profile = _profile_ms(dag, {k: v * 1000.0 for k, v in durations.items()})
+    assert ResourceAwareExecutor(dag, ResourcePool({"cpu": 4}), profile=profile)._rank_costs()[
+        "r1"
+    ] == pytest.approx(2.0)
+    start, before = _big_result(dag, durations, profile=profile)
+    assert start == 4.0
+    assert before == 4 + 6
+
+
+def test_costs_win_over_the_profile_for_backfilling_and_ranking():
+    dag, durations = _staggered_dag()
+    # The profile says small nodes take 5 s (they would never backfill); costs say 1 s.
+    wrong = _profile_ms(
+        dag, {k: (5000.0 if k.startswith("s") else v * 1000.0) for k, v in durations.items()}
+    )
+    start, before = _big_result(dag, durations, profile=wrong, costs=durations)
+    assert (start, before) == (4.0, 4 + 6)  # what the costs alone give
+    # Ranking: one worker, two independent nodes; costs rank "x" longer, the profile "y".
+    two = DAG()
+    two.add_node("x", lambda: 1)
+    two.add_node("y", lambda: 1)
+    guide = _profile_ms(two, {"x": 1.0, "y": 9000.0})
+    result = ResourceAwareExecutor(
+        two,
+        ResourcePool({"cpu": 1}),
+        costs={"x": 9.0, "y": 1.0},
+        profile=guide,
+        backend=VirtualBackend({"x": 1.0, "y": 1.0}, slots=1),
+    ).execute()
+    assert result["x"].start < result["y"].start

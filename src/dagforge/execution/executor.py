@@ -34,12 +34,15 @@ class Executor:
         fail_fast: on a failure, stop dispatching and skip every node not started
             (True); or skip only the failed node's descendants (False).
         callbacks: an :class:`ExecutionCallbacks`.
-        costs: per-node cost estimates (seconds) used to rank ready nodes.
+        costs: per-node cost estimates (seconds) used to rank ready nodes and, with a
+            resource pool, for EASY backfilling.
         priority: ``"auto"``/``"critical_path"`` ranks ready nodes by upward rank after
             user priority; ``"fifo"`` uses insertion order only.
         profile: ``True`` measures bytes and (de)serialization per node (for
-            :class:`~dagforge.profiling.Profile`); a saved ``Profile`` instead guides
-            the ranking with its measured times.
+            :class:`~dagforge.profiling.Profile`); a saved ``Profile`` instead gives
+            the estimates (its measured ``compute_time_ms``, read as seconds) that rank
+            ready nodes and backfill. Precedence, per node, for both: ``costs``, then
+            the profile's time, then the node's ``cost`` option.
         resource_pool / requirements: admission against a :class:`ResourcePool`.
         overtake_limit: how many later nodes may start around a node parked for lack
             of resources before it reserves them (0 = reserve at once). Bounds waiting.
@@ -109,10 +112,14 @@ class Executor:
         self.seed = seed
 
     def _rank_costs(self) -> dict[str, float] | None:
+        """The guiding profile's measured times, in seconds (the unit of ``costs``, of
+        the ``cost`` option and of the run's clock, which EASY backfilling compares
+        them with): the profile stores milliseconds."""
         p = self.guide_profile
         if p is None:
             return None
-        return _seams.rank_costs_from_profile(p)  # profiling is a layer above: the seam
+        ms = _seams.rank_costs_from_profile(p)  # profiling is a layer above: the seam
+        return {name: t / 1000.0 for name, t in ms.items()}
 
     def _selection(
         self, targets: Iterable[str] | None, exclude: Iterable[str] | None

@@ -301,9 +301,13 @@ class Planning(RunState):
     def _estimates(
         self, costs: Mapping[str, float] | None, rank_costs: Mapping[str, float] | None
     ) -> list[float | None] | None:
-        """Seconds each node is expected to run (``costs``, then a guiding profile's
-        ``rank_costs``, then the node's ``cost`` option; None: unknown), for EASY
-        backfilling; None when nothing is estimated or no pool limits the run."""
+        """How long each node is expected to run, in the run's clock unit (seconds;
+        ``Executor`` converts a guiding profile's milliseconds), for EASY backfilling;
+        None when nothing is estimated or no pool limits the run.
+
+        One precedence, per node, here and for the ranks (``_compute_keys``): ``costs``,
+        then the guiding profile's ``rank_costs``, then the node's ``cost`` option;
+        None: unknown."""
         if self.reqs is None or self.pool is None:
             return None
         opts = self.opts
@@ -355,8 +359,7 @@ class Planning(RunState):
             if unit:
                 ranks = _unit_ranks(self.succ, order, n)
             else:
-                merged = dict(costs or {})
-                merged.update(rank_costs or {})
+                merged = {**(rank_costs or {}), **(costs or {})}  # as _estimates
                 ranks = upward_ranks(self.succ, self.dag.node_costs(merged), order)
         self.int_keys = not has_prio and (ranks is None or unit) and not self.rules
         if self.rules and ranks is None:

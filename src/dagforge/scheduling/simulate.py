@@ -37,7 +37,7 @@ from typing import Any
 
 from dagforge import _seams
 from dagforge import states as S
-from dagforge.errors import CycleError
+from dagforge.errors import CycleError, RunArgumentError, UnknownNodeError
 from dagforge.graph import DAG
 from dagforge.options import DEFAULT_OPTIONS
 from dagforge.resources import ResourcePool
@@ -111,7 +111,7 @@ class Simulation:
         return busy / (self.workers * self.makespan)
 
     def gantt(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
-        """A Gantt chart of the predicted schedule (see :func:`dagforge.plot.gantt`)."""
+        """A Gantt chart of the predicted schedule (see :func:`dagforge.profiling.plot.gantt`)."""
         return _seams.gantt(self, path, **kwargs)  # plot is a layer above: the one seam
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,14 +183,16 @@ def simulate(
         if machines and all(type(m) is int for m in machines):
             workers = sum(machines)  # (bad machines: the backend names them)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        raise RunArgumentError(f"workers must be a positive integer, got {workers!r}")
     if priority not in ("auto", "critical_path", "fifo"):
-        raise ValueError(f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}")
+        raise RunArgumentError(
+            f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}"
+        )
     names, edges, times, unit, options, bits, guide = _inputs(profile_or_dag, costs, durations)
     if rank_costs is not None:
         unknown = sorted(set(rank_costs) - set(names))
         if unknown:
-            raise ValueError(f"rank_costs name unknown node(s) {unknown[:10]}")
+            raise UnknownNodeError(f"rank_costs name unknown node(s) {unknown[:10]}")
         guide = dict(rank_costs)
     elif costs:  # costs given here override what the profile (or a Task) says of a node
         guide = {n: v for n, v in guide.items() if n not in costs}
@@ -209,16 +211,20 @@ def simulate(
     if edge_bits is not None:
         for edge in edge_bits:
             if tuple(edge) not in set(edges):
-                raise ValueError(f"edge_bits names {edge!r}, which is not an edge of the graph")
+                raise RunArgumentError(
+                    f"edge_bits names {edge!r}, which is not an edge of the graph"
+                )
         bits = {tuple(e): float(b) for e, b in edge_bits.items()}  # type: ignore[misc]
     if bandwidth is not None:
         if isinstance(bandwidth, bool) or not bandwidth > 0:
-            raise ValueError(f"bandwidth must be > 0 bits per second, got {bandwidth!r}")
+            raise RunArgumentError(f"bandwidth must be > 0 bits per second, got {bandwidth!r}")
         if machines is None or len(machines) < 2:
-            raise ValueError("bandwidth= models transfers between machines: give machines=[...]")
+            raise RunArgumentError(
+                "bandwidth= models transfers between machines: give machines=[...]"
+            )
         for (s, t), b in bits.items():
             if b < 0:
-                raise ValueError(f"edge {s!r} -> {t!r} carries a negative {b} bits")
+                raise RunArgumentError(f"edge {s!r} -> {t!r} carries a negative {b} bits")
             if b:
                 comm[(index[s], index[t])] = b / bandwidth * per_second
     pool = None
@@ -269,15 +275,17 @@ def simulate_executor(
     """
     dag = getattr(executor, "dag", None)
     if not isinstance(dag, DAG):
-        raise TypeError(
+        raise RunArgumentError(
             f"simulate_executor() takes an Executor (with its DAG), got {type(executor).__name__}"
         )
     workers = workers or executor.max_workers
     if workers is None:
-        raise ValueError("the executor leaves max_workers to its backend's default: give workers=N")
+        raise RunArgumentError(
+            "the executor leaves max_workers to its backend's default: give workers=N"
+        )
     guide = None
     if executor.guide_profile is not None:  # Executor(profile=p): ranks from its times
-        guide = _seams.rank_costs_from_profile(executor.guide_profile)
+        guide = executor._rank_costs()  # seconds, the unit of a DAG's costs
     return simulate(
         dag,
         workers,
@@ -296,10 +304,11 @@ def simulate_executor(
 
 def _known(index: Mapping[str, int], name: Any, what: str) -> None:
     if name not in index:
-        raise ValueError(f"{what} names unknown node {name!r}")
+        raise UnknownNodeError(f"{what} names unknown node {name!r}")
 
 
 def _never(*_args: Any) -> Any:
+    # An internal assertion (the simulated backend never calls a node): kept a RuntimeError.
     raise RuntimeError("a simulated node was called; the simulated backend runs nothing")
 
 
@@ -414,7 +423,7 @@ def _inputs(
             and obj.options(n).cost is None
         }
     else:
-        raise TypeError(
+        raise RunArgumentError(
             f"simulate() takes a Profile, a DAG or a path to a profile JSON, got "
             f"{type(obj).__name__}"
         )
@@ -422,14 +431,16 @@ def _inputs(
         if given:
             unknown = sorted(set(given) - set(names))
             if unknown:
-                raise ValueError(f"{what} name unknown node(s) {unknown}; known: {names[:10]}")
+                raise UnknownNodeError(
+                    f"{what} name unknown node(s) {unknown}; known: {names[:10]}"
+                )
             base = {**base, **given}
             unit = unit if set(given) != set(names) else "cost"
     times = []
     for n in names:
         d = float(base.get(n, 0.0))
         if not d >= 0:
-            raise ValueError(f"node {n!r} has a negative duration {d}; costs must be >= 0")
+            raise RunArgumentError(f"node {n!r} has a negative duration {d}; costs must be >= 0")
         times.append(d)
     return names, edges, times, unit, options, bits, guide
 
@@ -439,6 +450,6 @@ def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
     try:
         return topological_names(names, edges)
     except CycleError as exc:
-        raise ValueError(
-            f"the graph has a cycle {' -> '.join(exc.cycle)}; simulate() needs a DAG"
-        ) from None
+        err = CycleError(exc.cycle)  # the same error (``.cycle``), saying what needs a DAG
+        err.args = (f"the graph has a cycle {' -> '.join(exc.cycle)}; simulate() needs a DAG",)
+        raise err from None
