@@ -61,7 +61,7 @@ class Config(Mapping[str, Any]):
         return NotImplemented
 
     def __hash__(self) -> int:  # mappings are unhashable; so is a Config
-        raise TypeError("Config is not hashable")
+        raise TypeError("Config is not hashable")  # the protocol: hash() raises TypeError
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())

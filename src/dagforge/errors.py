@@ -6,21 +6,25 @@ the caller needs::
 
     DagforgeError
     ├── GraphError (ValueError)      graph and wiring: names, edges, cycles, routing,
-    │                                options, signatures, config keys, rule growth
+    │                                options, signatures, config keys, rule growth,
+    │                                tracing functions
     ├── RunError                     execution: a node's outcome, a backend, a run's
-    │                                lifecycle (ExecutionError lists a run's failures)
+    │                                lifecycle (ExecutionError lists a run's failures),
+    │                                executor and simulation arguments
     ├── ResourceError (ValueError)   resources: a request that can never be met
     ├── WorkflowError                specs: a workflow document (SpecError), its
     │                                functions, its loops
-    ├── PlatformError                platform: registries, the journal, the HTTP client
+    ├── PlatformError                platform: registries, the journal, the HTTP client,
+    │                                server options
     └── PersistenceError             stores: intermediate-data stores (StoreError),
-                                     serialized values, profile files
+                                     serialized values, profiles, reports
 
 Every error about bad input also derives from the built-in type a user would catch
 for it, as :class:`graphlib.CycleError` derives from ``ValueError``: ``ValueError``
 (a cycle, a missing output, an impossible resource request, a bad spec or profile),
 ``KeyError`` (an unknown node -- also in a result or a profile --, a missing config
-key, an unknown function), ``TimeoutError``, ``RuntimeError``. Messages name the node,
+key, an unknown function), ``TypeError`` (an argument of the wrong type),
+``TimeoutError``, ``RuntimeError``. Messages name the node,
 edge, input, resource or JSON path at fault and, where it helps, what would fix it.
 Errors coming from outside parts (Redis, S3, Dask, HTTP) are translated at the
 boundary with ``raise ... from``, so the original stays reachable as ``__cause__``.
@@ -166,6 +170,19 @@ class CancelledError(RunError):
     """Raised (as a node's error) when a run is cancelled before the node finished."""
 
 
+class RunArgumentError(RunError, ValueError, TypeError):
+    """Raised when an executor, a backend or a simulation gets an invalid argument.
+
+    A worker count, a backend name, machines, a bandwidth, a priority policy, a seed or
+    an object of the wrong type: one class for a bad value and a bad type, so it is both
+    a ``ValueError`` and a ``TypeError``, whichever the caller catches.
+    """
+
+
+class DeadlockError(RunError, RuntimeError):
+    """Raised when a (simulated) run can make no progress: nothing runs, nothing can start."""
+
+
 # --- resources ------------------------------------------------------------------------
 
 
@@ -177,8 +194,23 @@ class ResourceError(DagforgeError, ValueError):
     """
 
 
+class RequirementError(ResourceError, TypeError):
+    """Raised when a node's resource requirement is not a mapping of names to amounts >= 0.
+
+    A malformed value, like a bad argument, so also a ``TypeError`` (and a ``ValueError``).
+    """
+
+
 class DynamicGraphError(GraphError):
     """Raised when a rule body tries anything but appending nodes and outgoing edges."""
+
+
+class TracingError(GraphError, TypeError):
+    """Raised when a function cannot be traced into a DAG (``@node``, ``@pipeline``).
+
+    A non-callable decorated, a ``*args`` parameter, a call with the wrong arguments,
+    branching on or iterating a traced result: like a bad call, also a ``TypeError``.
+    """
 
 
 # --- specs ------------------------------------------------------------------------------
@@ -228,7 +260,15 @@ class SerializationError(PersistenceError, ValueError):
 
 
 class ProfileError(PersistenceError, ValueError):
-    """Raised when a profile file is malformed; the message names the JSON path."""
+    """Raised when a profile or a trace is malformed; the message names the JSON path."""
+
+
+class ReportError(PersistenceError, ValueError, TypeError):
+    """Raised when a report, a plot or an export cannot be made from its arguments.
+
+    Nothing to report, a path whose suffix names no image format, a source of the wrong
+    type, an unknown unit: both a ``ValueError`` and a ``TypeError``.
+    """
 
 
 # --- platform ---------------------------------------------------------------------------
@@ -251,6 +291,10 @@ class StorageFault(PlatformError):
 
 class RegistryError(PlatformError, ValueError):
     """Raised when a registry operation fails (unknown or duplicate function, DAG, trigger)."""
+
+
+class ServerOptionError(PlatformError, ValueError):
+    """Raised when the server gets an invalid option (--capacity, --log-format, --otel)."""
 
 
 class ClientError(PlatformError):

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagforge.config import Config
-from dagforge.errors import ExecutionError, GraphError
+from dagforge.errors import ExecutionError, GraphError, TracingError
 from dagforge.graph import DAG
 from dagforge.options import NodeOptions
 
@@ -78,13 +78,13 @@ class Lazy:
         return Lazy(self._name, self._tracer, (*self._keys, key))
 
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise TracingError(
             f"the result of node {self._name!r} has no value while the pipeline is traced; "
             f"branch inside a node instead of on its result"
         )
 
     def __iter__(self) -> Any:
-        raise TypeError(
+        raise TracingError(
             f"the result of node {self._name!r} cannot be iterated while the pipeline is "
             f"traced; declare the node with unpack_to=N to split a tuple result, or index it"
         )
@@ -177,7 +177,7 @@ class FunctionalNode:
         **options: Any,
     ):
         if not callable(fn):
-            raise TypeError(f"@node decorates a function, got {fn!r}")
+            raise TracingError(f"@node decorates a function, got {fn!r}")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
         if unpack_to is not None and (not isinstance(unpack_to, int) or unpack_to < 1):
@@ -376,7 +376,7 @@ class Pipeline:
         name_of_input: Callable[[str, str], str] | None = None,
     ):
         if not callable(fn):
-            raise TypeError(f"@pipeline decorates a function, got {fn!r}")
+            raise TracingError(f"@pipeline decorates a function, got {fn!r}")
         self.fn = fn
         self.executor_options = dict(executor_options or {})
         self._name_of_call = name_of_call
@@ -384,7 +384,7 @@ class Pipeline:
         self._signature = inspect.signature(fn)
         for p in self._signature.parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(
+                raise TracingError(
                     f"pipeline {fn.__name__!r}: *{p.name} parameters cannot be traced; "
                     f"name each input"
                 )
@@ -453,7 +453,7 @@ class Pipeline:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise TypeError(f"pipeline {self.fn.__name__!r}: {exc}") from None
+            raise TracingError(f"pipeline {self.fn.__name__!r}: {exc}") from None
         bound.apply_defaults()
         return dict(bound.arguments)
 

@@ -145,6 +145,8 @@ class CloudpickleSerializer(PickleSerializer):
 
 
 def _json_default(obj: Any) -> Any:
+    # json.dumps' ``default`` hook must raise TypeError; dumps() turns it into a
+    # SerializationError (this one its __cause__).
     if isinstance(obj, bytes | bytearray | memoryview):
         raise TypeError("bytes are not JSON; use the 'pickle' or 'numpy' serializer")
     if type(obj).__module__ == "numpy":
@@ -220,7 +222,7 @@ class NumpySerializer(Serializer):
                 blobs = [self._npy(v) for v in values]
                 if None not in blobs:
                     return self._container(obj, blobs)  # type: ignore[arg-type]
-        if not self.pickle_fallback:
+        if not self.pickle_fallback:  # dumps() raises it as a SerializationError
             raise TypeError(
                 f"serializer {self.name!r} writes only plain numpy arrays (not object dtype, "
                 "not subclasses) and dicts/lists/tuples of them, without a pickle fallback; "
@@ -260,6 +262,7 @@ class NumpySerializer(Serializer):
             raise _error(self.name, "decode", _decoding(data), exc) from exc
 
     def _loads(self, data: bytes) -> Any:
+        # Its ValueErrors are internal: loads() raises them as a SerializationError.
         if data[:4] != self.MAGIC or len(data) < 6:
             raise ValueError("not a dagforge numpy payload (bad magic)")
         if data[4] != self.VERSION:

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dagforge.errors import ReportError
+
 __all__ = ["STATUS_COLORS", "STATUS_HATCHES", "draw_dag", "gantt", "layered_layout"]
 
 STATUS_COLORS: dict[str, str] = {
@@ -37,7 +39,7 @@ def _figure(width: float, height: float) -> Any:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError as exc:
+    except ImportError as exc:  # a missing extra stays an ImportError, a clearer one
         raise ImportError(
             "dagforge.profiling.plot needs matplotlib: pip install 'dagforge[plot]'"
         ) from exc
@@ -52,7 +54,7 @@ def _save(fig: Any, path: str | os.PathLike[str] | None) -> None:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in _FORMATS:
-        raise ValueError(
+        raise ReportError(
             f"cannot tell the image format of {str(p)!r}: use a .png, .svg or .pdf suffix"
         )
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,7 @@ def _bars(source: Any) -> tuple[list[tuple[str, str, float, float, str]], list[s
             elif nr.start is not None and nr.end is not None:
                 bars.append((nr.worker or "?", name, nr.start * 1e3, nr.end * 1e3, nr.status))
         return bars, list(source.workers), "ms"
-    raise TypeError(
+    raise ReportError(
         f"gantt() takes an ExecutionResult, a Profile or a Simulation, got {type(source).__name__}"
     )
 

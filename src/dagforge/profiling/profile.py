@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagforge.errors import CycleError, ProfileError, UnknownNodeError
+from dagforge.errors import CycleError, ProfileError, RunArgumentError, UnknownNodeError
 from dagforge.profiling.schema import normalise_task_names, validate_profile
 from dagforge.scheduling.order import topological_names
 
@@ -799,7 +799,7 @@ def run_profile(
     from dagforge.execution.executor import Executor
 
     if runs < 1:
-        raise ValueError(f"runs must be >= 1, got {runs}")
+        raise RunArgumentError(f"runs must be >= 1, got {runs}")
     executor_kwargs.setdefault("enable_tracing", True)
     executor_kwargs["profile"] = True
     profiles = []

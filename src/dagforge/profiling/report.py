@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dagforge.errors import ProfileError, ReportError
+
 __all__ = [
     "Bar",
     "bars_from_result",
@@ -514,7 +516,7 @@ def write_report(
     from dagforge.profiling.profile import Profile, atomic_write_text
 
     if result is None and profile is None and trace is None:
-        raise ValueError("write_report needs a result, a profile or a trace")
+        raise ReportError("write_report needs a result, a profile or a trace")
     if isinstance(profile, str | os.PathLike):
         profile = Profile.load(profile)
     if isinstance(trace, str | os.PathLike):
@@ -522,7 +524,7 @@ def write_report(
         try:
             trace = json.loads(tpath.read_text())
         except (OSError, ValueError) as exc:
-            raise ValueError(f"trace {tpath}: not a readable Chrome trace JSON ({exc})") from None
+            raise ProfileError(f"trace {tpath}: not a readable Chrome trace JSON ({exc})") from None
     failures: dict[str, tuple[str, str]] = {}
     logs: dict[str, str] = {}
     if result is not None:

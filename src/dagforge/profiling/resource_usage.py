@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dagforge.errors import ProfileError, RequirementError
+
 __all__ = [
     "ResourceUsage",
     "Step",
@@ -81,18 +83,18 @@ def _amounts(req: Any, node: str) -> dict[str, float]:
         return {}
     raw = getattr(req, "resources", req)
     if not isinstance(raw, Mapping):
-        raise TypeError(
+        raise RequirementError(
             f"requirements of node {node!r} must map resource names to amounts, got "
             f"{type(req).__name__}"
         )
     out = {}
     for name, amount in raw.items():
         if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise TypeError(
+            raise RequirementError(
                 f"requirement {name!r} of node {node!r} must be a number, got {amount!r}"
             )
         if not math.isfinite(amount) or amount < 0:
-            raise ValueError(
+            raise RequirementError(
                 f"requirement {name!r} of node {node!r} must be a finite number >= 0, "
                 f"got {amount!r}"
             )
@@ -163,7 +165,7 @@ def usage_from_intervals(
         if not amounts:
             continue
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
-            raise ValueError(f"node {node!r} ran from {start!r} to {end!r}: not an interval")
+            raise ProfileError(f"node {node!r} ran from {start!r} to {end!r}: not an interval")
         names.update(dict.fromkeys(amounts))
         events.append((float(start), 1, node, amounts))
         events.append((float(end), -1, node, amounts))

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dagforge.errors import ReportError
+
 __all__ = ["to_saga", "to_saga_network"]
 
 _EPS = 1e-9
@@ -28,7 +30,7 @@ _EPS = 1e-9
 def _saga() -> Any:
     try:
         import saga
-    except ImportError as exc:
+    except ImportError as exc:  # a missing extra stays an ImportError, a clearer one
         raise ImportError(
             "to_saga() needs the SAGA scheduling library: pip install anrg-saga "
             "(Python >= 3.12); it is not a dependency of dagforge"
@@ -39,7 +41,7 @@ def _saga() -> Any:
 def to_saga(profile: Any, *, use_measured_time: bool = False, edge_units: str = "bits") -> Any:
     """A SAGA task graph of ``profile`` (``saga.TaskGraph``, or a DiGraph on old SAGA)."""
     if edge_units not in ("bits", "bytes"):
-        raise ValueError(f"edge_units must be 'bits' or 'bytes', got {edge_units!r}")
+        raise ReportError(f"edge_units must be 'bits' or 'bytes', got {edge_units!r}")
     saga = _saga()
     div = 8.0 if edge_units == "bytes" else 1.0
     tasks = []

@@ -201,6 +201,7 @@ def _is(value: Any, kind: str) -> bool:
         return isinstance(value, int | float) and value == value  # NaN is not JSON
     if kind == "integer":
         return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    # An internal assertion: PROFILE_SCHEMA uses only the types above.
     raise ValueError(f"unsupported schema type {kind!r}")
 
 

@@ -31,6 +31,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from dagforge.errors import DeadlockError, RunArgumentError
+
 __all__ = ["SimulatedBackend", "VirtualClock"]
 
 #: Consecutive ``wait`` calls with nothing running that the backend tolerates before
@@ -105,22 +107,22 @@ class SimulatedBackend:
         pred: Sequence[Sequence[int]] | None = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+            raise RunArgumentError(f"workers must be a positive integer, got {workers!r}")
         if machines is None:
             machines = [workers]
         machines = list(machines)
         if not machines or any(
             isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in machines
         ):
-            raise ValueError(
+            raise RunArgumentError(
                 f"machines must list a positive number of workers per machine, got {machines!r}"
             )
         if sum(machines) != workers:
-            raise ValueError(
+            raise RunArgumentError(
                 f"machines {machines} hold {sum(machines)} worker(s) but workers={workers}"
             )
         if comm and pred is None:
-            raise ValueError("a communication cost needs the parents of each node (pred=)")
+            raise RunArgumentError("a communication cost needs the parents of each node (pred=)")
         self.durations = durations
         self.clock = clock
         self.workers = workers
@@ -159,7 +161,7 @@ class SimulatedBackend:
     def submit(self, job: Any) -> None:
         idx, attempt = job.idx, job.attempt  # an execution.jobs.Job record
         now = self.clock.now
-        if not self._free:
+        if not self._free:  # an internal assertion (an engine bug): kept a RuntimeError
             raise RuntimeError(
                 f"the engine submitted node #{idx} with all {self.workers} simulated "
                 "workers busy; it must respect the backend's capacity"
@@ -202,13 +204,13 @@ class SimulatedBackend:
         while running and running[0][1] != self._live.get((running[0][2], running[0][3])):
             heapq.heappop(running)  # abandoned
         if not running:
-            if timeout is None:
+            if timeout is None:  # an internal assertion (an engine bug): kept a RuntimeError
                 raise RuntimeError(
                     "the simulated run waits for a completion but nothing is running"
                 )
             self._idle += 1
             if self._idle > IDLE_LIMIT:
-                raise RuntimeError(
+                raise DeadlockError(
                     "the simulated run is stuck: nothing runs and nothing becomes ready "
                     "(nodes wait for resources that no running node will release)"
                 )

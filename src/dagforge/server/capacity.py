@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dagforge.errors import RegistryError, ResourceError, SpecError
+from dagforge.errors import RegistryError, ResourceError, ServerOptionError, SpecError
 from dagforge.server.guards import BadInput
 from dagforge.spec.models import MAX_AMOUNT, MAX_RESOURCES, RESOURCE_NAME, resource_problems
 
@@ -42,37 +42,40 @@ def _shown(amounts: Mapping[str, float]) -> str:
 def parse_capacity(text: str) -> dict[str, float]:
     """``"cpu=4,gpu=1,memory=8192"`` as ``{"cpu": 4.0, "gpu": 1.0, "memory": 8192.0}``.
 
-    Raises ``ValueError`` naming the piece at fault: each is ``name=amount``, the name
+    Raises :class:`~dagforge.errors.ServerOptionError` (a ``ValueError``) naming the
+    piece at fault: each is ``name=amount``, the name
     as in a requirement, the amount a positive finite number, every name once.
     """
     out: dict[str, float] = {}
     pieces = [p.strip() for p in str(text).split(",")]
     if not any(pieces):
-        raise ValueError(f"{OPTION} takes name=amount pairs such as cpu=4,memory=8192")
+        raise ServerOptionError(f"{OPTION} takes name=amount pairs such as cpu=4,memory=8192")
     for piece in pieces:
         name, eq, amount = piece.partition("=")
         name = name.strip()
         if not eq or not name:
-            raise ValueError(f"{OPTION}: {piece!r} is not name=amount (e.g. cpu=4)")
+            raise ServerOptionError(f"{OPTION}: {piece!r} is not name=amount (e.g. cpu=4)")
         if not RESOURCE_NAME.fullmatch(name):
-            raise ValueError(
+            raise ServerOptionError(
                 f"{OPTION}: resource name {name!r} is not allowed: a letter or '_', then "
                 "letters, digits, '_', '.' or '-', at most 64 characters"
             )
         if name in out:
-            raise ValueError(f"{OPTION}: resource {name!r} is given twice")
+            raise ServerOptionError(f"{OPTION}: resource {name!r} is given twice")
         try:
             value = float(amount)
         except ValueError:
-            raise ValueError(f"{OPTION}: {name}={amount.strip()!r} is not a number") from None
+            raise ServerOptionError(
+                f"{OPTION}: {name}={amount.strip()!r} is not a number"
+            ) from None
         if not math.isfinite(value) or value <= 0 or value > MAX_AMOUNT:
-            raise ValueError(
+            raise ServerOptionError(
                 f"{OPTION}: {name}={amount.strip()} must be a positive finite number of at "
                 f"most {MAX_AMOUNT:g}"
             )
         out[name] = value
     if len(out) > MAX_RESOURCES:
-        raise ValueError(f"{OPTION}: {len(out)} resources; at most {MAX_RESOURCES}")
+        raise ServerOptionError(f"{OPTION}: {len(out)} resources; at most {MAX_RESOURCES}")
     return out
 
 

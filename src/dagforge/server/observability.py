@@ -37,6 +37,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dagforge.errors import ServerOptionError
+
 log = logging.getLogger("dagforge.server")
 access_log = logging.getLogger("dagforge.server.access")
 
@@ -78,11 +80,13 @@ def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: Any = No
     shows scheduling detail; the platform logs at INFO.
     """
     if fmt not in ("text", "json"):
-        raise ValueError(f"--log-format must be 'text' or 'json', got {fmt!r}")
+        raise ServerOptionError(f"--log-format must be 'text' or 'json', got {fmt!r}")
     if isinstance(level, str):
         named = logging.getLevelName(level.upper())
         if not isinstance(named, int):
-            raise ValueError(f"--log-level {level!r} is not a logging level (DEBUG, INFO, ...)")
+            raise ServerOptionError(
+                f"--log-level {level!r} is not a logging level (DEBUG, INFO, ...)"
+            )
         level = named
     root = logging.getLogger("dagforge")
     for h in list(root.handlers):
@@ -108,13 +112,15 @@ def tracer_from_environment() -> Any:
     try:
         from opentelemetry import trace
     except ModuleNotFoundError:
-        raise ValueError("--otel needs the otel extra: pip install 'dagforge[otel]'") from None
+        raise ServerOptionError(
+            "--otel needs the otel extra: pip install 'dagforge[otel]'"
+        ) from None
     provider = trace.get_tracer_provider()
     if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider"):
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         except ModuleNotFoundError:
-            raise ValueError(
+            raise ServerOptionError(
                 "--otel exports over OTLP/HTTP: pip install 'dagforge[otlp]' "
                 "(opentelemetry-exporter-otlp-proto-http), or run under opentelemetry-instrument"
             ) from None

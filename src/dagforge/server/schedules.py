@@ -104,7 +104,7 @@ def validate(body: Any, trigger_exists: Any) -> dict[str, Any]:
     tz = body.get("timezone", "UTC") or "UTC"
     try:
         if not isinstance(tz, str):
-            raise ValueError(tz)
+            raise ValueError(tz)  # control flow: caught just below, answered as a field error
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise _field_error(

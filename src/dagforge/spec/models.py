@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dagforge.errors import SpecError
+from dagforge.errors import SpecError, UnknownNodeError
 
 OPERATORS: tuple[str, ...] = (
     "equals",
@@ -454,18 +454,22 @@ class WorkflowSpec(BaseModel):
     _checked: bool = PrivateAttr(default=False)
 
     def node(self, node_id: str) -> SpecNode:
-        """The entry named ``node_id`` (``KeyError`` if there is none)."""
+        """The entry named ``node_id`` (``UnknownNodeError``, a ``KeyError``, if none)."""
         for entry in self.dag:
             if entry.node_id == node_id:
                 return entry
-        raise KeyError(node_id)
+        raise UnknownNodeError(self._unknown(node_id))
 
     def index(self, node_id: str) -> int:
         """The position of ``node_id`` in ``dag`` (for ``dag[i]`` paths)."""
         for i, entry in enumerate(self.dag):
             if entry.node_id == node_id:
                 return i
-        raise KeyError(node_id)
+        raise UnknownNodeError(self._unknown(node_id))
+
+    def _unknown(self, node_id: str) -> str:
+        known = [entry.node_id for entry in self.dag]
+        return f"node {node_id!r} is not in this spec; known: {known[:10]}"
 
     @property
     def start(self) -> str:

@@ -93,7 +93,7 @@ def rundag(
     from dagforge.execution.executor import Executor
 
     if adageobj is None:
-        if controller is None:
+        if controller is None:  # compat: adage's rundag() needs it (a TypeError there)
             raise TypeError("rundag() needs an adageobj (or a controller holding one)")
         adageobj = controller.adageobj
     backend = backend if backend is not None else MultiProcBackend(2)
@@ -174,6 +174,7 @@ def rundag(
     failures = result.failures
     if failures:
         names = ", ".join(f"{graph._nodes[n].name} ({n})" for n in failures)
+        # compat: adage's rundag() raises RuntimeError for a failed workflow
         raise RuntimeError(f"workflow finished but failed: {names}") from next(
             iter(failures.values())
         )

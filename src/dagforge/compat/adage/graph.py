@@ -46,7 +46,7 @@ class AdageDAG:
     def addNode(self, nodeobj: Node, depends_on: Any = None) -> None:
         if nodeobj.identifier in self._nodes:
             raise DuplicateNodeError(f"node id {nodeobj.identifier!r} is already in the DAG")
-        if not callable(nodeobj.task):
+        if not callable(nodeobj.task):  # compat: adage would fail calling it, a TypeError
             raise TypeError(
                 f"node {nodeobj.name!r}: its task must be callable without arguments (use "
                 f"task.s(...)), got {nodeobj.task!r}"
@@ -90,7 +90,7 @@ class AdageDAG:
     def getNodeByName(self, name: str, nodefilter: Any = None) -> Node | None:
         keep = nodefilter or (lambda _n: True)
         matching = [n for n in self._nodes.values() if n.name == name and keep(n)]
-        if len(matching) > 1:
+        if len(matching) > 1:  # compat: adage's getNodeByName raises RuntimeError here
             raise RuntimeError(
                 f"getting node by name {name!r} matched {len(matching)} nodes, try getting by ID"
             )

@@ -156,6 +156,7 @@ class _SavedTask:
         self.name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # compat: adage reports what a workflow cannot do as RuntimeError; so do we.
         raise RuntimeError(
             f"task {self.name!r} was loaded from a saved state and cannot run; rebuild the "
             f"workflow from code to run it again"
@@ -170,6 +171,7 @@ def _saved_rule(name: str) -> Rule:
         return False
 
     def body(adageobj: Any) -> None:  # pragma: no cover - never applicable
+        # An internal assertion: ``never`` keeps this rule from being applied.
         raise RuntimeError(f"rule {name!r} was loaded from a saved state")
 
     body.__name__ = name

@@ -352,7 +352,7 @@ class DAG:
 
     def get_node_by_id(self, node_id: str) -> ExecNode:
         nodes = self.exec_nodes
-        if node_id not in nodes:
+        if node_id not in nodes:  # compat: tawazi's lookup by id raises KeyError
             raise KeyError(f"no ExecNode with id {node_id!r}; known: {sorted(nodes)}")
         return nodes[node_id]
 
@@ -374,7 +374,7 @@ class DAG:
                     out.append(alias)
                     continue
                 tagged = self.get_nodes_by_tag(alias)
-                if not tagged:
+                if not tagged:  # compat: tawazi raises KeyError for an unknown id/tag
                     raise KeyError(f"{alias!r} is neither an ExecNode id nor a tag of this DAG")
                 out.extend(x.name for x in tagged)  # described nodes' ids are names
             return out
@@ -647,7 +647,7 @@ def xn(
 
     if func is None:
         return wrap
-    if not callable(func):
+    if not callable(func):  # compat: tawazi's own TypeError and message
         raise TypeError(f"{func} is not a callable. Did you use a non-keyword argument?")
     return wrap(func)
 
@@ -670,7 +670,7 @@ def dag(
 
     if declare_dag_function is None:
         return wrap
-    if not callable(declare_dag_function):
+    if not callable(declare_dag_function):  # compat: tawazi's own TypeError and message
         raise TypeError(
             f"{declare_dag_function} is not a callable. Did you use a non-keyword argument?"
         )
