@@ -376,3 +376,19 @@ def test_bad_input_raises_a_dagforge_error_that_is_also_the_old_builtin(
     with pytest.raises(error, match=match) as err:
         call()
     assert isinstance(err.value, DagforgeError) and isinstance(err.value, builtin)
+
+
+def test_docs_errors_md_lists_every_class_with_its_builtin_bases():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    rows = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 3:
+            rows[cells[0].strip("`")] = {c.strip("` ") for c in cells[1].split(",") if c.strip()}
+    assert set(rows) == set(EXPECTED), (
+        f"missing from docs/errors.md: {sorted(set(EXPECTED) - set(rows))}; "
+        f"not in errors.py: {sorted(set(rows) - set(EXPECTED))}"
+    )
+    for name, (_family, bases) in EXPECTED.items():
+        documented = {b for b in bases if b is not OSError}  # TimeoutError is an OSError
+        assert rows[name] == {b.__name__ for b in documented}, name
