@@ -232,3 +232,42 @@ def test_costs_win_over_the_profile_for_backfilling_and_ranking():
         backend=VirtualBackend({"x": 1.0, "y": 1.0}, slots=1),
     ).execute()
     assert result["x"].start < result["y"].start
+
+
+def _starts(seed: int) -> dict[str, float]:
+    names, parents, caps, dur, req, _ = _heterogeneous(seed)
+    dag = DAG()
+    for x in names:
+        dag.add_node(x, lambda *_: 1)
+    for x in names:
+        for p in parents[x]:
+            dag.add_edge(p, x)
+    result = ResourceAwareExecutor(
+        dag,
+        ResourcePool(capacities=caps),
+        {k: ResourceRequirements(resources=v) for k, v in req.items()},
+        costs=dur,
+        backend=VirtualBackend(dur, slots=16),
+    ).execute()
+    assert result.succeeded == len(names)
+    return {x: result[x].start for x in names}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_parked_scan_shortcut_changes_no_decision(seed, monkeypatch):
+    # With EASY, the scan of parked nodes stops once the head reserved and every distinct
+    # requirement was refused; forcing the full scan (req_kinds 0) gives the same run.
+    from dagforge.execution.admission import Admission
+
+    fast = _starts(seed)
+    full_scan = Admission._dispatch_blocked
+    calls = []
+
+    def without_shortcut(self):
+        calls.append(1)
+        self.req_kinds = 0
+        return full_scan(self)
+
+    monkeypatch.setattr(Admission, "_dispatch_blocked", without_shortcut)
+    assert _starts(seed) == fast
+    assert calls  # the workload parks nodes: the scan ran

@@ -151,34 +151,70 @@ class Admission(RunState):
                 _subtract(shadow, reqs[j])
 
     def _dispatch_blocked(self) -> dict | None:
-        """Retry parked nodes in key order; return what is left for the rest."""
+        """Retry parked nodes in key order; return what is left for the rest.
+
+        The scan is the hot spot of a large pool-bound run (every dispatch walks every
+        parked node), so it is kept cheap: ``shadow`` only shrinks during a scan, so a
+        requirement that did not fit it does not fit it later in the same scan either —
+        each parked node with an equal requirement is then refused by one dict lookup
+        and a dict compare instead of ``fits`` (``no_fit``); with EASY, once the head has
+        its reservation and every distinct requirement of the run was refused, the rest
+        is kept without a look."""
         pool = self.pool
         shadow = pool.available
         reqs = self.reqs
         assert reqs is not None  # nodes are parked only when a pool checks requirements
-        still = []
+        still: list[Any] = []
+        keep = still.append
         easy = self.est is not None
         self.easy = None
         self.has_head = False
         blocked = self.blocked
+        keys, n, int_keys = self.keys, self.n, self.int_keys
+        idx = [
+            (k if keys is None else (k % n if int_keys else k[2])) for k in blocked
+        ]  # _idx, inlined
         if easy and len(blocked) > 1:  # oldest first: the most overtaken, then the key
-            overtaken, idx = self.overtaken, self._idx
-            blocked = sorted(blocked, key=lambda k: -overtaken[idx(k)])
-        for key in blocked:
-            i = self._idx(key)
+            overtaken = self.overtaken
+            order = sorted(range(len(blocked)), key=[-overtaken[i] for i in idx].__getitem__)
+            blocked = [blocked[j] for j in order]
+            idx = [idx[j] for j in order]
+        opts, takes, names = self.opts, self.takes, self.names
+        sync = self.backend.synchronous
+        no_fit: dict[int, Any] = {}  # requirement hash -> a requirement that did not fit
+        kinds = -1  # distinct requirements of the run, exact (-1 or 0: no shortcut)
+        if easy:
+            kinds = self.req_kinds
+            if kinds < 0:  # an exclusive node, parked, shrinks shadow: no shortcut then
+                kinds = self.req_kinds = (
+                    0
+                    if any(o.exclusive for o in opts)
+                    else len({frozenset(r._resources.items()) for r in reqs if r is not None})
+                )
+        for pos, (key, i) in enumerate(zip(blocked, idx, strict=True)):
+            if kinds > 0 and self.has_head and len(no_fit) == kinds:
+                # EASY, the head reserved and no requirement fits what is left: nothing
+                # else can start in this scan (and nothing else changes), keep the rest.
+                still.extend(blocked[pos:])
+                break
             req = reqs[i]
             if self.stopping or self.exclusive_running or self.in_flight >= self.max_conc:
-                still.append(key)
+                keep(key)
                 continue
-            if self.opts[i].exclusive and self.in_flight:
-                still.append(key)
+            if opts[i].exclusive and self.in_flight:
+                keep(key)
                 _subtract(shadow, req)
                 continue
-            if (
-                req.fits(shadow)
-                and (self.easy is None or self._backfills(i, req))
-                and self.takes[i](req, self.names[i])
-            ):
+            seen = no_fit.get(req._hash)
+            if seen is not None and (seen is req or seen._resources == req._resources):
+                fits = False
+            else:
+                fits = req.fits(shadow)
+                if not fits:
+                    if seen is not None:  # two kinds, one hash: len(no_fit) undercounts
+                        kinds = -1
+                    no_fit[req._hash] = req
+            if fits and (self.easy is None or self._backfills(i, req)) and takes[i](req, names[i]):
                 _subtract(shadow, req)
                 self._acquired(i, req)
                 del self.overtaken[i]
@@ -190,9 +226,9 @@ class Admission(RunState):
                         self._reserve(req, shadow)  # EASY: the head's reservation
                 elif self.overtaken[i] >= self.overtake_limit:
                     _subtract(shadow, req)  # overtaken enough: now it reserves
-                still.append(key)
+                keep(key)
         self.blocked = still
-        if self.in_flight >= self.max_conc and not self.backend.synchronous:
+        if self.in_flight >= self.max_conc and not sync:
             return None
         return shadow
 

@@ -85,6 +85,7 @@ class Growth(RunState):
                 if req is not None and self.pool is not None:
                     self.pool.check(req, node=self.names[i])
                     ops = _ops_for(self.pool, req)
+                    self.req_kinds = -1  # maybe a new kind: admission counts again
                 self.reqs.append(req)
                 if self.pool is not None:  # else nothing limits them: no takes
                     self.takes.append(ops[0])

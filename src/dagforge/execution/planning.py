@@ -249,6 +249,7 @@ class Planning(RunState):
             if plan is not None:
                 plan.from_opts = from_opts
         self.reqs: list[Any] | None = None
+        self.req_kinds = -1  # distinct requirements (admission); -1: not counted yet
         self.takes: list[Any] = []  # per node with a pool; empty without one
         self.gives: list[Any] = []
         if not requirements and not from_opts:
@@ -297,6 +298,7 @@ class Planning(RunState):
             takes[i], gives[i] = ops
         self.reqs = reqs
         self.takes, self.gives = takes, gives
+        self.req_kinds = -1  # distinct requirements: counted when admission needs it
 
     def _estimates(
         self, costs: Mapping[str, float] | None, rank_costs: Mapping[str, float] | None

@@ -22,7 +22,8 @@ right after ``dispatch``), ``heap`` (ready nodes, best key first), ``blocked`` (
 of resources) with ``overtaken`` (parked node -> later nodes started around it),
 ``held`` ((node, attempt) -> the requirement that attempt holds),
 ``takes[i]``/``gives[i]`` (node -> this run's compiled take/give on its pool, built by
-planning, appended by growth; empty without a pool), ``early_attached`` (threads
+planning, appended by growth; empty without a pool), ``req_kinds`` (how many distinct
+requirements, 0: not known), ``early_attached`` (threads
 workers give resources back themselves, so ``_complete`` does not),
 ``est`` (per node cost estimate, seconds, or None: no EASY backfilling), ``est_end``
 (node -> the estimated end of its running attempt), ``easy``/``has_head`` (this
@@ -120,6 +121,7 @@ class RunState:
     takes: list[Any]
     gives: list[Any]
     early_attached: bool
+    req_kinds: int
     outbox: list[Any]
     est: list[float | None] | None
     est_end: dict[int, float]
