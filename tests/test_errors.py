@@ -199,20 +199,6 @@ ALLOWED_BUILTIN_RAISES: dict[tuple[str, str, str], str] = {
     ("compat/tawazi/__init__.py", "dag", "TypeError"): _COMPAT + " (and its message)",
 }
 
-# Bad-argument raises in src/dagforge/execution/ (being edited by its owner this session)
-# that are to become RunArgumentError; tolerated until then, whether present or not.
-PENDING_BUILTIN_RAISES: dict[tuple[str, str, str], str] = {
-    ("execution/executor.py", "Executor.__init__", "ValueError"): "RunArgumentError",
-    ("execution/executor.py", "Executor.__init__", "TypeError"): "RunArgumentError",
-    ("execution/engine.py", "Run.__init__", "ValueError"): "RunArgumentError",
-    ("execution/backends/__init__.py", "make_backend", "ValueError"): "RunArgumentError",
-    ("execution/backends/threads.py", "ThreadBackend.__init__", "ValueError"): "RunArgumentError",
-    ("execution/backends/processes.py", "ProcessBackend.__init__", "ValueError"): (
-        "RunArgumentError"
-    ),
-    ("execution/capture.py", "LogCapture.__init__", "ValueError"): "RunArgumentError",
-}
-
 
 class _BuiltinRaises(ast.NodeVisitor):
     """Collects ``(file, enclosing function, built-in, line)`` of every ``raise X(...)``
@@ -273,7 +259,7 @@ def test_the_scan_finds_a_bare_builtin_raise(tmp_path):
 
 
 def test_no_builtin_raise_outside_the_allowlist():
-    tolerated = ALLOWED_BUILTIN_RAISES.keys() | PENDING_BUILTIN_RAISES.keys()
+    tolerated = ALLOWED_BUILTIN_RAISES.keys()
     bad = [
         f"{f}:{line} {where}: raise {exc}"
         for f, where, exc, line in builtin_raises()
@@ -292,10 +278,43 @@ def test_every_allowlisted_raise_still_exists():
     assert not stale, f"no longer raised; remove from ALLOWED_BUILTIN_RAISES: {stale}"
 
 
-def test_every_pending_raise_names_a_run_error_of_the_old_builtin_type():
-    for (_f, _where, exc), name in PENDING_BUILTIN_RAISES.items():
-        cls = getattr(errors, name)
-        assert issubclass(cls, errors.RunError) and issubclass(cls, getattr(builtins, exc))
+def _bad_executor_seed():
+    from dagforge import Executor
+
+    Executor(DAG.builder().add_node("a").build(), seed="42")
+
+
+def _bad_backend_name():
+    from dagforge.execution.backends import make_backend
+
+    make_backend("no-such-backend")
+
+
+def _bad_thread_count():
+    from dagforge.execution.backends.threads import ThreadBackend
+
+    ThreadBackend(max_workers=0)
+
+
+def _bad_capture_limit():
+    from dagforge.execution.capture import LogCapture
+
+    LogCapture(-1)
+
+
+@pytest.mark.parametrize(
+    ("call", "builtin"),
+    [
+        (_bad_executor_seed, TypeError),
+        (_bad_backend_name, ValueError),
+        (_bad_thread_count, ValueError),
+        (_bad_capture_limit, ValueError),
+    ],
+)
+def test_execution_argument_errors_are_run_argument_errors(call, builtin):
+    with pytest.raises(errors.RunArgumentError) as caught:
+        call()
+    assert isinstance(caught.value, builtin) and isinstance(caught.value, errors.RunError)
 
 
 # --- the converted raises: caught as DagforgeError and as the old built-in --------------

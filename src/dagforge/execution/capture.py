@@ -33,6 +33,8 @@ import sys
 import threading
 from typing import Any
 
+from dagforge.errors import RunArgumentError
+
 DEFAULT_LIMIT = 64_000  # characters kept per node over stdout, stderr and records
 
 _current: contextvars.ContextVar[NodeLogs | None] = contextvars.ContextVar(
@@ -209,7 +211,9 @@ class LogCapture:
 
     def __init__(self, limit: int = DEFAULT_LIMIT):
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise ValueError(f"capture limit must be a non-negative int of characters: {limit!r}")
+            raise RunArgumentError(
+                f"capture limit must be a non-negative int of characters: {limit!r}"
+            )
         self.limit = limit
         self.logs: dict[str, NodeLogs] = {}
 

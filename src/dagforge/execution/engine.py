@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from dagforge.errors import RunArgumentError
 from dagforge.execution import states as S
 from dagforge.execution.admission import Admission
 from dagforge.execution.backends.base import ExecutionBackend
@@ -130,7 +131,7 @@ class Run(Drivers, FastPath, Admission, Timers, Growth, Building, Core, Planning
         cap = backend.capacity
         self.max_conc = min(max_concurrency, cap) if max_concurrency is not None else cap
         if self.max_conc < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+            raise RunArgumentError(f"max_concurrency must be >= 1, got {max_concurrency}")
         # Per-node run state (flat arrays; see execution/state.py).
         self.status = bytearray(n)
         self.pending = [len(p) for p in self.pred]

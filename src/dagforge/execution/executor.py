@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dagforge import _seams
+from dagforge.errors import RunArgumentError
 from dagforge.execution.backends import make_backend
 from dagforge.execution.engine import Run
 from dagforge.execution.result import ExecutionResult
@@ -81,7 +82,7 @@ class Executor:
         seed: int | None = None,
     ):
         if priority not in ("auto", "critical_path", "fifo"):
-            raise ValueError(
+            raise RunArgumentError(
                 f"priority must be 'auto', 'critical_path' or 'fifo', got {priority!r}"
             )
         self.dag = dag
@@ -108,7 +109,7 @@ class Executor:
         self.overtake_limit = overtake_limit
         self.capture_logs = capture_logs
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, got {seed!r}")
+            raise RunArgumentError(f"seed must be an int or None, got {seed!r}")
         self.seed = seed
 
     def _rank_costs(self) -> dict[str, float] | None:

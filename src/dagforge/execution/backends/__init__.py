@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dagforge.errors import RunArgumentError
 from dagforge.execution.backends.base import Backend
 
 BACKENDS = ("inline", "threads", "processes", "asyncio", "dask")
@@ -36,6 +37,6 @@ def make_backend(spec: Any, *, max_workers: int | None = None, **options: Any) -
         if spec.startswith("dask://"):
             address = "tcp://" + spec[len("dask://") :]
         return DaskBackend(address=address, n_workers=max_workers)
-    raise ValueError(
+    raise RunArgumentError(
         f"unknown backend {spec!r}; choose one of {', '.join(BACKENDS)} or pass a Backend instance"
     )

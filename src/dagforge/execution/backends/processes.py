@@ -28,7 +28,7 @@ import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from dagforge.errors import SerializationError, WorkerLostError
+from dagforge.errors import RunArgumentError, SerializationError, WorkerLostError
 from dagforge.execution.backends.base import Backend
 from dagforge.execution.jobs import Event, Job, failed, merge_logs
 
@@ -98,7 +98,7 @@ class ProcessBackend(Backend):
         if max_workers is None:
             max_workers = os.cpu_count() or 1
         if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+            raise RunArgumentError(f"max_workers must be >= 1, got {max_workers}")
         self.max_workers = max_workers
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
+from dagforge.errors import RunArgumentError
 from dagforge.execution.backends.base import Backend
 from dagforge.execution.jobs import Event, Job, failed, run_job
 
@@ -49,7 +50,7 @@ class ThreadBackend(Backend):
             max_workers = min(32, (os.cpu_count() or 1) + 4)
         self.max_workers = max_workers
         if self.max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+            raise RunArgumentError(f"max_workers must be >= 1, got {max_workers}")
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
