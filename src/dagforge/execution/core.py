@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import time
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -32,9 +31,9 @@ from dagforge.execution.jobs import (
     Event,
     Job,
     Seeded,
+    call_node,
     done,
     failed,
-    finish_coroutine,
     format_error,
     node_seed,
 )
@@ -161,15 +160,15 @@ class Core(RunState):
         fns, kinds, pred = self.fns, self.kinds, self.pred
         values, starts, ends, status = self.values, self.starts, self.ends, self.status
         SUCCEEDED = S.SUCCEEDED
-        coroutine = types.CoroutineType
+        call = call_node
         clock = self.clock
         for i in schedule:
             t0 = clock()
             try:
-                # jobs.call_node, inlined: here the engine's overhead is the whole cost
-                value = fns[i](*[values[p] for p in pred[i]]) if kinds[i] == K_POS else fns[i]()
-                if type(value) is coroutine:
-                    value = finish_coroutine(value)
+                kind = kinds[i]
+                value = call(
+                    kind, fns[i], [values[p] for p in pred[i]] if kind == K_POS else (), None
+                )
             except (Exception, SystemExit) as exc:
                 self._leave_compiled(schedule, i)
                 self._complete(failed(i, 1, exc, format_error(exc), t0, clock(), 0))

@@ -11,7 +11,7 @@ rules grow the run's own copy). ``Run`` is composed of one mixin per job:
 ``timers``         retry delays and timeouts on the run's clock
 ``growth``         dynamic rules
 ``building``       attempts and the ``ExecutionResult``
-``fastpath``       the inline backend's loop with the call inlined
+``fastpath``       the inline backend's loop, calling nodes through ``jobs.call_node``
 ``drivers``        the sync, shared-lock (threads) and asyncio loops
 =================  ==========================================================
 """

@@ -4,9 +4,9 @@ On no-op tasks the engine's own overhead is the whole cost, so for the inline ba
 with nothing per run that needs the general machinery (no callbacks, resources,
 profiling, cache, conditions, capture or seed) this loop skips building a Job and an
 Event: it pops the ready heap and, per node, runs the core's own transitions —
-``_start`` (READY -> RUNNING), the call (``jobs.call_node``, inlined) and ``_succeed``
-(RUNNING -> SUCCEEDED, releasing the children) — so states and results are the
-general path's.
+``_start`` (READY -> RUNNING), the call (``jobs.call_node``, the one calling
+convention) and ``_succeed`` (RUNNING -> SUCCEEDED, releasing the children) — so
+states and results are the general path's.
 A node with options or Task inputs goes through ``_launch``; a failure through
 ``_complete``. With nothing that can change the order, the order compiled for the DAG
 (``Plan.schedules``) runs directly (``core.Core._run_compiled``).
@@ -15,11 +15,10 @@ A node with options or Task inputs goes through ``_launch``; a failure through
 from __future__ import annotations
 
 import heapq
-import types
 
 from dagforge.execution import states as S
 from dagforge.execution.jobs import K_POS as _K_POS
-from dagforge.execution.jobs import K_TASK, failed, finish_coroutine, format_error
+from dagforge.execution.jobs import K_TASK, call_node, failed, format_error
 from dagforge.execution.state import RunState
 
 
@@ -41,7 +40,7 @@ class FastPath(RunState):
         start, succeed = self._start, self._succeed
         K_POS = _K_POS
         READY = S.READY
-        coroutine = types.CoroutineType
+        call = call_node
         clock = self.clock
         while heap and not self.stopping:
             key = heappop(heap)
@@ -54,10 +53,8 @@ class FastPath(RunState):
             attempt = start(i)
             t0 = clock()
             try:
-                # jobs.call_node, inlined: here the engine's overhead is the whole cost
-                value = fns[i](*[values[p] for p in pred[i]]) if kind == K_POS else fns[i]()
-                if type(value) is coroutine:
-                    value = finish_coroutine(value)
+                args = [values[p] for p in pred[i]] if kind == K_POS else ()
+                value = call(kind, fns[i], args, None)  # jobs.call_node
             except (Exception, SystemExit) as exc:
                 self._complete(failed(i, attempt, exc, format_error(exc), t0, clock(), 0))
                 continue

@@ -160,14 +160,27 @@ def measure_value(
     return s_ms, d_ms, sum(sizes.values()), sizes
 
 
-def call_node(kind: int, fn: Any, args: Any, kwargs: Any) -> Any:
-    """Call a node's callable the way its kind says: the one node-call convention
-    (the asyncio backend calls it; run_job and the two inline loops inline it)."""
+def call_node(kind: int, fn: Any, args: Any, kwargs: Any, finish: bool = True) -> Any:
+    """Call a node's callable the way its kind says: THE node-call convention, the one
+    definition every path uses (``run_job`` on every backend, the asyncio backend, and
+    the inline loops ``FastPath._dispatch_inline`` and ``Core._run_compiled``).
+
+    K_POS: the parents' values positionally (``args``); K_NOARGS: no arguments; K_TASK:
+    a Task's keyword inputs plus ``cfg`` (``kwargs``). A coroutine the call returns (an
+    ``async def`` run off an event loop) is run to its end here unless ``finish`` is
+    False (the asyncio backend awaits it on its own loop)."""
     if kind == K_POS:
-        return fn(*args)
-    if kind == K_NOARGS:
-        return fn()
-    return fn(**kwargs)
+        value = fn(*args)
+    elif kind == K_NOARGS:
+        value = fn()
+    else:
+        value = fn(**kwargs)
+    if finish and type(value) is _COROUTINE:
+        return finish_coroutine(value)
+    return value
+
+
+_COROUTINE = types.CoroutineType
 
 
 def finish_coroutine(value: Any) -> Any:
@@ -183,15 +196,7 @@ def run_job(job: Job, worker: int) -> Event:
     idx, attempt, kind, fn, args, kwargs, name, outputs, serializer = job
     t0 = perf_counter()
     try:
-        # call_node, inlined: this is every backend's hot path
-        if kind == K_POS:
-            value = fn(*args)
-        elif kind == K_NOARGS:
-            value = fn()
-        else:
-            value = fn(**kwargs)
-        if type(value) is types.CoroutineType:
-            value = finish_coroutine(value)
+        value = call_node(kind, fn, args, kwargs)
         if kind == K_TASK:
             value = check_task_outputs(name, outputs, value)
     except (Exception, SystemExit) as exc:  # SystemExit too: it is the node's failure

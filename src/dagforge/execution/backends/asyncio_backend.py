@@ -75,11 +75,13 @@ class AsyncioBackend(Backend):
         event: Event
         try:
             if _is_coroutine_callable(fn):
-                value = await call_node(kind, fn, args, kwargs)
+                value = await call_node(kind, fn, args, kwargs, False)
             else:
                 wid = 1
                 loop = asyncio.get_running_loop()
-                value = await loop.run_in_executor(self._pool, call_node, kind, fn, args, kwargs)
+                value = await loop.run_in_executor(
+                    self._pool, call_node, kind, fn, args, kwargs, False
+                )
                 if inspect.isawaitable(value):
                     wid = 0
                     value = await value
