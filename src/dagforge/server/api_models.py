@@ -657,6 +657,9 @@ def install_openapi(app: Any, bodies: dict[tuple[str, str], Body] | None = None)
                 "required": body.required,
                 "content": {body.media: {"schema": ref}},
             }
+        from dagforge.server.auth import document_bearer
+
+        document_bearer(app, doc)  # the scheme, declared only: no per-request dependency
         _document_errors(doc)
         done.append(True)
         return doc

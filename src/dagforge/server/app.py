@@ -30,14 +30,12 @@ from fastapi import (
     Query,
     Request,
     Response,
-    Security,
 )
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunctionError
 from dagforge.server import api_models as m
-from dagforge.server.auth import bearer
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
@@ -75,7 +73,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     def authorised(
         authorization: str | None = Header(default=None, include_in_schema=False),
-        _scheme: Any = Security(bearer),  # documents the scheme; the check is below
     ) -> None:
         if expected is None:
             return
@@ -91,7 +88,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     def may_read(
         authorization: str | None = Header(default=None, include_in_schema=False),
-        _scheme: Any = Security(bearer),
     ) -> None:
         if not plat.settings.public_reads:
             authorised(authorization)

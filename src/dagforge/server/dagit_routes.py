@@ -43,17 +43,16 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Security, UploadFile
+from fastapi import APIRouter, Header, HTTPException, Request, UploadFile
 
 from dagforge.errors import DagforgeError, RegistryError
 from dagforge.server import api_models as m
-from dagforge.server.auth import bearer
 
 __all__ = ["router"]
 
-# every route checks the token itself (app.state.read_auth / write_auth); the router's
-# dependency only declares the bearer scheme in the OpenAPI document
-router = APIRouter(tags=["dagit"], dependencies=[Security(bearer)])
+# every route checks the token itself (app.state.read_auth / write_auth); the document
+# declares the bearer scheme on them (auth.document_bearer: they read the header)
+router = APIRouter(tags=["dagit"])
 _AUTH = Header(default=None, include_in_schema=False)  # the raw header, checked by the app
 _TYPED: dict[str, Any] = {"response_model_exclude_unset": True}  # send only what is there
 

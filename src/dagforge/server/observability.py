@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from typing import Any
 
 from pydantic import BaseModel
@@ -167,8 +168,93 @@ def _capacity_text(capacities: Any) -> str:
     return ",".join(f"{k}={float(v):g}" for k, v in capacities.items())
 
 
+_ACCESS_FORMAT = '%s "%s %s" %d %dB %.1fms'
+_ACCESS_FILE = __file__
+
+
+class _AccessWriter:
+    """Writes the access log off the event loop: the middleware appends one tuple per
+    request (no record, no formatting, no write there — a write releases the GIL, and
+    getting it back from busy dispatcher threads was most of the line's cost), and a
+    daemon thread turns them into records every ``interval`` seconds, in order.
+
+    Bounded: at ``limit`` pending lines the request that adds one writes them all
+    itself. :meth:`flush` writes what is pending now (at the app's shutdown and at
+    exit). Each record keeps the time its request finished.
+    """
+
+    def __init__(self, interval: float = 0.05, limit: int = 4096):
+        self.interval = interval
+        self.limit = limit
+        self._pending: deque[tuple[Any, ...]] = deque()  # append/popleft: thread-safe
+        self._write_lock = threading.Lock()  # one writer at a time: lines stay in order
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def add(self, line: tuple[Any, ...]) -> None:
+        pending = self._pending
+        pending.append(line)
+        if self._thread is None:
+            self._start()
+        if len(pending) >= self.limit:
+            self.flush()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                import atexit
+
+                atexit.register(self.flush)
+                thread = threading.Thread(
+                    target=self._loop, name="dagforge-access-log", daemon=True
+                )
+                thread.start()
+                self._thread = thread
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            if self._pending:
+                try:
+                    self.flush()
+                except Exception:  # a broken handler must not end the writer
+                    log.exception("access log: writing the pending lines failed")
+
+    def flush(self) -> None:
+        with self._write_lock:
+            pending = self._pending
+            while pending:
+                created, client, method, path, status, size, ms = pending.popleft()
+                record = access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    _ACCESS_FILE,
+                    0,
+                    _ACCESS_FORMAT,
+                    (client, method, path, status, size, ms),
+                    None,
+                    "AccessLog",
+                    {
+                        "client": client,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "bytes": size,
+                        "duration_ms": round(ms, 3),
+                    },
+                )
+                record.created = created
+                record.msecs = (created - int(created)) * 1000.0
+                record.relativeCreated = (created - logging._startTime) * 1000.0  # type: ignore[attr-defined]
+                access_log.handle(record)
+
+
+_access_writer = _AccessWriter()
+
+
 class AccessLog:
-    """ASGI middleware: one INFO line per HTTP request on ``dagforge.server.access``."""
+    """ASGI middleware: one INFO line per HTTP request on ``dagforge.server.access``
+    (written by :class:`_AccessWriter` off the event loop, within ~50 ms, in order)."""
 
     def __init__(self, app: Any, metrics: Metrics | None = None):
         self.app = app
@@ -176,20 +262,25 @@ class AccessLog:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if scope["type"] == "lifespan":  # the app stops: write what is pending
+                    _access_writer.flush()
             return
         t0 = time.perf_counter()
-        facts = {"status": 500, "bytes": 0}
+        facts = [500, 0]  # status, body bytes
         for name, value in scope.get("headers", ()):
             if name == b"traceparent":
                 incoming_traceparent.set(value.decode("latin-1")[:100])
                 break
 
         async def watch(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                facts["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                facts["bytes"] += len(message.get("body", b""))
+            kind = message["type"]
+            if kind == "http.response.body":
+                facts[1] += len(message.get("body", b""))
+            elif kind == "http.response.start":
+                facts[0] = message["status"]
             await send(message)
 
         try:
@@ -197,24 +288,16 @@ class AccessLog:
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("-", 0)
-                path = scope.get("path", "")
-                ms = (time.perf_counter() - t0) * 1000.0
-                access_log.info(
-                    '%s "%s %s" %d %dB %.1fms',
-                    client[0],
-                    scope.get("method", ""),
-                    path,
-                    facts["status"],
-                    facts["bytes"],
-                    ms,
-                    extra={
-                        "client": client[0],
-                        "method": scope.get("method", ""),
-                        "path": path,
-                        "status": facts["status"],
-                        "bytes": facts["bytes"],
-                        "duration_ms": round(ms, 3),
-                    },
+                _access_writer.add(
+                    (
+                        time.time(),
+                        client[0],
+                        scope.get("method", ""),
+                        scope.get("path", ""),
+                        facts[0],
+                        facts[1],
+                        (time.perf_counter() - t0) * 1000.0,
+                    )
                 )
 
 
