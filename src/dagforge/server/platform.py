@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -110,6 +111,7 @@ class Platform:
         self.log_path = settings.data_dir / "requests.log"
         self.jsonl_path = settings.data_dir / "requests.jsonl"
         self._lock = threading.Lock()
+        self._log_lock = threading.Lock()  # requests.log / requests.jsonl lines (_log)
         self._waiters: dict[str, list[Future]] = {}
         self._results: dict[str, tuple[Any, int]] = {}
         self._specs: dict[str, Any] = {}  # spec JSON -> its validated model (_checked_spec)
@@ -813,11 +815,27 @@ class Platform:
             entry["cleanup_error"] = cleanup_error
         line = ", ".join(log_field(entry[k]) for k in LOG_FIELDS)
         record = json.dumps(entry)  # ensure_ascii: U+2028/U+0085 are escaped too
-        with self._lock:
-            with open(self.log_path, "a") as fh:
-                fh.write(line + "\n")
-            with open(self.jsonl_path, "a") as fh:
-                fh.write(record + "\n")
+        # its own lock, not the platform's (accept/subscribe need that one on the event
+        # loop's threads), and one os.open/write/close per file instead of open()'s
+        # buffered file object; still opened per line, so a rotated log is followed
+        with self._log_lock:
+            _append(self.log_path, line + "\n")
+            _append(self.jsonl_path, record + "\n")
+
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+
+
+def _append(path: Any, text: str) -> None:
+    """Append ``text`` (UTF-8) to ``path`` with one ``write`` (O_APPEND: lines of
+    several writers never interleave)."""
+    fd = os.open(path, _APPEND, 0o666)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 LOG_FIELDS = (
