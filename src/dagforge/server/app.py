@@ -92,7 +92,20 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         if not plat.settings.public_reads:
             authorised(authorization)
 
-    app.state.write_auth = authorised
+    # the routes below take the check as an async dependency: it is a few microseconds
+    # of CPU, and a plain ``def`` dependency would cost a thread-pool hop per request
+    async def write_token(
+        authorization: str | None = Header(default=None, include_in_schema=False),
+    ) -> None:
+        authorised(authorization)
+
+    async def read_token(
+        authorization: str | None = Header(default=None, include_in_schema=False),
+    ) -> None:
+        if not plat.settings.public_reads:
+            authorised(authorization)
+
+    app.state.write_auth = authorised  # called directly (DAGit routes) or as dependencies
     app.state.read_auth = may_read
 
     @app.exception_handler(StorageFault)
@@ -159,7 +172,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         }[kind]
 
         def make_post(register=register):
-            def post(body: dict[str, Any] = Body(...), _: None = Depends(authorised)) -> Any:
+            def post(body: dict[str, Any] = Body(...), _: None = Depends(write_token)) -> Any:
                 try:
                     return register(body)
                 except (RegistryError, SpecError, UnknownFunctionError) as exc:
@@ -172,7 +185,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 response: Response,
                 limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
                 cursor: str | None = Query(None, max_length=400),
-                _: None = Depends(may_read),
+                _: None = Depends(read_token),
             ) -> Any:
                 """Registered bodies by name, one page at a time; when more follow, the
                 ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
@@ -189,7 +202,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return listing
 
         def make_get(table=table):
-            def get(name: str, _: None = Depends(may_read)) -> Any:
+            def get(name: str, _: None = Depends(read_token)) -> Any:
                 try:
                     return plat.db.get(table, name)
                 except RegistryError as exc:
@@ -198,7 +211,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return get
 
         def make_delete(table=table):
-            def delete(name: str, _: None = Depends(authorised)) -> m.Deleted:
+            def delete(name: str, _: None = Depends(write_token)) -> m.Deleted:
                 try:
                     plat.db.delete(table, name)
                 except RegistryError as exc:
@@ -267,7 +280,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         arguments: dict[str, Any] | None = Body(default=None),
         wait: bool = Query(False),
         timeout: float = Query(300.0, gt=0, le=3600),
-        _: None = Depends(authorised),
+        _: None = Depends(write_token),
     ) -> Any:
         future: Future | None = Future() if wait else None
         try:
@@ -314,7 +327,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         responses={404: no_run, 409: m.error("the run has already finished")},
         **typed,
     )
-    def cancel(run_id: str, _: None = Depends(authorised)) -> Any:
+    def cancel(run_id: str, _: None = Depends(write_token)) -> Any:
         """Cancel a queued or running run: nothing new starts, it ends ``cancelled``."""
         try:
             return _public(plat.cancel(run_id), outputs=False)
@@ -335,7 +348,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         },
         **typed,
     )
-    def retry(run_id: str, _: None = Depends(authorised)) -> Any:
+    def retry(run_id: str, _: None = Depends(write_token)) -> Any:
         """Redrive a failed or cancelled run from where it stopped: the same run id, a
         new attempt; completed nodes are restored from the journal, not run again.
         409 for a queued, running or succeeded run; 429 when its class is full."""
@@ -353,7 +366,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         response: Response,
         limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
         cursor: str | None = Query(None, max_length=200),
-        _: None = Depends(may_read),
+        _: None = Depends(read_token),
     ) -> Any:
         """Run summaries, newest first (no arguments, outputs or nodes). When more runs
         follow, the ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
@@ -390,7 +403,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         responses={404: no_run},
         **typed,
     )
-    def run_status(run_id: str, _: None = Depends(may_read)) -> Any:
+    def run_status(run_id: str, _: None = Depends(read_token)) -> Any:
         """Status, per-node states and timings (outputs: ``/runs/{id}/outputs``); while a
         run is unfinished, ``nodes`` lists the node instances completed so far.
         ``attempt`` counts retries (1 for a run never retried); ``history`` holds the
@@ -412,7 +425,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         response_model=m.RunOutputs,
         responses={404: no_run, 409: m.error("the run has not finished yet")},
     )
-    def run_outputs(run_id: str, _: None = Depends(may_read)) -> Any:
+    def run_outputs(run_id: str, _: None = Depends(read_token)) -> Any:
         record = _run_or_404(run_id)
         if record["status"] in ("queued", "running"):
             raise HTTPException(
@@ -440,7 +453,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         responses=held,
         **typed,
     )
-    def run_profile(run_id: str, _: None = Depends(may_read)) -> Any:
+    def run_profile(run_id: str, _: None = Depends(read_token)) -> Any:
         from dagforge.profiling import Profile
 
         return Profile.from_result(_result_or_404(run_id)).to_dict()
@@ -452,7 +465,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         responses=held,
         **typed,
     )
-    def run_trace(run_id: str, _: None = Depends(may_read)) -> Any:
+    def run_trace(run_id: str, _: None = Depends(read_token)) -> Any:
         from dagforge.profiling.trace import build_trace
 
         return build_trace(_result_or_404(run_id)).to_dict()
@@ -460,11 +473,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     # -- config and a small dashboard -----------------------------------------------------------
 
     @app.get("/config/weights", tags=["config"], response_model=m.PriorityWeights)
-    def get_weights(_: None = Depends(may_read)) -> Any:
+    def get_weights(_: None = Depends(read_token)) -> Any:
         return plat.queues.weights
 
     @app.put("/config/weights", tags=["config"], response_model=m.PriorityWeights)
-    def put_weights(weights: dict[str, Any] = Body(...), _: None = Depends(authorised)) -> Any:
+    def put_weights(weights: dict[str, Any] = Body(...), _: None = Depends(write_token)) -> Any:
         """Weights are integers from 1 to 1000 (``"3"``, ``true`` or ``10**30`` are refused)."""
         try:
             plat.queues.set_weights(weights)
@@ -477,7 +490,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     page = Environment(autoescape=True).from_string(_PAGE)  # every value HTML-escaped
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(_: None = Depends(may_read)) -> str:
+    def dashboard(_: None = Depends(read_token)) -> str:
         return page.render(runs=plat.db.run_summaries(50), queued=plat.queues.sizes())
 
     from dagforge.server.observability import install
