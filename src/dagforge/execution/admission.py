@@ -1,7 +1,8 @@
 """Admission: which ready node may start now.
 
 Checked in this order for the head of the ready heap: global concurrency
-(``max_conc``; a synchronous backend runs one at a time anyway), exclusive nodes (one
+(``max_conc``; a synchronous backend runs one at a time: each ``Start`` is applied,
+in place, by the driver before the next dispatch), exclusive nodes (one
 runs with nothing else running), then resources (``try_acquire`` through the pool's
 cached take; the loop never blocks on the pool).
 
@@ -71,13 +72,15 @@ class Admission(RunState):
         keys = self.keys
         int_keys = self.int_keys
         n = self.n
-        sync = self.backend.synchronous
+        # a synchronous backend runs one job at a time, in place, when the driver applies
+        # its Start: one started node ends this pass (the driver dispatches again after)
+        cap = 1 if self.backend.synchronous else self.max_conc
         launch = self._launch
         heappop = heapq.heappop
         callbacks, held, est = self.callbacks, self.held, self.est
         takes, names = self.takes, self.names
         while heap and not self.stopping:
-            if self.in_flight >= self.max_conc and not sync:
+            if self.in_flight >= cap:
                 return
             if self.exclusive_running:
                 return
@@ -180,7 +183,7 @@ class Admission(RunState):
             blocked = [blocked[j] for j in order]
             idx = [idx[j] for j in order]
         opts, takes, names = self.opts, self.takes, self.names
-        sync = self.backend.synchronous
+        cap = 1 if self.backend.synchronous else self.max_conc  # as in dispatch
         no_fit: dict[int, Any] = {}  # requirement hash -> a requirement that did not fit
         kinds = -1  # distinct requirements of the run, exact (-1 or 0: no shortcut)
         if easy:
@@ -198,7 +201,7 @@ class Admission(RunState):
                 still.extend(blocked[pos:])
                 break
             req = reqs[i]
-            if self.stopping or self.exclusive_running or self.in_flight >= self.max_conc:
+            if self.stopping or self.exclusive_running or self.in_flight >= cap:
                 keep(key)
                 continue
             if opts[i].exclusive and self.in_flight:
@@ -228,7 +231,7 @@ class Admission(RunState):
                     _subtract(shadow, req)  # overtaken enough: now it reserves
                 keep(key)
         self.blocked = still
-        if self.in_flight >= self.max_conc and not sync:
+        if self.in_flight >= cap:
             return None
         return shadow
 

@@ -2,29 +2,33 @@
 
 Events in — a completion (:class:`~dagforge.execution.jobs.Event`, via
 ``_complete``), a due timer (``timers``), a rule applied (``growth``), an interrupt —
-and decisions out: start this node (``_launch`` builds the
-:class:`~dagforge.execution.jobs.Job` and puts it in ``outbox``, which the driver
-submits), arm this timer (``timers._arm``), the run is finished (``finished``). The
-methods here are the only writers of node status; each transition checks
-``states.ALLOWED`` (``_set``, ``_start``, ``_succeed``, ...) and refuses an illegal one
-with an error naming the node.
+and decisions out, as records in ``outbox`` (:mod:`dagforge.execution.decisions`):
+start this job (``Start``: ``_launch`` builds the :class:`~dagforge.execution.jobs.Job`),
+look it up in the result cache first (``Lookup``), store a value there (``Store``),
+abandon an attempt (``Abandon``); arm this timer (``timers._arm``); the run is finished
+(``finished``). The driver applies the records to the backend and the cache and hands
+their answers back (``_ran``, ``_restored``, ``_not_cached``). The methods here are the
+only writers of node status; each transition checks ``states.ALLOWED`` (``_set``,
+``_start``, ``_succeed``, ...) and refuses an illegal one with an error naming the node.
 
-The core touches no threads and reads time only from the injected clock
-(``self.clock``); what it still calls itself is a synchronous backend's ``submit`` (the
-node runs in place), ``abandon`` and the result cache. Which thread runs it: whichever
-holds the run's engine lock (see :mod:`dagforge.execution.state`) — on the threads
-backend, often a worker thread applying its own completion.
+The core calls no backend method and no cache, touches no threads, and reads time only
+from the injected clock (``self.clock``); a Task input's output is selected with the
+injected ``self.select`` (the backend's pure ``select``, bound when the run is built:
+Dask selects from a future). It reads the backend's declared data (``synchronous``,
+``name``, ``provisional``). Which thread runs it: whichever holds the run's engine lock
+(see :mod:`dagforge.execution.state`) — on the threads backend, often a worker thread
+applying its own completion.
 """
 
 from __future__ import annotations
 
 import heapq
-import time
 from collections.abc import Callable
 from typing import Any
 
 from dagforge.errors import CancelledError, GraphError
 from dagforge.execution import states as S
+from dagforge.execution.decisions import Abandon, Lookup, Start, Store
 from dagforge.execution.jobs import (
     K_NOARGS,
     K_POS,
@@ -76,17 +80,12 @@ class Core(RunState):
         return key[2]
 
     def begin(self) -> None:
-        """Start the run (CREATED -> RUNNING): start the backend, skip what is not selected,
-        push the nodes with no parents, apply the rules that hold already."""
+        """Start the run (CREATED -> RUNNING): skip what is not selected, push the nodes
+        with no parents, apply the rules that hold already. The driver has started the
+        backend and set ``wall_start`` (``Drivers._open``)."""
         S.check_run_transition(self.state, S.RUN_RUNNING)
         self.state = S.RUN_RUNNING
-        self.wall_start = time.time()
         self.t0 = self.clock()
-        if hasattr(self.backend, "run_opts"):
-            self.backend.run_opts = self.opts  # remote backends map options (resources)
-        if hasattr(self.backend, "run_conditions"):
-            self.backend.run_conditions = self.conditions  # and see conditional edges
-        self.backend.start()
         cb = self.callbacks
         if cb is not None and cb.on_run_start is not None:
             cb.on_run_start(self.dag)
@@ -235,8 +234,8 @@ class Core(RunState):
 
     def _launch(self, i: int) -> None:
         """Start node ``i``: build its Job (arguments from its parents' values, a Task's
-        keyword inputs) and put it in ``outbox`` for the driver to submit; on a
-        synchronous backend (the caller's thread runs it) it is run and applied at once."""
+        keyword inputs) and decide ``Start`` (or ``Lookup`` when the node may be in the
+        result cache) for the driver to apply."""
         o = self.opts[i]
         if o.exclusive:
             self.exclusive_running = True
@@ -257,7 +256,7 @@ class Core(RunState):
             outputs = None
         else:
             fn, outputs, external = self.task_calls[i]
-            select = self.backend.select
+            select = self.select  # the backend's pure select, injected (engine.Run)
             kwargs = {
                 inp: select(values[p], out)
                 for p, out, inp in self.bindings.get(i, ())
@@ -266,8 +265,6 @@ class Core(RunState):
             for inp in external:
                 kwargs[inp] = self.run_inputs[inp]
             kwargs["cfg"] = self.dag.config
-        if self.cache is not None and o.cache and self._from_cache(i, attempt, fn, args, kwargs):
-            return
         ser = None
         if self.profiling:
             ser = o.serializer or self.serializer or "pickle"
@@ -276,20 +273,48 @@ class Core(RunState):
         if self.capture is not None:
             fn = self.capture.wrap(self.names[i], fn)
         job = _new(Job, (i, attempt, kind, fn, args, kwargs, self.names[i], outputs, ser))
+        if self.cache is not None and o.cache:
+            # The cache is keyed on the call's inputs and the unwrapped callable: the
+            # driver computes the key (Drivers._lookup) and answers _restored/_not_cached.
+            self.outbox.append(_new(Lookup, (job,)))
+            return
         if o.timeout is not None and not self.backend.synchronous:
             self._arm(TIMEOUT, i, attempt, o.timeout)
-        if self.backend.synchronous:
-            ev = self.backend.submit(job)
-            if (
-                o.timeout is not None
-                and ev.t_end - ev.t_start > o.timeout
-                and not isinstance(ev.error, KeyboardInterrupt)
-            ):
-                self._late(i, attempt, ev.t_start, ev.t_end)
-            else:
-                self._complete(ev)
+        self.outbox.append(_new(Start, (job,)))  # the decision; the driver applies it
+
+    def _not_cached(self, job: Job, key: str | None) -> None:
+        """The driver's answer to ``Lookup``: not in the cache (``key`` None: the inputs
+        cannot be keyed). Decide ``Start``; a success will be stored under ``key``."""
+        i = job.idx
+        if key is not None:
+            self.cache_keys[i] = key
+        timeout = self.opts[i].timeout
+        if timeout is not None and not self.backend.synchronous:
+            self._arm(TIMEOUT, i, job.attempt, timeout)
+        self.outbox.append(_new(Start, (job,)))
+
+    def _restored(self, i: int, attempt: int, value: Any) -> None:
+        """The driver's answer to ``Lookup``: the cache holds ``value`` for attempt
+        ``attempt`` of node ``i``, which completes with it, run by no worker."""
+        now = self.clock()
+        if self.held:  # no worker ran it, so none gave its resources back early
+            self._release(i, attempt)
+        self.reasons[i] = "restored from the result cache"
+        self.cached += 1
+        self._complete(done(i, attempt, value, now, now, -1))
+
+    def _ran(self, ev: Event) -> None:
+        """A synchronous backend ran a ``Start`` in place and returned ``ev``: an attempt
+        that returned past its timeout is timed out (``_late``), else ``ev`` applies."""
+        timeout = self.opts[ev.idx].timeout
+        if (
+            timeout is not None
+            and ev.t_end - ev.t_start > timeout
+            and not isinstance(ev.error, KeyboardInterrupt)
+        ):
+            self._late(ev.idx, ev.attempt, ev.t_start, ev.t_end)
         else:
-            self.outbox.append(job)  # the decision; the driver submits it (drivers.py)
+            self._complete(ev)
 
     def _complete(self, ev: Event) -> None:
         """Apply a completion event: the node succeeded or failed (retry, fail, skip
@@ -306,7 +331,7 @@ class Core(RunState):
             self.exclusive_running = False
         held = self.held
         # A threads worker already gave this attempt's resources back (early_attached:
-        # admission._early_release); a cache hit releases in _from_cache.
+        # admission._early_release); a cache hit releases in _restored.
         if held and not self.early_attached:
             if self.callbacks is None:  # _release, inlined for the common case
                 req = held.pop((i, attempt), None)
@@ -324,8 +349,7 @@ class Core(RunState):
             if self.cache_keys:
                 key = self.cache_keys.pop(i, None)
                 if key is not None:
-                    fetch = getattr(self.backend, "materialize", None)  # Dask: not the future
-                    self.cache.put(key, value if fetch is None else fetch(self, i))
+                    self.outbox.append(_new(Store, (i, key)))  # the driver stores it
             if cb is not None and cb.on_node_complete is not None:
                 cb.on_node_complete(self.names[i], value)
         else:
@@ -337,31 +361,6 @@ class Core(RunState):
             self._failed(i, attempt, err, tb, S.FAILED)
         if self.rules:
             self._apply_rules()
-
-    def _from_cache(self, i: int, attempt: int, fn: Any, args: Any, kwargs: Any) -> bool:
-        """Complete node ``i`` from the result cache if its content key is there."""
-        task = self.fns[i]
-        cfg = self.dag.config
-        deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
-        inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
-        resolve = getattr(self.backend, "resolve", None)
-        if resolve is not None:  # Dask: key on the inputs' values, not on their futures
-            args = [resolve(a) for a in args]
-            inputs = {k: resolve(v) for k, v in inputs.items()} if inputs else inputs
-        key = self.cache.key(task, deps, list(args), inputs, self.opts[i].cache_key)
-        if key is None:
-            return False
-        value = self.cache.get(key)
-        if not self.cache.is_hit(value):
-            self.cache_keys[i] = key
-            return False
-        now = self.clock()
-        if self.held:  # no worker ran it, so none gave its resources back early
-            self._release(i, attempt)
-        self.reasons[i] = "restored from the result cache"
-        self.cached += 1
-        self._complete(done(i, attempt, value, now, now, -1))
-        return True
 
     def _release_children(self, i: int, value: Any) -> None:
         """Node ``i`` succeeded with ``value``: each child has one parent fewer to wait
@@ -487,11 +486,14 @@ class Core(RunState):
         self.errors[i] = err
 
     def interrupt(self, reason: str) -> None:
-        """Cancel: nothing new starts; running nodes are abandoned; all say cancelled."""
+        """Cancel: nothing new starts (a ``Start``/``Lookup`` not yet applied is taken
+        back); running nodes are abandoned (``Abandon``); all say cancelled."""
         self.interrupted = True
+        outbox = self.outbox
+        outbox[:] = [d for d in outbox if type(d) is not Start and type(d) is not Lookup]
         for i in range(self.n):
             if self.status[i] == S.RUNNING:
-                self.backend.abandon(i, self.attempt[i])
+                outbox.append(_new(Abandon, (i, self.attempt[i])))
                 self._set(i, S.CANCELLED)
                 self.reasons[i] = reason + " while it was running"
                 self.errors[i] = (CancelledError(f"node {self.names[i]!r} was cancelled"), "")

@@ -1,4 +1,5 @@
-"""Drivers: move events between a backend and the core, nothing else.
+"""Drivers: move events from a backend into the core, and the core's decisions out to
+the backend and the result cache — nothing else.
 
 - ``run``: a synchronous loop on the calling thread — dispatch, ``backend.wait``,
   apply, until the run is finished;
@@ -7,6 +8,11 @@
 - ``run_async``: the loop for asyncio (awaits ``backend.wait_async``);
 - the Dask whole-graph mode uses ``run`` with its own backend (``dask_graph``).
 
+Every loop applies the core's decisions the same way (``_apply_decisions``, see
+:mod:`dagforge.execution.decisions`): ``Start`` submits a job (a synchronous backend
+runs it in place and its event goes straight back to the core, ``Core._ran``),
+``Lookup`` asks the result cache, ``Store`` fills it, ``Abandon`` abandons an attempt.
+
 Ctrl-C (``KeyboardInterrupt``) anywhere in a loop interrupts the run: running nodes
 are abandoned, the rest cancelled, and the result returned.
 """
@@ -14,9 +20,12 @@ are abandoned, the rest cancelled, and the result returned.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-from dagforge.execution.jobs import Event
+from dagforge.execution import states as S
+from dagforge.execution.decisions import Abandon, Lookup, Start
+from dagforge.execution.jobs import Event, Job
 from dagforge.execution.result import ExecutionResult
 from dagforge.execution.state import RunState
 
@@ -30,12 +39,12 @@ class Drivers(RunState):
         attach = getattr(backend, "attach", None)
         if attach is not None:
             return self._run_shared(attach)
-        self.begin()
+        self._open()
         try:
             while self._advance():
                 self._apply(backend.wait(self._wait_timeout()))
         except KeyboardInterrupt:
-            self.interrupt("interrupted by KeyboardInterrupt")
+            self._interrupt("interrupted by KeyboardInterrupt")
         finally:
             backend.shutdown(wait=not self.interrupted)
         return self._finish_or_raise()
@@ -54,7 +63,7 @@ class Drivers(RunState):
         try:
             lock.acquire()
             held = True
-            self.begin()
+            self._open()
             while self._advance():
                 timeout = self._wait_timeout()
                 lock.release()
@@ -69,7 +78,7 @@ class Drivers(RunState):
             if not held:
                 lock.acquire()
                 held = True
-            self.interrupt("interrupted by KeyboardInterrupt")
+            self._interrupt("interrupted by KeyboardInterrupt")
         finally:
             if held:
                 lock.release()
@@ -86,27 +95,110 @@ class Drivers(RunState):
             self._apply([event])
             self.dispatch()
             if self.outbox:
-                self._submit_decided()
+                self._apply_decisions()
         except BaseException as exc:  # e.g. a callback raised: end the run on the engine thread
             if self.crash is None:
                 self.crash = exc
             return True
         return bool(self.timers) or self.finished() or self.fatal is not None
 
+    def _open(self) -> None:
+        """Start the backend for this run, then the run itself (``Core.begin``)."""
+        S.check_run_transition(self.state, S.RUN_RUNNING)  # before starting anything
+        backend = self.backend
+        if hasattr(backend, "run_opts"):
+            backend.run_opts = self.opts  # remote backends map options (resources)
+        if hasattr(backend, "run_conditions"):
+            backend.run_conditions = self.conditions  # and see conditional edges
+        backend.start()
+        self.wall_start = time.time()  # the run's start as a date, beside t0 (begin)
+        self.begin()
+
+    def _interrupt(self, reason: str) -> None:
+        """Interrupt the run (``Core.interrupt``) and abandon what it still runs."""
+        self.interrupt(reason)
+        self._apply_decisions()
+
     def _advance(self) -> bool:
-        """Dispatch what can start and submit it; False once the run is over."""
+        """Dispatch what can start and apply the decisions; False once the run is over.
+
+        On a synchronous backend each applied ``Start`` ran in place and may have made
+        more nodes ready, so dispatch again until nothing more is decided."""
         self.dispatch()
         if self.outbox:
-            self._submit_decided()
+            self._apply_decisions()
+            if self.backend.synchronous:
+                while True:
+                    self.dispatch()
+                    if not self.outbox:
+                        break
+                    self._apply_decisions()
         return not self.finished()
 
-    def _submit_decided(self) -> None:
-        """Hand the jobs the core decided to start to the backend, in order."""
+    def _apply_decisions(self) -> None:
+        """Apply the core's decisions in ``outbox`` to the backend and the result cache,
+        in order; what applying one decides (a synchronous backend's completion, a cache
+        answer) is appended and applied in the same pass."""
         outbox = self.outbox
-        submit = self.backend.submit
-        for job in outbox:
-            submit(job)
-        outbox.clear()
+        backend = self.backend
+        submit = backend.submit
+        sync = backend.synchronous
+        k = 0
+        if not sync:  # the common case, first: only Starts, submitted in order
+            for d in outbox:
+                if type(d) is not Start:
+                    break
+                submit(d[0])
+                k += 1
+            else:
+                outbox.clear()
+                return
+        try:
+            while k < len(outbox):
+                d = outbox[k]
+                k += 1
+                t = type(d)
+                if t is Start:
+                    if sync:
+                        self._ran(submit(d[0]))  # it ran in place: its event, at once
+                    else:
+                        submit(d[0])
+                elif t is Abandon:
+                    backend.abandon(d[0], d[1])
+                elif t is Lookup:
+                    self._lookup(d[0])
+                else:  # Store
+                    self._store(d[0], d[1])
+        finally:
+            del outbox[:k]  # applied (an error leaves the rest for the interrupt)
+
+    def _lookup(self, job: Job) -> None:
+        """``Lookup``: key the node's call (its code, config dependencies and inputs) and
+        ask the result cache; the core hears the answer (``_restored``/``_not_cached``)."""
+        i = job.idx
+        task = self.fns[i]
+        cfg = self.dag.config
+        deps = [(k, cfg.get(k)) for k in getattr(task, "config_deps", ())]
+        kwargs = job.kwargs
+        args: list = list(job.args)
+        inputs = {k: v for k, v in kwargs.items() if k != "cfg"} if kwargs else None
+        resolve = getattr(self.backend, "resolve", None)
+        if resolve is not None:  # Dask: key on the inputs' values, not on their futures
+            args = [resolve(a) for a in args]
+            inputs = {k: resolve(v) for k, v in inputs.items()} if inputs else inputs
+        cache = self.cache
+        key = cache.key(task, deps, args, inputs, self.opts[i].cache_key)
+        if key is not None:
+            value = cache.get(key)
+            if cache.is_hit(value):
+                self._restored(i, job.attempt, value)
+                return
+        self._not_cached(job, key)
+
+    def _store(self, i: int, key: str) -> None:
+        """``Store``: keep node ``i``'s value in the result cache under ``key``."""
+        fetch = getattr(self.backend, "materialize", None)  # Dask: the value, not the future
+        self.cache.put(key, self.values[i] if fetch is None else fetch(self, i))
 
     def _apply(self, events: list[Event]) -> None:
         """Apply completion events, then any due retry/timeout timers."""
@@ -128,15 +220,15 @@ class Drivers(RunState):
         """The same loop for asyncio: awaits completions instead of blocking."""
         import asyncio
 
-        self.begin()
+        self._open()
         backend = self.backend
         try:
             while self._advance():
                 self._apply(await backend.wait_async(self._wait_timeout()))
         except KeyboardInterrupt:  # inside a node: cancel and return, like the other drivers
-            self.interrupt("interrupted by KeyboardInterrupt")
+            self._interrupt("interrupted by KeyboardInterrupt")
         except asyncio.CancelledError:  # the awaiting task was cancelled: propagate it
-            self.interrupt("the run was cancelled")
+            self._interrupt("the run was cancelled")
             raise
         finally:
             backend.shutdown(wait=not self.interrupted)

@@ -162,7 +162,8 @@ class Run(Drivers, FastPath, Admission, Timers, Growth, Building, Core, Planning
         # the engine lock) pops exactly that attempt's hold, once.
         self.held = {}
         self.early_attached = False  # a threads worker gives resources back (admission)
-        self.outbox = []  # jobs the core decided to start, for the driver to submit
+        self.outbox = []  # the core's decisions, for the driver to apply (decisions.py)
+        self.select = backend.select  # injected like the clock: a Task input's output
         # EASY backfilling (admission): per node cost estimates when the run has any.
         self.est = self._estimates(costs, rank_costs)
         self.est_end = {}

@@ -7,9 +7,10 @@ Event: it pops the ready heap and, per node, runs the core's own transitions —
 ``_start`` (READY -> RUNNING), the call (``jobs.call_node``, the one calling
 convention) and ``_succeed`` (RUNNING -> SUCCEEDED, releasing the children) — so
 states and results are the general path's.
-A node with options or Task inputs goes through ``_launch``; a failure through
-``_complete``. With nothing that can change the order, the order compiled for the DAG
-(``Plan.schedules``) runs directly (``core.Core._run_compiled``).
+A node with options or Task inputs goes through ``_launch``, whose decisions this loop
+applies at once (``Drivers._apply_decisions``: it is the inline backend's driver); a
+failure through ``_complete``. With nothing that can change the order, the order
+compiled for the DAG (``Plan.schedules``) runs directly (``core.Core._run_compiled``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class FastPath(RunState):
             if not opts[i].simple or kind == K_TASK or status[i] != READY:
                 heappush(heap, key)
                 self._launch_one_general()
+                self._apply_decisions()  # this loop is the inline backend's driver
                 continue
             attempt = start(i)
             t0 = clock()

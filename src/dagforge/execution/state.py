@@ -17,9 +17,11 @@ Per node ``i`` (flat arrays, grown together when a rule adds nodes):
 ``attempt[i]`` the attempt number last started (an event of another one is stale)
 ``keys[i]``    its heap key (built by ``planning.heap_keys``), or ``None`` for all: the index
 
-Run-wide: ``outbox`` (the Jobs the core decided to start, which the driver submits
-right after ``dispatch``), ``heap`` (ready nodes, best key first), ``blocked`` (keys parked for lack
-of resources) with ``overtaken`` (parked node -> later nodes started around it),
+Run-wide: ``outbox`` (the core's decisions — ``Start``, ``Lookup``, ``Store``,
+``Abandon`` records of :mod:`dagforge.execution.decisions` — which the driver applies in
+order right after ``dispatch``), ``heap`` (ready nodes, best key first), ``blocked``
+(keys parked for lack of resources) with ``overtaken`` (parked node -> later nodes
+started around it),
 ``held`` ((node, attempt) -> the requirement that attempt holds),
 ``takes[i]``/``gives[i]`` (node -> this run's compiled take/give on its pool, built by
 planning, appended by growth; empty without a pool), ``req_kinds`` (how many distinct
@@ -63,6 +65,7 @@ class RunState:
     backend: ExecutionBackend
     callbacks: ExecutionCallbacks | None
     clock: Callable[[], float]
+    select: Callable[[Any, str], Any]
     fail_fast: bool
     pool: Any
     tracing: bool
@@ -173,6 +176,10 @@ class RunState:
         ) -> None: ...  # building
         def finish(self) -> ExecutionResult: ...  # building
         def _dispatch_inline(self) -> None: ...  # fastpath
+        def _apply_decisions(self) -> None: ...  # drivers
+        def _ran(self, ev: Any) -> None: ...  # core
+        def _restored(self, i: int, attempt: int, value: Any) -> None: ...  # core
+        def _not_cached(self, job: Any, key: str | None) -> None: ...  # core
         def _start(self, i: int) -> int: ...  # core
         def _succeed(
             self, i: int, value: Any, t_start: float, t_end: float, wid: int

@@ -5,9 +5,10 @@ belongs to one attempt of one node: when it fires for an attempt that is no long
 node's current one (the node finished, was retried or cancelled meanwhile) it is
 ignored. Arming reads the injected clock (``Run(clock=)``); nothing here sleeps — the
 driver passes :meth:`Timers._wait_timeout` to the backend's ``wait``. A due timeout
-abandons the job and fails the attempt (``_timed_out``); on a synchronous backend, which
-cannot be interrupted, an attempt that returns past its timeout is failed the same way
-when it returns (``_late``). Both end in the core's ``_failed`` (retry or fail).
+decides ``Abandon`` (the driver abandons the job) and fails the attempt
+(``_timed_out``); on a synchronous backend, which cannot be interrupted, an attempt that
+returns past its timeout is failed the same way when it returns (``_late``). Both end
+in the core's ``_failed`` (retry or fail).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 
 from dagforge.errors import NodeTimeoutError
 from dagforge.execution import states as S
+from dagforge.execution.decisions import Abandon
 from dagforge.execution.state import RunState
 
 RETRY, TIMEOUT = 0, 1  # Timer.kind
@@ -113,7 +115,7 @@ class Timers(RunState):
         job on the backend, free its slot and resources, and fail it as TIMED_OUT
         (or retry)."""
         o = self.opts[i]
-        self.backend.abandon(i, attempt)
+        self.outbox.append(Abandon(i, attempt))  # the driver abandons the job
         err = NodeTimeoutError(
             f"node {self.names[i]!r} ran longer than its timeout of {o.timeout}s "
             f"(attempt {attempt}); on the {self.backend.name} backend it was "
