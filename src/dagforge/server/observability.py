@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -190,6 +191,14 @@ class _AccessWriter:
         self._write_lock = threading.Lock()  # one writer at a time: lines stay in order
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):  # a forked server starts a writer of its own
+            os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._pending = deque()
+        self._write_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._thread = None
 
     def add(self, line: tuple[Any, ...]) -> None:
         pending = self._pending
