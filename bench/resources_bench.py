@@ -17,7 +17,6 @@ say "unavailable".
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time
@@ -137,26 +136,9 @@ OVERTAKE = 8  # the engine's default
 
 
 def heterogeneous(n: int, unit: float) -> None:
-    rng = random.Random(0)
-    names, parents = shapes.layered(n, layers=10, max_parents=2, seed=0)
-    caps = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
-    dur, req = {}, {}
-    for name in names:
-        kind = rng.random()
-        if kind < 0.2:
-            req[name] = {"gpu": 1, "cpu": 2, "memory_mb": 4000}
-        elif kind < 0.6:
-            req[name] = {"cpu": rng.choice([1, 2, 4]), "memory_mb": rng.choice([1000, 2000])}
-        else:
-            req[name] = {"cpu": 1, "memory_mb": 500}
-        dur[name] = unit * rng.choice([1, 2, 3])
-    # Lower bound: critical path vs resource-time area.
-    longest = {}
-    for name in names:
-        longest[name] = dur[name] + max((longest[p] for p in parents[name]), default=0.0)
-    cp = max(longest.values())
-    area = max(sum(dur[x] * req[x].get(r, 0) for x in names) / c for r, c in caps.items())
-    bound = max(cp, area)
+    names, parents, dur, req = shapes.heterogeneous(n, unit)
+    caps = shapes.HETEROGENEOUS_CAPS
+    bound, cp, area = shapes.heterogeneous_bound(names, parents, dur, req, caps)
 
     def sleeper(name):
         d = dur[name]

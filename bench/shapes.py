@@ -31,6 +31,8 @@ __all__ = [
     "edge_count",
     "fanout",
     "from_spec",
+    "heterogeneous",
+    "heterogeneous_bound",
     "layered",
     "leaves",
     "roots",
@@ -182,3 +184,41 @@ if __name__ == "__main__":  # pragma: no cover - tiny CLI for eyeballing shapes
             f"{spec}: {len(names)} nodes, {edge_count(parents)} edges, "
             f"{len(roots(names, parents))} roots, {len(leaves(names, parents))} leaves"
         )
+
+
+HETEROGENEOUS_CAPS = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
+
+
+def heterogeneous(n: int, unit: float) -> tuple[list[str], dict[str, list[str]], dict, dict]:
+    """The mixed cpu/gpu/memory workload (seed 0) resources_bench and simulate_bench share.
+
+    Returns names, parents, durations in seconds (1-3 ``unit``) and requirements: 20 %
+    gpu nodes, 40 % medium cpu/memory nodes, 40 % small ones, against
+    :data:`HETEROGENEOUS_CAPS`.
+    """
+    rng = random.Random(0)
+    names, parents = layered(n, layers=10, max_parents=2, seed=0)
+    dur: dict[str, float] = {}
+    req: dict[str, dict[str, int]] = {}
+    for name in names:
+        kind = rng.random()
+        if kind < 0.2:
+            req[name] = {"gpu": 1, "cpu": 2, "memory_mb": 4000}
+        elif kind < 0.6:
+            req[name] = {"cpu": rng.choice([1, 2, 4]), "memory_mb": rng.choice([1000, 2000])}
+        else:
+            req[name] = {"cpu": 1, "memory_mb": 500}
+        dur[name] = unit * rng.choice([1, 2, 3])
+    return names, parents, dur, req
+
+
+def heterogeneous_bound(
+    names: list[str], parents: dict[str, list[str]], dur: dict, req: dict, caps: dict
+) -> tuple[float, float, float]:
+    """(lower bound, critical path, resource area): no schedule can end sooner."""
+    longest: dict[str, float] = {}
+    for name in names:
+        longest[name] = dur[name] + max((longest[p] for p in parents[name]), default=0.0)
+    cp = max(longest.values())
+    area = max(sum(dur[x] * req[x].get(r, 0) for x in names) / c for r, c in caps.items())
+    return max(cp, area), cp, area

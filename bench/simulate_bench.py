@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import time
@@ -37,34 +36,17 @@ import dagforge
 from dagforge.profiling import Profile
 from dagforge.scheduling.simulate import simulate, simulate_executor
 
-CAPS = {"cpu": 8, "gpu": 2, "memory_mb": 16000}
+CAPS = shapes.HETEROGENEOUS_CAPS
 WORKERS = 16
 
 
 def workload(n: int, unit: float):
     """names, parents, durations (s) and requirements: resources_bench.py's [2], seed 0."""
-    rng = random.Random(0)
-    names, parents = shapes.layered(n, layers=10, max_parents=2, seed=0)
-    dur, req = {}, {}
-    for name in names:
-        kind = rng.random()
-        if kind < 0.2:
-            req[name] = {"gpu": 1, "cpu": 2, "memory_mb": 4000}
-        elif kind < 0.6:
-            req[name] = {"cpu": rng.choice([1, 2, 4]), "memory_mb": rng.choice([1000, 2000])}
-        else:
-            req[name] = {"cpu": 1, "memory_mb": 500}
-        dur[name] = unit * rng.choice([1, 2, 3])
-    return names, parents, dur, req
+    return shapes.heterogeneous(n, unit)
 
 
 def lower_bound(names, parents, dur, req):
-    longest: dict[str, float] = {}
-    for name in names:
-        longest[name] = dur[name] + max((longest[p] for p in parents[name]), default=0.0)
-    cp = max(longest.values())
-    area = max(sum(dur[x] * req[x].get(r, 0) for x in names) / c for r, c in CAPS.items())
-    return max(cp, area), cp, area
+    return shapes.heterogeneous_bound(names, parents, dur, req, CAPS)
 
 
 def main() -> None:
