@@ -57,6 +57,12 @@ def test_logs_of_pruned_runs_are_forgotten(make_server):
     run = httpx.post(f"{server.url}/run/broken?wait=true", json={"x": 1}).json()
     plat = server.app.state.platform
     assert plat.monitor.details(run["run_id"])
+    # ?wait=true answers once the run is journaled finished; its dispatcher lets go of
+    # the live view (monitor.forget) just after, so wait for that (bounded) first.
+    deadline = time.monotonic() + 10
+    while plat.monitor.live(run["run_id"]) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert plat.monitor.live(run["run_id"]) is None
     plat.db.prune_runs(time.time() + 10)
     plat.monitor.forget_pruned()
     assert plat.monitor.details(run["run_id"]) == {}

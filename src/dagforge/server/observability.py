@@ -40,6 +40,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dagforge.errors import ServerOptionError
+from dagforge.server.api_models import NodeLogs
 
 log = logging.getLogger("dagforge.server")
 access_log = logging.getLogger("dagforge.server.access")
@@ -678,27 +679,6 @@ class Ready(BaseModel):
     store: str
 
 
-class LogRecordModel(BaseModel):
-    time: float
-    level: str
-    logger: str
-    message: str
-    attempt: int
-
-
-class NodeLogsModel(BaseModel):
-    run_id: str
-    node: str
-    status: str
-    attempts: int | None = None
-    error: str | None = None
-    traceback: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-    records: list[LogRecordModel] = []
-    truncated: bool = False
-
-
 def install(app: Any, plat: Any) -> Metrics:
     """Add /health, /ready, /metrics, the node logs route and the access log to ``app``."""
     from fastapi import Depends, HTTPException, Response
@@ -754,7 +734,7 @@ def install(app: Any, plat: Any) -> Metrics:
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
 
-    @app.get("/runs/{run_id}/nodes/{node}/logs", tags=["runs"], response_model=NodeLogsModel)
+    @app.get("/runs/{run_id}/nodes/{node}/logs", tags=["runs"], response_model=NodeLogs)
     def node_logs(run_id: str, node: str, _: None = Depends(app.state.read_auth)) -> Any:
         """A node's captured stdout, stderr and log records, its error and traceback."""
         try:
@@ -774,7 +754,7 @@ def install(app: Any, plat: Any) -> Metrics:
             found = {"status": status, "logs": None}
         logs = found.get("logs") or {}
         status = (nodes.get(node) or {}).get("status") or found["status"]
-        return NodeLogsModel(
+        return NodeLogs(
             run_id=run_id,
             node=node,
             status=status,
