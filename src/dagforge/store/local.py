@@ -15,6 +15,7 @@ __all__ = ["LocalDirStore"]
 
 _VALUE = ".value"
 _EXPIRES = ".expires"
+_MADE_LIMIT = 4096  # directories remembered as existing (LocalDirStore._makedirs)
 
 
 class LocalDirStore(Store):
@@ -43,6 +44,7 @@ class LocalDirStore(Store):
             raise StoreError(f"cannot create store directory {str(self.path)!r}: {exc}") from exc
         self.url = self.path.as_uri()
         self._root = str(self.path)
+        self._made: set[str] = set()  # directories known to exist (see _makedirs)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "path": str(self.path)}
@@ -81,26 +83,61 @@ class LocalDirStore(Store):
     # --- the contract -------------------------------------------------------------------
 
     def _put(self, key: str, data: bytes, ttl: float | None) -> None:
-        # The hot path of every stored node output: plain os calls, no pathlib objects.
+        # The hot path of every stored node output: plain os calls, no pathlib objects,
+        # and one ``mkdir`` per directory that is actually new (see ``_makedirs``).
         d = os.path.join(self._root, *key.split("/"))
         for attempt in range(3):  # a concurrent delete may prune the directory under us
             try:
-                os.makedirs(d, exist_ok=True)
+                fresh = self._makedirs(d)
                 expires = os.path.join(d, _EXPIRES)
-                if ttl is None:
+                if ttl is not None:
+                    self._write_file(expires, repr(_deadline(ttl)).encode())
+                elif not fresh:  # a directory made just now holds no old sidecar
                     try:
                         os.unlink(expires)
                     except FileNotFoundError:
                         pass
-                else:
-                    self._write_file(expires, repr(_deadline(ttl)).encode())
                 self._write_file(os.path.join(d, _VALUE), data)
                 return
             except FileNotFoundError as exc:
+                self._made.clear()  # something we remembered was pruned: forget it all
                 if attempt == 2:
                     raise self._failed("write", key, exc) from exc
             except OSError as exc:
                 raise self._failed("write", key, exc) from exc
+
+    def _makedirs(self, d: str) -> bool:
+        """Make directory ``d`` and its missing parents; True when ``d`` itself was made now.
+
+        The parents this store made or found are remembered (``self._made``, bounded), so
+        the second node of a run costs one ``mkdir`` for its own directories and no
+        ``stat`` of the run's: ``os.makedirs`` checks every parent on every call. A
+        remembered parent that was removed since (a delete prunes empty directories, so
+        may another process) makes ``mkdir`` fail with ``FileNotFoundError``; then the
+        parents are made the slow way and the memory is dropped."""
+        parent = os.path.dirname(d)
+        made = self._made
+        if parent != self._root and parent not in made:
+            self._makedirs(parent)
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            fresh = False
+        except FileNotFoundError:  # a remembered parent is gone (or the root itself)
+            made.clear()
+            os.makedirs(parent, exist_ok=True)
+            try:
+                os.mkdir(d)
+            except FileExistsError:
+                fresh = False
+            else:
+                fresh = True
+        else:
+            fresh = True
+        if len(made) >= _MADE_LIMIT:
+            made.clear()
+        made.add(d)
+        return fresh
 
     def _write_file(self, target: str, data: bytes) -> None:
         """Write to a unique temporary name beside ``target``, then rename over it."""
