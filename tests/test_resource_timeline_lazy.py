@@ -124,17 +124,16 @@ def test_hot_path_changes_leave_no_container_per_change():
     take, give = pool._vector(req)
     take(req, "warm")
     give(req, "warm")
-    gc.collect()
-    gc.disable()
-    try:
-        tracked = len(gc.get_objects())
-        for _ in range(2000):
-            take(req, "n")
-            give(req, "n")
-        grown = len(gc.get_objects()) - tracked
-    finally:
-        gc.enable()
-    assert grown < 100, grown  # one tuple per change would be 4,000
+    for _ in range(2000):
+        take(req, "n")
+        give(req, "n")
+    # Deterministic (a count of gc.get_objects() also sees other threads' allocations):
+    # every item the hot path appended is untracked (a float, the node's str) or one of
+    # a few shared change objects -- never a new container per change.
+    raw = pool.timeline._raw
+    assert len(raw) == 3 * 4002
+    tracked = {id(x) for x in raw if gc.is_tracked(x)}
+    assert len(tracked) <= 4, len(tracked)  # one tuple per change would be 4,000
     assert len(pool.timeline) == 4002
     snaps = pool.timeline.snapshots
     assert snaps[-1].allocated == {"cpu": 0, "memory_mb": 0}
