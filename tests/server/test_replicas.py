@@ -28,7 +28,9 @@ def start_replica(
     port: int, data_dir: Path, database_url: str, store: str, log: Path
 ) -> subprocess.Popen:
     """A ``dagforge serve`` process on the shared database; its output goes to ``log``."""
-    env = dict(os.environ, DAGFORGE_LEASE_SECONDS="2")  # a dead replica's runs move on in ~2 s
+    # A dead replica's runs move on in ~4 s. (With 2 s, a renewal starved under CI load
+    # once let a live replica's run move to the other replica.)
+    env = dict(os.environ, DAGFORGE_LEASE_SECONDS="4")
     args = ["--port", str(port), "--data-dir", str(data_dir), "--database-url", database_url]
     args += ["--store", store, "--workers", "2", "--allow-module", "replica_functions"]
     return spawn_serve(f"http://127.0.0.1:{port}", args, env=env, log=log, limit=60)
