@@ -172,7 +172,8 @@ def simulate(
             ``estimate_instructions``, which the engine ranks by.
         durations: how long each node takes (default: ``costs``, else as above), when
             it is not what the engine is told (estimates that are wrong).
-        ``costs``, ``rank_costs`` and ``durations`` are in the simulation's unit.
+
+    ``costs``, ``rank_costs`` and ``durations`` are in the simulation's unit.
 
     One deviation from a real run: a DAG whose Tasks estimate instructions, run with a
     pool and no ``costs``, is backfilled by those estimates here (EASY), while the
