@@ -39,13 +39,13 @@ Arity = tuple[int, bool, int, tuple[str, ...]]
 def arity(fn: Any) -> Arity | None:
     """How many positional values ``fn`` requires and accepts; None when unknowable."""
     if type(fn) is types.FunctionType:
-        code = fn.__code__
-        nargs = code.co_argcount
-        ndef = len(fn.__defaults__ or ())
-        kwonly = code.co_varnames[nargs : nargs + code.co_kwonlyargcount]
-        kwdefaults = fn.__kwdefaults__ or {}
-        need_kw = tuple(k for k in kwonly if k not in kwdefaults)
-        return nargs - ndef, bool(code.co_flags & _CO_VARARGS), ndef, need_kw
+        return _from_code(fn)
+    call = _plain_call(fn)
+    if call is not None:  # an object whose class defines __call__ in Python: drop self
+        required, var, optional, need_kw = _from_code(call)
+        if required:
+            return required - 1, var, optional, need_kw
+        return 0, var, optional - 1, need_kw  # ``self`` had a default
     import inspect
 
     try:
@@ -66,6 +66,43 @@ def arity(fn: Any) -> Arity | None:
         elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
             need.append(p.name)
     return required, var, optional, tuple(need)
+
+
+def _from_code(fn: types.FunctionType) -> Arity:
+    code = fn.__code__
+    nargs = code.co_argcount
+    ndef = len(fn.__defaults__ or ())
+    kwonly = code.co_varnames[nargs : nargs + code.co_kwonlyargcount]
+    kwdefaults = fn.__kwdefaults__ or {}
+    need_kw = tuple(k for k in kwonly if k not in kwdefaults)
+    return nargs - ndef, bool(code.co_flags & _CO_VARARGS), ndef, need_kw
+
+
+def _plain_call(fn: Any) -> types.FunctionType | None:
+    """The ``__call__`` of ``fn``'s class when reading its code gives what
+    ``inspect.signature(fn)`` would (a plain function taking ``self`` positionally, with
+    no ``__wrapped__``/``__signature__`` on it or on ``fn``); None otherwise.
+
+    Why: a callable object — the platform wraps every spec node in one — would
+    otherwise cost an ``inspect.signature`` (about 80 us) each time a run is planned.
+    """
+    if isinstance(fn, type):
+        return None
+    for klass in type(fn).__mro__:
+        raw = klass.__dict__.get("__call__")
+        if raw is not None:
+            break
+    else:
+        return None
+    if type(raw) is not types.FunctionType or raw.__code__.co_argcount == 0:
+        return None  # a staticmethod, a C slot, a decorator's object, ``(*args)``
+    try:
+        for obj in (fn, raw):
+            if hasattr(obj, "__wrapped__") or hasattr(obj, "__signature__"):
+                return None
+    except Exception:  # an object whose __getattr__ raises: let inspect decide
+        return None
+    return raw
 
 
 def describe(fn: Any) -> str:
