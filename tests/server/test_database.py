@@ -541,3 +541,22 @@ def test_fast_path_refuses_once_closed(tmp_path) -> None:
     ):
         with pytest.raises(StorageFault, match="closed"):
             call()
+
+
+def test_run_and_snapshot_reads_what_run_and_snapshot_read(db) -> None:
+    db.accept_run("a", "t", "d", "gold", {"x": [1]}, {"spec": {"name": "d"}, "history": []})
+    db.accept_run("b", "t", None, "bronze", {})  # journaled before snapshots existed
+    db.run_started("a")
+    db.run_finished("a", "failed", {"o": (1, 2)}, "boom", {"n": {"status": "failed"}})
+    for rid in ("a", "b"):
+        assert db.run_and_snapshot(rid) == (db.run(rid), db.snapshot(rid))
+    assert db.run_and_snapshot("a")[1] == {"spec": {"name": "d"}, "history": []}
+    assert db.run_and_snapshot("b")[1] is None
+    with pytest.raises(RegistryError, match="'nope'"):
+        db.run_and_snapshot("nope")
+    if db._raw is not None:  # the SQLAlchemy statement too (the fast path is SQLite's)
+        raw, db._raw = db._raw, None
+        try:
+            assert db.run_and_snapshot("a") == (db.run("a"), db.snapshot("a"))
+        finally:
+            db._raw = raw

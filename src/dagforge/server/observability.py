@@ -412,17 +412,20 @@ class RunMonitor:
                 self._traceparents[run_id] = header
 
     # what platform._execute asks for, once per run
-    def capture(self, run_id: str) -> Any:
+    def capture(self, run_id: str, *, fresh: bool = False) -> Any:
+        """The log capture of one run attempt. ``fresh``: no node of the run has ever
+        started (its first attempt, never started before), so it has no rows to clear."""
         from dagforge.execution.capture import DEFAULT_LIMIT, LogCapture
 
         capture = LogCapture(self.capture_limit or DEFAULT_LIMIT)
-        try:  # a retried run: its failed attempts' rows go, completed nodes' logs stay
-            self._table()
-            self.db._write(
-                "DELETE FROM node_logs WHERE run_id=? AND status != 'succeeded'", (run_id,)
-            )
-        except Exception as exc:
-            log.warning("stale node logs of run %s not cleared: %s", run_id, exc)
+        if not fresh:
+            try:  # a retried run: its failed attempts' rows go, completed nodes' logs stay
+                self._table()
+                self.db._write(
+                    "DELETE FROM node_logs WHERE run_id=? AND status != 'succeeded'", (run_id,)
+                )
+            except Exception as exc:
+                log.warning("stale node logs of run %s not cleared: %s", run_id, exc)
         with self._lock:
             self._live[run_id] = _Live(capture)
             self._runs += 1

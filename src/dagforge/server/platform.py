@@ -480,33 +480,36 @@ class Platform:
                     log.warning("claiming a run failed, trying again: %s", exc)
                     self._wakeup.wait(1.0)
                 continue
-            if item is None:
-                continue
-            priority, run_id = item
+            if item is not None:
+                self._dispatch(*item)
+
+    def _dispatch(self, priority: str, run_id: str) -> None:
+        """Execute one claimed run; whatever happens, let go of it (never raises, so a
+        dispatcher thread never dies with a run half-done)."""
+        try:
+            self._execute(run_id)
+        except StorageFault as exc:  # the journal cannot be written: try again later
+            if self._stopping:
+                return  # the journal still says 'running': the next start resumes it
+            log.error("run %s interrupted by a storage fault, queued again: %s", run_id, exc)
+            self._requeue_later(priority, run_id)
+        except Exception as exc:
+            if self._stopping:
+                return
+            log.exception("run %s: internal error", run_id)
             try:
-                self._execute(run_id)
-            except StorageFault as exc:  # the journal cannot be written: try again later
-                if self._stopping:
-                    return  # the journal still says 'running': the next start resumes it
-                log.error("run %s interrupted by a storage fault, queued again: %s", run_id, exc)
+                self.db.run_finished(
+                    run_id, "failed", None, _bounded(f"internal error: {_describe(exc)}"), {}
+                )
+                self._wake(run_id)
+            except Exception:  # the journal itself is unusable; the run resumes later
                 self._requeue_later(priority, run_id)
-            except Exception as exc:  # never let a dispatcher die with a run half-done
-                if self._stopping:
-                    return
-                log.exception("run %s: internal error", run_id)
-                try:
-                    self.db.run_finished(
-                        run_id, "failed", None, _bounded(f"internal error: {_describe(exc)}"), {}
-                    )
-                    self._wake(run_id)
-                except Exception:  # the journal itself is unusable; the run resumes later
-                    self._requeue_later(priority, run_id)
-            finally:
-                with self._lock:
-                    self._cancel.pop(run_id, None)
-                    self._finishing.discard(run_id)
-                    self._released.notify_all()
-                self.monitor.forget(run_id)
+        finally:
+            with self._lock:
+                self._cancel.pop(run_id, None)
+                self._finishing.discard(run_id)
+                self._released.notify_all()
+            self.monitor.forget(run_id)
 
     def _requeue_later(self, priority: str, run_id: str, delay: float = 1.0) -> None:
         """Queue a run again once a storage fault may have cleared (a timer, not a sleep)."""
@@ -522,9 +525,9 @@ class Platform:
     def _execute(self, run_id: str) -> None:
         from dagforge.spec import run_workflow
 
-        run = self.db.run(run_id)
+        run, snapshot = self.db.run_and_snapshot(run_id)
         if run["status"] not in LIVE:  # cancelled while queued, or queued again after a
-            self._wake(run_id)  # storage fault hit its final steps: wake whoever waits
+            self._wake(run_id, run)  # storage fault hit its final steps: wake the waiters
             return
         cancel = threading.Event()
         with self._lock:
@@ -532,15 +535,19 @@ class Platform:
         started = self.db.run_started(run_id)
         if started is None:
             return  # cancelled between the two statements above
-        completed = self.db.completed_nodes(run_id)
-        snapshot = self.db.snapshot(run_id)
-        attempt = len((snapshot or {}).get("history") or []) + 1
+        history = (snapshot or {}).get("history") or []
+        attempt = len(history) + 1
+        # A run that never started and was never retried has no node results or node
+        # logs yet (both are written only after run_started): two statements saved a run.
+        # Snapshot-less runs (older journals) cannot tell, so they always look.
+        fresh = run["started"] is None and snapshot is not None and not history
+        completed = {} if fresh else self.db.completed_nodes(run_id)
 
         def journal(inst: str, out: Any) -> None:
             if not cancel.is_set():
                 self.db.node_done(run_id, inst, out)
 
-        capture = self.monitor.capture(run_id)  # per-node stdout/stderr/log records
+        capture = self.monitor.capture(run_id, fresh=fresh)  # per-node output/log records
         callbacks = self.monitor.callbacks(run_id, journal)  # journal first, then live view
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
@@ -606,10 +613,21 @@ class Platform:
             if cancel.is_set():
                 status, outputs, error = "cancelled", None, "cancelled"
         size = _size(outputs) + 200 * len(nodes)
+        final = None  # the finished run's record, as the journal now holds it
         if status == "cancelled":  # the cancel journaled it: add the node states only
             finished = self._cancelled_nodes(run_id, nodes)
         else:
-            finished = self.db.run_finished(run_id, status, outputs, _bounded(error), nodes)
+            error = _bounded(error)
+            finished = self.db.run_finished(run_id, status, outputs, error, nodes)
+            final = {
+                **run,
+                "status": status,
+                "started": run["started"] if run["started"] is not None else started,
+                "finished": finished,
+                "outputs": _as_journaled(outputs),
+                "error": error,
+                "nodes": _as_journaled(nodes),
+            }
         cleanup_error = None
         if self.settings.retention is not None:
             try:
@@ -620,7 +638,7 @@ class Platform:
         self._log_safely(run, started, finished, status, cleanup_error, attempt)
         if result is not None:
             self._keep_result(run_id, result, size)
-        self._wake(run_id)
+        self._wake(run_id, final)
 
     def _checked_spec(self, spec: Any) -> Any:
         """The validated model of a run's spec, validated once per distinct document.
@@ -655,12 +673,14 @@ class Platform:
         )
         return time.time()
 
-    def _wake(self, run_id: str) -> None:
-        """Resolve every waiter of a finished run (called after the final commit)."""
+    def _wake(self, run_id: str, record: dict[str, Any] | None = None) -> None:
+        """Resolve every waiter of a finished run (called after the final commit) with
+        ``record``, the run as journaled, when the caller has it; else read it."""
         with self._lock:
             waiting = self._waiters.pop(run_id, [])
         if waiting:
-            record = self.db.run(run_id)
+            if record is None:
+                record = self.db.run(run_id)
             for future in waiting:
                 _resolve(future, record)
 
@@ -946,6 +966,12 @@ def _bounded(text: str | None, limit: int = MAX_ERROR) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def _as_journaled(value: Any) -> Any:
+    """``value`` as the journal gives it back (it is written with ``json.dumps(value,
+    default=str)``): tuples become lists, keys strings, unknown objects their ``str``."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _size(value: Any) -> int:

@@ -90,6 +90,7 @@ _ACCEPT = (  # the SQLite fast path's statements (see the module docstring)
     f"INSERT INTO runs ({', '.join(_ACCEPT_KEYS)}) VALUES ({', '.join('?' * len(_ACCEPT_KEYS))})"
 )
 _RUN_BY_ID = f"SELECT {', '.join(_RUN_KEYS)} FROM runs WHERE id = ?"
+_RUN_AND_SNAPSHOT = f"SELECT {', '.join(_RUN_KEYS)}, snapshot FROM runs WHERE id = ?"
 _SUMMARY_KEYS = (
     "id",
     "trigger",
@@ -481,6 +482,22 @@ class SqlDatabase:
         if row is None:
             raise RegistryError(f"no run with id {run_id!r}")
         return _run_row(row)
+
+    def run_and_snapshot(self, run_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """``run(run_id)`` and ``snapshot(run_id)`` in one statement (a dispatcher reads
+        both for every run it starts)."""
+        if self._raw is not None:
+            rows = self._raw_rows(_RUN_AND_SNAPSHOT, (run_id,))
+            row = rows[0] if rows else None
+        else:
+            with self._tx(True) as conn:
+                row = conn.execute(
+                    select(*self._runs_cols, s.runs.c.snapshot).where(s.runs.c.id == run_id)
+                ).first()
+        if row is None:
+            raise RegistryError(f"no run with id {run_id!r}")
+        *fields, snapshot = row
+        return _run_row(fields), None if snapshot is None else json.loads(snapshot)
 
     def runs(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
         with self._tx(True) as conn:
