@@ -58,7 +58,7 @@ def test_file_url_plain_path_and_pathlike(tmp_path: Path) -> None:
         assert store.path == tmp_path / "a b"
     by_url.put("r/n/o", b"x")
     assert by_path.get("r/n/o") == b"x"
-    assert (tmp_path / "a b" / "r" / "n" / "o" / ".value").read_bytes() == b"x"
+    assert (tmp_path / "a b" / "r" / "n" / ".v.o").read_bytes() == b"x"
     assert open_store(by_url.url).path == by_url.path  # describe()["url"] round-trips
     assert open_store("file://localhost" + str(tmp_path)).path == tmp_path
 
