@@ -58,6 +58,8 @@ def test_a_key_and_a_longer_key_under_it(tmp_path):
     assert [store.get(k) for k in ("a", "a/b", "a/b/c")] == [b"one part", b"short", b"long"]
     assert store.keys() == ["a", "a/b", "a/b/c"]
     assert store.keys("a/") == ["a/b", "a/b/c"] and store.keys("a/b/") == ["a/b/c"]
+    assert store.keys("a/b") == ["a/b", "a/b/c"] and store.keys("a") == ["a", "a/b", "a/b/c"]
+    assert store.keys("a/c") == [] and store.keys("a/b/c/") == [] and store.keys("b") == []
     assert store.delete("a/b") and not store.exists("a/b")
     assert store.get("a/b/c") == b"long"  # the longer key (and its directory) stays
     assert store.delete("a/b/c") and store.delete("a")
@@ -339,3 +341,14 @@ def test_old_and_new_keys_of_one_run_are_listed_once(tmp_path):
     assert store.delete_prefix("run/") == 3
     assert store.keys() == [f"{run}/a/out"]
     assert not (tmp_path / "run").exists()
+
+
+def test_an_old_key_directory_also_holds_new_keys_under_it(tmp_path):
+    _old_entry(tmp_path, "a/b", b"old a/b")  # the directory a/b holds .value ...
+    store = LocalDirStore(tmp_path)
+    store.put("a/b/c", b"new a/b/c")  # ... and now .v.c
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == [".v.c", ".value"]
+    assert store.keys("a/") == ["a/b", "a/b/c"]
+    assert store.delete("a/b") and store.keys() == ["a/b/c"]
+    assert store.get("a/b/c") == b"new a/b/c"
+    assert store.delete("a/b/c") and list(tmp_path.iterdir()) == []
