@@ -109,3 +109,16 @@ def test_a_waiter_gets_the_run_exactly_as_the_journal_reads_it(platform):
     answer = waiter.result(timeout=5)
     assert answer == platform.db.run(run_id)
     assert answer["outputs"] == {"odd": {"pair": [5, 6], "by_int": {"1": "one"}, "f": 1.25}}
+
+
+def test_a_held_result_keeps_the_structure_not_the_callables(platform):
+    from dagforge.profiling import Profile
+
+    run_id = platform.accept("t", {"x": 4})["run_id"]
+    dispatch_one(platform)
+    held = platform.result(run_id)
+    assert held.dag.nodes == ["plain", "odd"] and held.dag.edges == [("plain", "odd")]
+    assert held.dag.task("plain") is None and held.planner is None  # no SpecCall, no planner
+    assert held.results["odd"].value["pair"] == (5, 6)  # DAGit's output routes read this
+    profile = Profile.from_result(held).to_dict()
+    assert profile["dag_structure"]["nodes"] == ["plain", "odd"]
