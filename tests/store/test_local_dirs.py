@@ -113,10 +113,19 @@ def test_a_three_node_run_makes_four_directories_and_unlinks_nothing(tmp_path, m
         calls.append(("unlink", os.fspath(path)))
         return real_unlink(path, *args, **kwargs)
 
+    real_replace = os.replace
+    renames: list[tuple[str, str]] = []
+
+    def replace(src, dst, *args, **kwargs):
+        renames.append((os.fspath(src), os.fspath(dst)))
+        return real_replace(src, dst, *args, **kwargs)
+
     monkeypatch.setattr(os, "mkdir", mkdir)
     monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "replace", replace)
     for run in ("r1", "r2"):
         calls.clear()
+        renames.clear()
         for node in ("a", "b", "c"):
             store.put(f"{run}/{node}/x", b"2")
         assert calls == [
@@ -125,6 +134,10 @@ def test_a_three_node_run_makes_four_directories_and_unlinks_nothing(tmp_path, m
             ("mkdir", str(root / run / "b")),
             ("mkdir", str(root / run / "c")),
         ]
+        assert [dst for _, dst in renames] == [str(root / run / n / ".v.x") for n in "abc"]
+        for src, dst in renames:  # a .t. temporary beside its target
+            assert os.path.dirname(src) == os.path.dirname(dst)
+            assert os.path.basename(src).startswith(".t.")
     calls.clear()
     store.put("r1/a/y", b"second output")  # a directory it made: no mkdir at all
     assert calls == [("unlink", str(root / "r1" / "a" / ".e.y"))]
