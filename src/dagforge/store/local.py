@@ -158,8 +158,7 @@ class LocalDirStore(Store):
                 pass
             except OSError:  # not empty (or not ours to remove): stop here
                 break
-            else:
-                made.discard(d)
+            made.discard(d)  # removed, or gone already
             d = os.path.dirname(d)
 
     def _failed(self, action: str, key: str, exc: OSError) -> StoreError:
