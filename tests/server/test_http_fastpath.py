@@ -254,3 +254,37 @@ def test_the_openapi_document_is_unchanged_by_the_fast_path(client):
     assert [p["name"] for p in operation["parameters"]] == ["trigger", "wait", "timeout"]
     assert operation["security"] == [{"bearerAuth": []}]
     assert json.dumps(operation["requestBody"])  # the arguments body is still documented
+
+
+def test_over_a_real_server_the_answers_match_too(tmp_path, fastapi_calls):
+    """Through uvicorn (its own body messages and headers): the same answers either way."""
+    import httpx
+    from helpers import ServerThread
+
+    settings = Settings(data_dir=tmp_path / "d", allow_modules=("platform_functions",), token=TOKEN)
+    app = create_app(settings)
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        fn = {"name": "double", "kind": "python", "path": "platform_functions:double"}
+        assert http.post("/register/function", json=fn, headers=GOOD).status_code == 201
+        trigger = {"trigger_name": "t", "type": "function", "priority": "gold", "dags": ""}
+        trigger["functions"] = ["double"]
+        assert http.post("/register/trigger", json=trigger, headers=GOOD).status_code == 201
+        for path, content, headers, fast_taken in (
+            ("/run/t?wait=true", b'{"x": 4}', {**GOOD, **JSON}, True),
+            ("/run/t?wait=true", b'{"x": 4}', JSON, False),  # 401
+            ("/run/t?wait=true", b"[4]", {**GOOD, **JSON}, False),  # 422
+        ):
+            answers = []
+            for use_standard in (False, True):
+                before = len(fastapi_calls)
+                if use_standard:
+                    with standard(app):
+                        r = http.post(path, content=content, headers=headers)
+                else:
+                    r = http.post(path, content=content, headers=headers)
+                skipped = len(fastapi_calls) == before
+                status, head, body = _answer(r)
+                head = [(k, v) for k, v in head if k != "date"]
+                answers.append((status, head, body, skipped))
+            assert answers[0][:3] == answers[1][:3]
+            assert answers[0][3] is fast_taken and answers[1][3] is False
