@@ -24,6 +24,17 @@ ODD = textwrap.dedent(
 
     def plain(x=0, **_):
         return {"x": x + 1}
+
+    import weakref
+    HELD = []
+
+    class Big:
+        pass
+
+    def fails(x=0, **_):
+        data = Big()  # what a failing function had loaded
+        HELD.append(weakref.ref(data))
+        raise ValueError("fails on purpose")
     """
 )
 
@@ -33,7 +44,7 @@ def platform(tmp_path, monkeypatch):
     (tmp_path / "odd_outputs.py").write_text(ODD)
     monkeypatch.syspath_prepend(str(tmp_path))
     plat = Platform(Settings(data_dir=tmp_path / "data", allow_modules=("odd_outputs",)))
-    for fn in ("odd", "plain"):
+    for fn in ("odd", "plain", "fails"):
         plat.register_function({"name": fn, "path": f"odd_outputs:{fn}"})
     spec = {
         "name": "two",
@@ -122,3 +133,20 @@ def test_a_held_result_keeps_the_structure_not_the_callables(platform):
     assert held.results["odd"].value["pair"] == (5, 6)  # DAGit's output routes read this
     profile = Profile.from_result(held).to_dict()
     assert profile["dag_structure"]["nodes"] == ["plain", "odd"]
+
+
+def test_a_held_failed_run_does_not_keep_the_function_s_locals(platform):
+    import gc
+
+    import odd_outputs
+
+    platform.register_trigger(
+        {"trigger_name": "f", "type": "function", "priority": "gold", "functions": ["fails"]}
+    )
+    run_id = platform.accept("f", {})["run_id"]
+    dispatch_one(platform)
+    held = platform.result(run_id)
+    [name] = [n for n, r in held.results.items() if r.status == "failed"]
+    assert "fails on purpose" in held.results[name].traceback  # the text is kept
+    gc.collect()
+    assert odd_outputs.HELD and odd_outputs.HELD[-1]() is None  # the frames are not

@@ -323,6 +323,25 @@ class ExecutionResult:
         tail = f" ({skipped} skipped, {cancelled} cancelled)" if skipped or cancelled else ""
         raise ExecutionError(head + tail + (":\n" + "\n".join(lines) if lines else ""), fails)
 
+    def release_frames(self) -> ExecutionResult:
+        """Drop the stack frames the nodes' exceptions hold (their formatted tracebacks,
+        ``NodeResult.traceback``, stay); returns self.
+
+        A failed node's exception keeps every frame of its traceback alive, with the
+        failing function's locals — whatever it had loaded. A result kept long after
+        its run (the platform holds its last runs' results) should not keep those.
+        """
+        errors = [err[0] for err in self._errors.values() if err]
+        for attempts in self._attempts.values():
+            errors.extend(a.error for a in attempts or () if a.error is not None)
+        for exc in errors:
+            seen: set[int] = set()
+            while exc is not None and id(exc) not in seen:  # the cause/context chain
+                seen.add(id(exc))
+                exc.__traceback__ = None
+                exc = exc.__cause__ or exc.__context__
+        return self
+
     # -- observability -------------------------------------------------------------------
 
     @property

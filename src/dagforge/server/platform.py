@@ -468,6 +468,7 @@ class Platform:
         if dag is not None:
             result.dag = dag.skeleton()
         result.planner = None
+        result.release_frames()  # a failed node's locals are not what the byte bound counts
         with self._lock:
             old = self._results.pop(run_id, None)
             if old is not None:
