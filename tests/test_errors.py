@@ -56,6 +56,7 @@ EXPECTED: dict[str, tuple[str, set[type[Exception]]]] = {
     "UnknownFunctionError": ("WorkflowError", {KeyError}),
     "PlatformError": ("PlatformError", set()),
     "StorageFault": ("PlatformError", set()),
+    "LeaseLost": ("PlatformError", set()),
     "RegistryError": ("PlatformError", {ValueError}),
     "ClientError": ("PlatformError", set()),
     "ServerOptionError": ("PlatformError", {ValueError}),

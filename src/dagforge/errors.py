@@ -289,6 +289,28 @@ class StorageFault(PlatformError):
     """
 
 
+class LeaseLost(PlatformError):
+    """Raised when a replica writes for a run whose lease another replica has since claimed.
+
+    The journal refused the write (its ``claims`` counter moved past the writer's claim):
+    the run is no longer the writer's, which stops it and writes nothing more for it.
+    ``.run_id``, ``.fence`` (the writer's claim) and ``.claims`` (the journal's now; None
+    if the run is gone) say which.
+    """
+
+    def __init__(self, run_id: str, fence: int, claims: int | None, owner: str | None = None):
+        self.run_id = run_id
+        self.fence = fence
+        self.claims = claims
+        self.owner = owner
+        now = "is no longer in the journal" if claims is None else f"is at claim {claims}"
+        by = f" (held by {owner})" if owner else ""
+        super().__init__(
+            f"run {run_id!r} is no longer this replica's: it wrote with claim {fence}, the "
+            f"run {now}{by}; the write was refused"
+        )
+
+
 class RegistryError(PlatformError, ValueError):
     """Raised when a registry operation fails (unknown or duplicate function, DAG, trigger)."""
 
