@@ -213,8 +213,13 @@ class Client:
         return self._typed(Schedule, "POST", "/register/schedule", json=schedule)
 
     def list_schedules(self) -> list[Schedule]:
-        path = "/schedules"
-        return _parse_list(Schedule, self._call("GET", path), f"GET {path}")
+        """Every registered schedule, by name (all pages of ``GET /schedules``)."""
+        return self._all(Schedule, "/schedules")
+
+    def schedules_page(self, limit: int = 100, cursor: str | None = None) -> Page[Schedule]:
+        """One page of schedules by name, and the cursor of the next page (``None`` on
+        the last one): ``items, next_cursor``."""
+        return self._page(Schedule, "/schedules", limit, cursor)
 
     def get_schedule(self, name: str) -> Schedule:
         return self._typed(Schedule, "GET", f"/schedules/{_seg(name)}")

@@ -22,6 +22,10 @@ moves the cursor in the same transaction, and ``schedule_fires`` has one row per
 firing it. Fired runs are ordinary runs (queued by their trigger's priority class,
 listed by ``/runs`` with ``"schedule"`` set) and survive restarts like any other.
 
+``GET /schedules`` answers one page by name (``limit`` ≤ ``Settings.max_list``, default 100);
+when more follow, ``X-Next-Cursor`` / ``Link: rel="next"`` name the next page's
+``cursor`` (``paging.py``), as ``GET /functions`` does.
+
 Concurrency hazards: the ticker thread is the only caller of ``tick`` in a process;
 registration runs on request threads. Both only touch the database (its own locking).
 """
@@ -29,6 +33,7 @@ registration runs on request threads. Both only touch the database (its own lock
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 import math
 import threading
@@ -214,7 +219,27 @@ class Scheduler:
         return record
 
     def list(self) -> builtins.list[dict[str, Any]]:
+        """Every schedule, described (the ticker's and tests' view; listings use ``page``)."""
         return [self.describe(s) for s in self.db.list_schedules()]
+
+    def page(self, limit: int, after: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Up to ``limit`` schedules by name, after the name ``after``, described.
+
+        One bounded query (``LIMIT``), so a listing's cost does not grow with how many
+        schedules are registered.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if after is None:
+            rows = self.db._exec(
+                "SELECT body, cursor FROM schedules ORDER BY name LIMIT ?", (limit,)
+            )
+        else:
+            rows = self.db._exec(
+                "SELECT body, cursor FROM schedules WHERE name > ? ORDER BY name LIMIT ?",
+                (after, limit),
+            )
+        return [self.describe({**json.loads(b), "cursor": c}) for b, c in rows]
 
     def get(self, name: str) -> dict[str, Any]:
         return self.describe(self.db.get_schedule(name))
@@ -297,9 +322,10 @@ class Scheduler:
 
 def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
     """Add the schedule routes to the gateway (``app.py`` calls this once)."""
-    from fastapi import Body, Depends, HTTPException
+    from fastapi import Body, Depends, HTTPException, Query, Response
 
     from dagforge.server import api_models as m
+    from dagforge.server.paging import MAX_CURSOR, BadCursor, cursor_for, name_from_cursor
 
     typed: dict[str, Any] = {"response_model": m.Schedule, "response_model_exclude_unset": True}
 
@@ -326,14 +352,37 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
 
     may_read = app.state.read_auth  # with a token, reads need it too (unless public_reads)
 
-    @app.get(
+    settings = platform.settings
+    page_size = min(100, settings.max_list)  # the same page as GET /functions and /runs
+
+    def listing(
+        response: Response,
+        limit: int = Query(page_size, ge=1, le=settings.max_list),
+        cursor: str | None = Query(None, max_length=MAX_CURSOR),
+        _: None = Depends(may_read),
+    ) -> Any:
+        """Schedules by name, one page at a time; when more follow, the ``X-Next-Cursor``
+        header (and a ``Link: rel="next"``) names the ``cursor`` of the next page."""
+        try:
+            after = None if cursor is None else name_from_cursor(cursor)
+        except BadCursor as exc:
+            raise HTTPException(422, str(exc)) from None
+        page = scheduler().page(limit, after)
+        if len(page) == limit:
+            nxt = cursor_for(page[-1]["name"])
+            response.headers["X-Next-Cursor"] = nxt
+            response.headers["Link"] = f'</schedules?limit={limit}&cursor={nxt}>; rel="next"'
+        return page
+
+    # FastAPI reads the annotation to inject the response; this module's annotations are
+    # strings (``from __future__``) and fastapi is imported only here, so name the class
+    listing.__annotations__["response"] = Response
+    app.get(
         "/schedules",
         tags=["register"],
         response_model=builtins.list[m.Schedule],
         response_model_exclude_unset=True,
-    )
-    def listing(_: None = Depends(may_read)) -> Any:
-        return scheduler().list()
+    )(listing)
 
     @app.get("/schedules/{name}", tags=["register"], **typed)
     def get(name: str, _: None = Depends(may_read)) -> Any:

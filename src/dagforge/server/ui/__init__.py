@@ -34,7 +34,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import Request
 
@@ -284,6 +284,7 @@ def install_ui(app: Any, plat: Any) -> None:
 
     from dagforge.errors import RegistryError
     from dagforge.server.dispatch import CLASSES
+    from dagforge.server.paging import BadCursor, cursor_for, name_from_cursor
 
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -678,22 +679,69 @@ def install_ui(app: Any, plat: Any) -> None:
             in_flight=plat.monitor.in_flight(),
         )
 
+    registry_sections = ("triggers", "schedules", "dags", "functions")
+    registry_size = min(100, plat.settings.max_list)  # as GET /functions: max_list caps
+
+    def registry_context(request: Request) -> dict[str, Any]:
+        """One page of each registry section; ``limit`` and ``<section>_cursor`` pick it."""
+        q = request.query_params
+        cap = plat.settings.max_list
+        raw = q.get("limit")
+        try:
+            limit = registry_size if raw in (None, "") else int(raw)
+        except ValueError:
+            raise HTTPException(422, f"limit {raw!r} is not a number") from None
+        if not 1 <= limit <= cap:
+            raise HTTPException(422, f"limit must be a number from 1 to {cap}, got {limit}")
+        after: dict[str, str | None] = {}
+        for section in registry_sections:
+            cursor = q.get(f"{section}_cursor") or None
+            try:
+                after[section] = None if cursor is None else name_from_cursor(cursor)
+            except BadCursor as exc:
+                raise HTTPException(422, f"{section}_cursor: {exc}") from None
+        pages = {
+            "triggers": plat.registry_page("triggers", limit, after["triggers"]),
+            "schedules": plat.schedules.page(limit, after["schedules"]),
+            "dags": plat.registry_page("dags", limit, after["dags"]),
+            "functions": plat.registry_page("functions", limit, after["functions"]),
+        }
+        kept = {k: v for k, v in q.items() if k == "limit" or k.endswith("_cursor")}
+        nexts: dict[str, str] = {}
+        firsts: dict[str, str] = {}
+        for section, rows in pages.items():
+            key = "trigger_name" if section == "triggers" else "name"
+            if after[section] is not None:
+                first = {k: v for k, v in kept.items() if k != f"{section}_cursor"}
+                firsts[section] = (
+                    "/ui/registry" + (f"?{urlencode(first)}" if first else "") + f"#{section}"
+                )
+            if len(rows) == limit and rows and isinstance(rows[-1].get(key), str):
+                nxt = {**kept, "limit": str(limit), f"{section}_cursor": cursor_for(rows[-1][key])}
+                nexts[section] = f"/ui/registry?{urlencode(nxt)}#{section}"
+        dags = []
+        for spec in pages["dags"]:
+            nodes, edges = spec_graph(spec)
+            dags.append((spec.get("name", "?"), len(nodes), Markup(dag_svg(nodes, edges, {}))))
+        return {
+            "functions": pages["functions"],
+            "dags": dags,
+            "triggers": pages["triggers"],
+            "schedules": pages["schedules"],
+            "next_page": nexts,
+            "first_page": firsts,
+            "limit": limit,
+        }
+
     @ui.get("/registry", response_class=HTMLResponse)
     def registry_page(request: Request) -> Any:
         if not may_read(request):
             return page(request, "registry.html")
-        dags = []
-        for spec in plat.db.list("dags"):
-            nodes, edges = spec_graph(spec)
-            dags.append((spec.get("name", "?"), len(nodes), Markup(dag_svg(nodes, edges, {}))))
         return page(
             request,
             "registry.html",
-            functions=plat.db.list("functions"),
-            dags=dags,
-            triggers=plat.db.list("triggers"),
-            schedules=plat.schedules.list(),
             capacity=getattr(getattr(plat, "capacity", None), "capacities", None),
+            **registry_context(request),
         )
 
     app.include_router(ui)
