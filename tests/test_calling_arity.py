@@ -12,25 +12,13 @@ from dagforge import calling
 
 
 def inspected(fn):
-    """What ``arity`` answered before the fast path: ``inspect.signature``'s reading."""
+    """What ``arity`` answers without the fast path: ``inspect.signature``'s reading."""
+    fast = calling._plain_call
+    calling._plain_call = lambda _fn: None
     try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    required = optional = 0
-    var = False
-    need = []
-    for p in params:
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            if p.default is p.empty:
-                required += 1
-            else:
-                optional += 1
-        elif p.kind is p.VAR_POSITIONAL:
-            var = True
-        elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
-            need.append(p.name)
-    return required, var, optional, tuple(need)
+        return calling.arity(fn)
+    finally:
+        calling._plain_call = fast
 
 
 class NoArgs:
