@@ -207,14 +207,37 @@ def register_function(
     path: str = typer.Option(None, help="package.module:function"),
     http_url: str = typer.Option(None, "--http", help="URL of an http function"),
     type: str = typer.Option("cpu", help="cpu | gpu"),
+    resources: str = typer.Option(
+        None,
+        "--resources",
+        help="what one instance holds while it runs, e.g. cpu=2,gpu=1 (the server must "
+        "have been started with --resources)",
+    ),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
     """Register a function: a JSON body, or NAME with --path (python) or --http (URL)."""
+    extra: dict[str, Any] = {}
+    if resources is not None:
+        from dagforge.server.capacity import parse_capacity
+
+        try:  # the parser `dagforge serve --resources` uses: the same names and amounts
+            need = parse_capacity(resources)
+        except ValueError as exc:
+            message = str(exc).removeprefix("--resources: ")
+            raise typer.BadParameter(message, param_hint="--resources") from None
+        extra["resources"] = {k: int(v) if v.is_integer() else v for k, v in need.items()}
     if os.path.isfile(source) or source.lstrip().startswith("{"):
         body = _body(source)
         if not isinstance(body, dict):
             raise typer.BadParameter("a function registration must be a JSON object")
+        if extra and body.get("resources") is not None:
+            raise typer.BadParameter(
+                "the JSON body has 'resources' already: give them there or with "
+                "--resources, not both",
+                param_hint="--resources",
+            )
+        body = {**body, **extra}
         _explain_import(
             str(body.get("name")),
             body.get("path") if isinstance(body.get("path"), str) else None,
@@ -226,7 +249,9 @@ def register_function(
     _explain_import(
         source,
         path,
-        lambda: _client(url, token).register_function(source, path=path, url=http_url, type=type),
+        lambda: _client(url, token).register_function(
+            source, path=path, url=http_url, type=type, **extra
+        ),
     )
 
 
