@@ -29,23 +29,32 @@ Invariants:
   **medians**; min/median/max live in an extra ``stats`` object per entry and in a
   top-level ``aggregate`` object.
 - ``save`` is atomic: a temp file in the target directory, fsync, ``os.replace``.
+
+This module holds the :class:`Profile` class (its views, JSON reading and writing,
+comparisons and exports) and the functions that need it: :func:`run_profile`,
+:func:`seed_everything`, :func:`rank_costs_from_profile`. The records a profile holds
+are in ``metrics.py`` (:class:`TaskMetrics`, :class:`EdgeMetrics`,
+:class:`ProfileMetrics`), the format's value rules in ``_format.py``, the building of a
+profile from a result or from repeated runs in ``_building.py``, and dagprofiler's
+``compare`` dict (:func:`compare_dict`) in ``dagprofiler_compare.py``; every one of those
+public names is importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
-import platform as _platform
-import socket
-import statistics
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagforge.errors import CycleError, ProfileError, RunArgumentError, UnknownNodeError
+from dagforge.profiling import _building
+from dagforge.profiling._format import DAGPROFILER_FORMAT_VERSION, _int, _jsonable, _num, _round
+from dagforge.profiling.dagprofiler_compare import compare_dict
+from dagforge.profiling.metrics import EdgeMetrics, ProfileMetrics, TaskMetrics
 from dagforge.profiling.schema import normalise_task_names, validate_profile
 from dagforge.scheduling.order import topological_names
 
@@ -58,224 +67,6 @@ __all__ = [
     "rank_costs_from_profile",
     "run_profile",
 ]
-
-#: The dagprofiler release whose format ``save()`` writes (``metadata.dagprofiler_version``).
-DAGPROFILER_FORMAT_VERSION = "0.1.0"
-
-_TIMINGS = ("compute_time_ms", "serialize_time_ms", "deserialize_time_ms")
-_SEED_KEYS = (*_TIMINGS, "bytes_in", "bytes_out")
-
-
-class TaskMetrics:
-    """Measurements of one node: the seed's five numbers plus where and when it ran.
-
-    ``stats`` (aggregated profiles only) maps each timing key to
-    ``{"median", "min", "max"}``; the plain attributes then hold the medians.
-    """
-
-    __slots__ = (
-        "task",
-        "compute_time_ms",
-        "serialize_time_ms",
-        "deserialize_time_ms",
-        "bytes_in",
-        "bytes_out",
-        "status",
-        "worker",
-        "start_ms",
-        "end_ms",
-        "attempts",
-        "runs",
-        "stats",
-    )
-
-    def __init__(
-        self,
-        task: str,
-        compute_time_ms: float = 0.0,
-        serialize_time_ms: float = 0.0,
-        deserialize_time_ms: float = 0.0,
-        bytes_in: int = 0,
-        bytes_out: int = 0,
-        *,
-        status: str | None = None,
-        worker: str | None = None,
-        start_ms: float | None = None,
-        end_ms: float | None = None,
-        attempts: int | None = None,
-        runs: int | None = None,
-        stats: dict[str, dict[str, float]] | None = None,
-    ):
-        self.task = task
-        self.compute_time_ms = float(compute_time_ms)
-        self.serialize_time_ms = float(serialize_time_ms)
-        self.deserialize_time_ms = float(deserialize_time_ms)
-        self.bytes_in = _num(bytes_in)
-        self.bytes_out = _num(bytes_out)
-        self.status = status
-        self.worker = worker
-        self.start_ms = start_ms
-        self.end_ms = end_ms
-        self.attempts = attempts
-        self.runs = runs
-        self.stats = stats
-
-    @property
-    def total_time_ms(self) -> float:
-        return self.compute_time_ms + self.serialize_time_ms + self.deserialize_time_ms
-
-    def to_dict(self) -> dict[str, Any]:
-        """The seed's entry (``task`` + five numbers), then dagforge's extras when set."""
-        out = self.seed_dict()
-        out.update(self.extras_dict())
-        return out
-
-    def seed_dict(self) -> dict[str, Any]:
-        """Exactly dagprofiler's entry: ``task``, three timings, bytes as integers."""
-        out: dict[str, Any] = {"task": self.task}
-        for key in _TIMINGS:
-            out[key] = _round(getattr(self, key))
-        out["bytes_in"] = round(self.bytes_in)
-        out["bytes_out"] = round(self.bytes_out)
-        return out
-
-    def extras_dict(self) -> dict[str, Any]:
-        """What dagforge adds to an entry (written under the top-level ``"dagforge"``)."""
-        out: dict[str, Any] = {}
-        for key in ("status", "worker", "start_ms", "end_ms", "attempts", "runs"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = _round(value) if isinstance(value, float) else value
-        for key in ("bytes_in", "bytes_out"):
-            value = getattr(self, key)
-            if not float(value).is_integer():
-                out[key] = _round(value)
-        if self.stats is not None:
-            out["stats"] = {k: {s: _round(v) for s, v in d.items()} for k, d in self.stats.items()}
-        return out
-
-    @property
-    def loop_idx(self) -> int:
-        """dagprofiler's loop index of the entry (dagforge names loop instances instead)."""
-        return 0
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], task: str | None = None) -> TaskMetrics:
-        name = task if task is not None else data["task"]
-        return cls(
-            name,
-            data.get("compute_time_ms", 0.0),
-            data.get("serialize_time_ms", 0.0),
-            data.get("deserialize_time_ms", 0.0),
-            data.get("bytes_in", 0),
-            data.get("bytes_out", 0),
-            status=data.get("status"),
-            worker=data.get("worker"),
-            start_ms=data.get("start_ms"),
-            end_ms=data.get("end_ms"),
-            attempts=data.get("attempts"),
-            runs=data.get("runs"),
-            stats={k: dict(v) for k, v in data["stats"].items()} if "stats" in data else None,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TaskMetrics):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    def __repr__(self) -> str:
-        return (
-            f"TaskMetrics({self.task!r}, compute_time_ms={self.compute_time_ms:.3f}, "
-            f"bytes_in={self.bytes_in}, bytes_out={self.bytes_out})"
-        )
-
-
-class EdgeMetrics:
-    """Data that crossed one edge: ``bits`` (what the JSON stores) and ``bytes``.
-
-    dagprofiler's names are aliases: ``size_bits``, ``size_bytes`` and ``data_fields``
-    (the routed output names when known, else empty, as after dagprofiler's own load).
-    """
-
-    __slots__ = ("source", "target", "bits", "data_fields")
-
-    def __init__(self, source: str, target: str, bits: float, data_fields: Sequence[str] = ()):
-        self.source = source
-        self.target = target
-        self.bits = _num(bits)
-        self.data_fields = list(data_fields)
-
-    @property
-    def size_bits(self) -> float:
-        return self.bits
-
-    @property
-    def size_bytes(self) -> float:
-        return self.bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """dagprofiler's edge entry."""
-        return {
-            "source": self.source,
-            "target": self.target,
-            "data_fields": list(self.data_fields),
-            "size_bytes": self.size_bytes,
-            "size_bits": self.size_bits,
-        }
-
-    @property
-    def bytes(self) -> float:
-        b = self.bits / 8
-        return int(b) if float(b).is_integer() else b
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}->{self.target}"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EdgeMetrics):
-            return NotImplemented
-        return (self.source, self.target, self.bits) == (other.source, other.target, other.bits)
-
-    def __repr__(self) -> str:
-        return f"EdgeMetrics({self.source!r} -> {self.target!r}, bits={self.bits})"
-
-
-class ProfileMetrics:
-    """``profile.metrics``: the seed's quickstart numbers, shaped like dagprofiler's
-    ``DAGMetrics`` (``task_metrics`` and ``edge_metrics`` are lists)."""
-
-    __slots__ = ("total_time_ms", "node_weights", "edge_weights", "task_metrics", "edge_metrics")
-
-    def __init__(
-        self,
-        total_time_ms: float,
-        node_weights: dict[str, float],
-        edge_weights: dict[str, float],
-        task_metrics: Sequence[TaskMetrics] = (),
-        edge_metrics: Sequence[EdgeMetrics] = (),
-    ):
-        self.total_time_ms = total_time_ms
-        self.node_weights = node_weights
-        self.edge_weights = edge_weights
-        self.task_metrics: list[TaskMetrics] = list(task_metrics)
-        self.edge_metrics: list[EdgeMetrics] = list(edge_metrics)
-
-    def to_dict(self) -> dict[str, Any]:
-        """dagprofiler's ``DAGMetrics.to_dict()`` shape."""
-        return {
-            "task_metrics": [m.seed_dict() for m in self.task_metrics],
-            "edge_metrics": [e.to_dict() for e in self.edge_metrics],
-            "node_weights": dict(self.node_weights),
-            "edge_weights": dict(self.edge_weights),
-            "total_time_ms": self.total_time_ms,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"ProfileMetrics(total_time_ms={self.total_time_ms:.3f}, "
-            f"node_weights={self.node_weights}, edge_weights={self.edge_weights})"
-        )
 
 
 class Profile:
@@ -416,58 +207,7 @@ class Profile:
         Measured numbers come from the run's ``NodeMetrics`` when it was executed with
         ``profile=True``; otherwise compute time is the node's wall time and bytes are 0.
         """
-        dag = result.dag
-        results = result.results
-        nodes = list(results)
-        known = set(nodes)
-        edges = [(s, t) for s, t in dag.edges if s in known and t in known]
-        have = set(edges)
-        for s, t in result.edge_bytes or {}:
-            if (s, t) not in have and s in known and t in known:
-                edges.append((s, t))
-                have.add((s, t))
-        cfg = getattr(dag, "config", None)
-        node_weights = {}
-        for name in nodes:
-            task = dag.task(name) if name in dag else None
-            node_weights[name] = _estimate(name, task, cfg)
-        edge_bytes = result.edge_bytes or {}
-        edge_weights = {f"{s}->{t}": 8 * int(edge_bytes.get((s, t), 0)) for s, t in edges}
-        metrics = {}
-        for name in nodes:
-            nr = results[name]
-            m = nr.metrics
-            ran = nr.start is not None and nr.end is not None
-            start_ms = nr.start * 1000.0 if ran else None
-            end_ms = nr.end * 1000.0 if ran else None
-            if m is not None:
-                tm = TaskMetrics(
-                    name, m.compute_ms, m.serialize_ms, m.deserialize_ms, m.bytes_in, m.bytes_out
-                )
-            else:
-                tm = TaskMetrics(name, (end_ms - start_ms) if ran else 0.0)  # type: ignore[operator]
-            tm.status = nr.status
-            tm.worker = nr.worker
-            tm.start_ms = start_ms
-            tm.end_ms = end_ms
-            tm.attempts = max(1, len(nr.attempts)) if ran else len(nr.attempts)
-            metrics[name] = tm
-        metadata = _metadata(getattr(result, "started_at", None), seed)
-        metadata["backend"] = getattr(result, "backend", None)
-        metadata["status"] = getattr(result, "status", None)
-        metadata["workers"] = list(getattr(result, "workers", []) or [])
-        return cls(
-            nodes=nodes,
-            edges=edges,
-            node_weights=node_weights,
-            edge_weights=edge_weights,
-            execution_metrics=metrics,
-            execution_order=list(dict.fromkeys(result.execution_order)),
-            configuration=cfg.to_dict() if cfg is not None else {},
-            metadata=metadata,
-            total_time_ms=result.total_time_ms,
-            result=result,
-        )
+        return _building.from_result(cls, result, seed)
 
     @classmethod
     def aggregate(cls, profiles: Sequence[Profile]) -> Profile:
@@ -477,74 +217,7 @@ class Profile:
         are medians; ``metadata.runs`` says how many runs; ``aggregate.total_time_ms``
         holds the total's median/min/max.
         """
-        profiles = list(profiles)
-        if not profiles:
-            raise ProfileError("Profile.aggregate() needs at least one profile")
-        first = profiles[0]
-        for i, p in enumerate(profiles[1:], start=1):
-            if set(p.nodes) != set(first.nodes) or set(p.edges) != set(first.edges):
-                raise ProfileError(
-                    f"profile #{i} has a different structure from profile #0 "
-                    f"({first.compare(p).structure_summary()}); aggregate runs of one DAG only"
-                )
-        n = len(profiles)
-        metrics = {}
-        for name in first.nodes:
-            entries = [p.execution_metrics[name] for p in profiles]
-            stats = {}
-            for key in _TIMINGS:
-                values = [getattr(e, key) for e in entries]
-                stats[key] = {
-                    "median": statistics.median(values),
-                    "min": min(values),
-                    "max": max(values),
-                }
-            base = entries[0]
-            metrics[name] = TaskMetrics(
-                name,
-                compute_time_ms=stats["compute_time_ms"]["median"],
-                serialize_time_ms=stats["serialize_time_ms"]["median"],
-                deserialize_time_ms=stats["deserialize_time_ms"]["median"],
-                bytes_in=statistics.median(e.bytes_in for e in entries),
-                bytes_out=statistics.median(e.bytes_out for e in entries),
-                status=base.status,
-                worker=base.worker,
-                start_ms=base.start_ms,
-                end_ms=base.end_ms,
-                attempts=base.attempts,
-                runs=n,
-                stats=stats,
-            )
-        totals = [p.total_time_ms for p in profiles]
-        metadata = dict(first.metadata)
-        metadata["runs"] = n
-        return cls(
-            nodes=first.nodes,
-            edges=first.edges,
-            node_weights={
-                k: statistics.median(p.node_weights[k] for p in profiles)
-                for k in first.node_weights
-            },
-            edge_weights={
-                k: statistics.median(p.edge_weights[k] for p in profiles)
-                for k in first.edge_weights
-            },
-            execution_metrics=metrics,
-            execution_order=first.execution_order,
-            configuration=first.configuration,
-            metadata=metadata,
-            total_time_ms=statistics.median(totals),
-            aggregate_stats={
-                "runs": n,
-                "total_time_ms": {
-                    "median": statistics.median(totals),
-                    "min": min(totals),
-                    "max": max(totals),
-                },
-            },
-            extra=first.extra,
-            result=profiles[-1].result,
-        )
+        return _building.aggregate(cls, profiles)
 
     # -- JSON ---------------------------------------------------------------------------
 
@@ -703,36 +376,6 @@ class Profile:
         return path, best[start]
 
 
-def compare_dict(a: Profile, b: Profile) -> dict[str, Any]:
-    """dagprofiler 0.1.0's ``Profile.compare`` result: a dict, differences ``a - b``.
-
-    ``{"config_diff": {key: {"self", "other"}}, "node_weight_diff": {node: {"self",
-    "other", "diff", "pct"}}, "edge_weight_diff": {...}, "time_diff_ms": float}``; only
-    entries that differ are listed; ``pct`` is ``inf`` when ``b``'s weight is 0.
-    """
-
-    def weights(mine: Mapping[str, float], theirs: Mapping[str, float]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in sorted(set(mine) | set(theirs)):
-            w1, w2 = mine.get(key, 0), theirs.get(key, 0)
-            if w1 != w2:
-                pct = (w1 - w2) / w2 * 100 if w2 else float("inf")
-                out[key] = {"self": w1, "other": w2, "diff": w1 - w2, "pct": pct}
-        return out
-
-    config_diff = {}
-    for key in sorted(set(a.configuration) | set(b.configuration)):
-        v1, v2 = a.configuration.get(key), b.configuration.get(key)
-        if v1 != v2:
-            config_diff[key] = {"self": v1, "other": v2}
-    return {
-        "config_diff": config_diff,
-        "node_weight_diff": weights(a.node_weights, b.node_weights),
-        "edge_weight_diff": weights(a.edge_weights, b.edge_weights),
-        "time_diff_ms": a.total_time_ms - b.total_time_ms,
-    }
-
-
 # --- engine hook -----------------------------------------------------------------------
 
 
@@ -824,89 +467,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     from dagforge._files import atomic_write
 
     return Path(atomic_write(path, text, mkdir=True))
-
-
-def _estimate(name: str, task: Any, cfg: Any) -> float:
-    fn = getattr(task, "estimate_instructions", None)
-    if task is None or not callable(fn):
-        return 0
-    try:
-        value = fn(cfg)
-    except Exception as exc:
-        raise ProfileError(
-            f"node {name!r}: estimate_instructions(cfg) raised {type(exc).__name__}: {exc}; "
-            f"fix the cost model or the config it reads"
-        ) from exc
-    value = _num(value or 0)
-    if not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
-        raise ProfileError(
-            f"node {name!r}: estimate_instructions(cfg) returned {value!r}; it must be a "
-            f"finite number >= 0"
-        )
-    return value
-
-
-def _metadata(started_at: float | None, seed: int | None) -> dict[str, Any]:
-    when = (
-        _dt.datetime.fromtimestamp(started_at, _dt.UTC) if started_at else _dt.datetime.now(_dt.UTC)
-    )
-    return {
-        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "dagprofiler_version": DAGPROFILER_FORMAT_VERSION,
-        "dagforge_version": _version(),
-        "seed": seed,
-        "hostname": socket.gethostname(),
-        "python": _platform.python_version(),
-        "platform": _platform.platform(),
-    }
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("dagforge")
-    except Exception:
-        import dagforge
-
-        return str(getattr(dagforge, "__version__", "0+unknown"))
-
-
-def _num(value: Any) -> Any:
-    """ints stay ints; integral floats become ints; numpy scalars become Python numbers."""
-    if hasattr(value, "item") and not isinstance(value, int | float):
-        value = value.item()
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
-
-
-def _int(value: Any) -> int:
-    """A weight as dagprofiler's schema wants it: an integer."""
-    return round(value)
-
-
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 6)
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values; numpy scalars via ``.item()``; anything else by ``repr``."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    return repr(value)
 
 
 def _topological(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
