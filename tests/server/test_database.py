@@ -309,11 +309,11 @@ def test_put_of_a_held_run_gives_it_back_and_get_times_out(db) -> None:
         assert queues.get(timeout=0.1) is None
         db.accept_run("r", "t", None, "gold", {})
         queues.put("gold", "r")
-        assert queues.get(timeout=5) == ("gold", "r")
+        assert queues.get(timeout=5) == ("gold", "r", 1)  # the fence: its first claim
         assert queues.get(timeout=0.1) is None  # held: not claimable again
         queues.put("gold", "r", force=True)  # the platform re-queues after a storage fault
         assert queues.held() == []
-        assert queues.get(timeout=5) == ("gold", "r")
+        assert queues.get(timeout=5) == ("gold", "r", 2)  # claimed again: a new fence
         with pytest.raises(RegistryError, match="platinum"):
             queues.put("platinum", "r")
     finally:
@@ -333,7 +333,7 @@ def test_keeper_renews_wakes_remote_finishes_and_passes_cancels(db) -> None:
     try:
         for rid in ("held", "w", "c"):
             db.accept_run(rid, "t", None, "gold", {})
-        assert queues.get(timeout=5) == ("gold", "held")
+        assert queues.get(timeout=5) == ("gold", "held", 1)
         db.run_started("held")
         time.sleep(1.2)  # two lease lengths: only renewal keeps it
         assert db.lease("held")["expires"] > time.time()

@@ -34,6 +34,7 @@ from typing import Any
 from dagforge.errors import (
     CancelledError,
     DagforgeError,
+    LeaseLost,
     RegistryError,
     SpecError,
     StorageFault,
@@ -489,13 +490,22 @@ class Platform:
                     self._wakeup.wait(1.0)
                 continue
             if item is not None:
-                self._dispatch(*item)
+                self._dispatch(*item)  # leased queues add the claim's fence
 
-    def _dispatch(self, priority: str, run_id: str) -> None:
+    def _dispatch(self, priority: str, run_id: str, fence: int | None = None) -> None:
         """Execute one claimed run; whatever happens, let go of it (never raises, so a
-        dispatcher thread never dies with a run half-done)."""
+        dispatcher thread never dies with a run half-done).
+
+        ``fence``: the claim this replica got for the run (leased queues; None for the
+        single server's own queues). The run's journal writes carry it; once another
+        replica has claimed the run (this one's lease expired) they raise ``LeaseLost``
+        and this replica drops the run: it writes nothing more for it, logs no request
+        line and resolves no waiter (the new owner does; the keeper wakes local waiters
+        when the journal says the run finished)."""
         try:
-            self._execute(run_id)
+            self._execute(run_id, fence)
+        except LeaseLost as exc:
+            self._lease_lost(exc)
         except StorageFault as exc:  # the journal cannot be written: try again later
             if self._stopping:
                 return  # the journal still says 'running': the next start resumes it
@@ -507,9 +517,16 @@ class Platform:
             log.exception("run %s: internal error", run_id)
             try:
                 self.db.run_finished(
-                    run_id, "failed", None, _bounded(f"internal error: {_describe(exc)}"), {}
+                    run_id,
+                    "failed",
+                    None,
+                    _bounded(f"internal error: {_describe(exc)}"),
+                    {},
+                    fence,
                 )
                 self._wake(run_id)
+            except LeaseLost as lost:
+                self._lease_lost(lost)
             except Exception:  # the journal itself is unusable; the run resumes later
                 self._requeue_later(priority, run_id)
         finally:
@@ -518,6 +535,17 @@ class Platform:
                 self._finishing.discard(run_id)
                 self._released.notify_all()
             self.monitor.forget(run_id)
+
+    @staticmethod
+    def _lease_lost(exc: LeaseLost) -> None:
+        log.warning(
+            "run %s: lease lost (this replica's claim %s, the journal's now %s%s): "
+            "stopped here, nothing more journaled; the new owner finishes it",
+            exc.run_id,
+            exc.fence,
+            exc.claims,
+            f", held by {exc.owner}" if exc.owner else "",
+        )
 
     def _requeue_later(self, priority: str, run_id: str, delay: float = 1.0) -> None:
         """Queue a run again once a storage fault may have cleared (a timer, not a sleep)."""
@@ -530,7 +558,7 @@ class Platform:
         timer.daemon = True
         timer.start()
 
-    def _execute(self, run_id: str) -> None:
+    def _execute(self, run_id: str, fence: int | None = None) -> None:
         from dagforge.spec import run_workflow
 
         run, snapshot = self.db.run_and_snapshot(run_id)
@@ -540,7 +568,7 @@ class Platform:
         cancel = threading.Event()
         with self._lock:
             self._cancel[run_id] = cancel
-        started = self.db.run_started(run_id)
+        started = self.db.run_started(run_id, fence)  # LeaseLost: claimed again since
         if started is None:
             return  # cancelled between the two statements above
         history = (snapshot or {}).get("history") or []
@@ -551,12 +579,31 @@ class Platform:
         fresh = run["started"] is None and snapshot is not None and not history
         completed = {} if fresh else self.db.completed_nodes(run_id)
 
+        lost: list[LeaseLost] = []
+
         def journal(inst: str, out: Any) -> None:
             if not cancel.is_set():
-                self.db.node_done(run_id, inst, out)
+                try:
+                    self.db.node_done(run_id, inst, out, fence)
+                except LeaseLost as exc:  # taken over: start nothing more, write nothing
+                    lost.append(exc)
+                    cancel.set()
 
         capture = self.monitor.capture(run_id, fresh=fresh)  # per-node output/log records
-        callbacks = self.monitor.callbacks(run_id, journal)  # journal first, then live view
+        if fence is None:
+            callbacks = self.monitor.callbacks(run_id, journal)  # journal, then live view
+        else:  # once the run is another replica's, its node logs are not written here
+            claim: int = fence
+
+            def still_mine() -> bool:
+                if cancel.is_set() and not lost:  # a cancel, or the keeper saw a takeover
+                    try:
+                        self.db.check_fence(run_id, claim)
+                    except LeaseLost as exc:
+                        lost.append(exc)
+                return not lost
+
+            callbacks = _fenced(self.monitor.callbacks(run_id, _unused), journal, still_mine)
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
             spec, registry = self._spec_for(run, snapshot, run_id, cancel)
@@ -588,7 +635,7 @@ class Platform:
             status = "succeeded" if result.ok else "failed"
             outputs = result.workflow_outputs
             error = "; ".join(f"{n}: {_describe(e)}" for n, e in result.failures.items()) or None
-        except StorageFault:
+        except (StorageFault, LeaseLost):
             raise
         except RunCancelled:  # the engine's wait saw the cancel outside its own loop
             error = _CANCELLED_REASON
@@ -599,6 +646,8 @@ class Platform:
             if self._stopping:
                 raise
             error = f"internal error: {_describe(exc)}"
+        if lost:
+            raise lost[0]
         if result is not None:
             cancelled = cancel.is_set()
             nodes = {
@@ -623,10 +672,10 @@ class Platform:
         size = _size(outputs) + 200 * len(nodes)
         final = None  # the finished run's record, as the journal now holds it
         if status == "cancelled":  # the cancel journaled it: add the node states only
-            finished = self._cancelled_nodes(run_id, nodes)
+            finished = self._cancelled_nodes(run_id, nodes, fence)  # or LeaseLost
         else:
             error = _bounded(error)
-            finished = self.db.run_finished(run_id, status, outputs, error, nodes)
+            finished = self.db.run_finished(run_id, status, outputs, error, nodes, fence)
             final = {
                 **run,
                 "status": status,
@@ -671,14 +720,20 @@ class Platform:
                 self._specs[key] = model
         return model
 
-    def _cancelled_nodes(self, run_id: str, nodes: dict[str, Any]) -> float:
+    def _cancelled_nodes(
+        self, run_id: str, nodes: dict[str, Any], fence: int | None = None
+    ) -> float:
         """Record a cancelled run's node states, unless it was retried since (from another
         replica, while this one still waited for a running node): then the row is the
-        new attempt's and is left alone."""
-        self.db._write(
-            "UPDATE runs SET nodes=?, outputs=? WHERE id=? AND status='cancelled'",
-            (json.dumps(nodes, default=str), json.dumps(None), run_id),
-        )
+        new attempt's and is left alone. With a ``fence``, also only while the run is
+        still this replica's claim; ``LeaseLost`` when another replica has claimed it
+        since (the keeper sets the cancel event of a run taken over)."""
+        sql = "UPDATE runs SET nodes=?, outputs=? WHERE id=? AND status='cancelled'"
+        args: tuple[Any, ...] = (json.dumps(nodes, default=str), json.dumps(None), run_id)
+        if fence is None:
+            self.db._write(sql, args)
+        elif not self.db._write(sql + " AND claims=?", (*args, fence)):
+            self.db.check_fence(run_id, fence)  # LeaseLost; else retried since: left alone
         return time.time()
 
     def _wake(self, run_id: str, record: dict[str, Any] | None = None) -> None:
@@ -964,6 +1019,31 @@ class _Guarded:
         """Sent to another process (``processes``, Dask) without the cancel event, which
         cannot travel: there the engine's wait and the journal see cancels instead."""
         return (_Guarded, (self.name, self.fn, None))
+
+
+def _unused(_name: str, _value: Any) -> None:
+    """The monitor's journal hook when ``_fenced`` journals first itself."""
+
+
+def _fenced(callbacks: Any, journal: Any, still_mine: Any) -> Any:
+    """A leased run's engine callbacks: a completed node is journaled first (the fenced
+    ``node_done``), and the monitor's view and node logs hear of a node's end only while
+    the run is still this replica's (``still_mine()``), so a replica that lost the run
+    leaves the new owner's node logs alone."""
+    complete, error = callbacks.on_node_complete, callbacks.on_node_error
+
+    def on_complete(name: str, value: Any) -> None:
+        journal(name, value)
+        if complete is not None and still_mine():
+            complete(name, value)
+
+    def on_error(name: str, exc: BaseException) -> None:
+        if error is not None and still_mine():
+            error(name, exc)
+
+    callbacks.on_node_complete = on_complete
+    callbacks.on_node_error = on_error
+    return callbacks
 
 
 def _describe(exc: BaseException) -> str:

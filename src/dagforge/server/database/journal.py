@@ -11,6 +11,15 @@ in ``tests/server/reference_journal.py``), plus what several gateways need:
   runs under the database's write lock (``BEGIN IMMEDIATE``), which is equally atomic.
 - ``renew_leases(owner, lease)`` pushes out the expiry of every run the owner is
   running (one statement per replica, every ``lease / 3`` seconds).
+- fencing: every claim increments the run's ``claims``; ``claim_fenced`` returns the
+  number the claimer got (its *fence*). The writes a dispatcher makes for a run it holds
+  (``run_started``, ``node_done``, ``run_finished``) take that fence and only change the
+  journal while ``claims`` still equals it; otherwise they change nothing and raise
+  ``LeaseLost`` (another replica took the run over after this one's lease expired). On
+  PostgreSQL the fenced node result locks the run's row ``FOR SHARE`` while it checks,
+  so it commits either before a competing claim or not at all; on SQLite every write
+  holds the database's write lock. Without a fence (``None``: the single SQLite server,
+  which has no leases) the statements are the unfenced ones, unchanged.
 - schedule cursors and fires (``schedules.py`` uses them).
 
 Every write commits before the method returns, as before. A statement the database
@@ -54,7 +63,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dagforge.errors import RegistryError, StorageFault
+from dagforge.errors import LeaseLost, RegistryError, StorageFault
 from dagforge.server.database import schema as s
 
 KINDS = {"functions": "function", "dags": "DAG", "triggers": "trigger"}
@@ -357,24 +366,33 @@ class SqlDatabase:
             raise RegistryError(f"no run with id {run_id!r}")
         return None if row[0] is None else json.loads(row[0])
 
-    def run_started(self, run_id: str) -> float | None:
+    def run_started(self, run_id: str, fence: int | None = None) -> float | None:
         """Mark a queued (or resumed) run running; None if it is no longer live
-        (cancelled while it waited)."""
+        (cancelled while it waited). With a ``fence`` (the claim this replica got),
+        ``LeaseLost`` if another replica has claimed the run since."""
         now = time.time()
         if self._raw is not None:
-            changed = self._raw_write(
+            sql = (
                 "UPDATE runs SET status = 'running', started = coalesce(started, ?) "
-                "WHERE id = ? AND status IN ('queued', 'running')",
-                (now, run_id),
+                "WHERE id = ? AND status IN ('queued', 'running')"
             )
-            return now if changed else None
-        r = s.runs
-        with self._tx("relaxed") as conn:
-            changed = conn.execute(
-                update(r)
-                .where(r.c.id == run_id, r.c.status.in_(LIVE))
-                .values(status="running", started=func.coalesce(r.c.started, now))
-            ).rowcount
+            if fence is None:
+                changed = self._raw_write(sql, (now, run_id))
+            else:
+                changed = self._raw_write(sql + " AND claims = ?", (now, run_id, fence))
+        else:
+            r = s.runs
+            where = [r.c.id == run_id, r.c.status.in_(LIVE)]
+            if fence is not None:
+                where.append(r.c.claims == fence)
+            with self._tx("relaxed") as conn:
+                changed = conn.execute(
+                    update(r)
+                    .where(*where)
+                    .values(status="running", started=func.coalesce(r.c.started, now))
+                ).rowcount
+        if not changed and fence is not None:
+            self.check_fence(run_id, fence)  # taken over: LeaseLost; else not live
         return now if changed else None
 
     def run_cancelled(self, run_id: str) -> bool:
@@ -418,7 +436,13 @@ class SqlDatabase:
                 conn.execute(delete(r).where(r.c.id.in_(part)))
         return ids
 
-    def node_done(self, run_id: str, instance: str, outputs: Any) -> None:
+    def node_done(self, run_id: str, instance: str, outputs: Any, fence: int | None = None) -> None:
+        """Journal a completed node's outputs. With a ``fence``, only while the run's
+        ``claims`` still equals it (one statement: the insert selects its row only if
+        the run has that claim); ``LeaseLost`` otherwise, nothing written."""
+        if fence is not None:
+            self._node_done_fenced(run_id, instance, json.dumps(outputs, default=str), fence)
+            return
         if self._raw is not None:
             self._raw_write(
                 "INSERT INTO node_results (run_id, instance, outputs) VALUES (?, ?, ?) "
@@ -439,38 +463,93 @@ class SqlDatabase:
                 )
             )
 
-    def run_finished(
-        self, run_id: str, status: str, outputs: Any, error: str | None, nodes: dict[str, Any]
-    ) -> float:
-        now = time.time()
+    def _node_done_fenced(self, run_id: str, instance: str, outputs: str, fence: int) -> None:
+        sql = (
+            "INSERT INTO node_results (run_id, instance, outputs) SELECT ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND claims = ?{lock}) "
+            "ON CONFLICT (run_id, instance) DO UPDATE SET outputs = excluded.outputs"
+        )
+        args = (run_id, instance, outputs, run_id, fence)
         if self._raw is not None:
-            self._raw_write(
+            changed = self._raw_write(sql.format(lock=""), args)
+        else:
+            # PostgreSQL: FOR SHARE waits for a competing claim's UPDATE of the row and
+            # then sees its new claims (so refuses); a claim waits for this insert
+            lock = " FOR SHARE" if self.dialect == "postgresql" else ""
+            with self._tx("relaxed") as conn:
+                changed = conn.exec_driver_sql(
+                    self._translate(sql.format(lock=lock)), args
+                ).rowcount
+        if not changed:
+            self.check_fence(run_id, fence)
+            raise StorageFault(  # the fence matched a moment later: nothing was written
+                f"journal error in {self.display}: node {instance!r} of run {run_id!r} "
+                "was not journaled"
+            )
+
+    def run_finished(
+        self,
+        run_id: str,
+        status: str,
+        outputs: Any,
+        error: str | None,
+        nodes: dict[str, Any],
+        fence: int | None = None,
+    ) -> float:
+        """Journal a run's end (and end its lease). With a ``fence``, only while the run's
+        ``claims`` still equals it; ``LeaseLost`` otherwise, nothing written."""
+        now = time.time()
+        values = (
+            status,
+            now,
+            json.dumps(outputs, default=str),
+            error,
+            json.dumps(nodes, default=str),
+            run_id,
+        )
+        if self._raw is not None:
+            sql = (
                 "UPDATE runs SET status = ?, finished = ?, outputs = ?, error = ?, nodes = ?, "
-                "lease_expires = NULL WHERE id = ?",
-                (
-                    status,
-                    now,
-                    json.dumps(outputs, default=str),
-                    error,
-                    json.dumps(nodes, default=str),
-                    run_id,
-                ),
+                "lease_expires = NULL WHERE id = ?"
             )
-            return now
-        with self._tx(True) as conn:
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.id == run_id)
-                .values(
-                    status=status,
-                    finished=now,
-                    outputs=json.dumps(outputs, default=str),
-                    error=error,
-                    nodes=json.dumps(nodes, default=str),
-                    lease_expires=None,
-                )
-            )
+            if fence is None:
+                self._raw_write(sql, values)
+                return now
+            changed = self._raw_write(sql + " AND claims = ?", (*values, fence))
+        else:
+            r = s.runs
+            where = [r.c.id == run_id]
+            if fence is not None:
+                where.append(r.c.claims == fence)
+            with self._tx(True) as conn:
+                changed = conn.execute(
+                    update(r)
+                    .where(*where)
+                    .values(
+                        status=status,
+                        finished=now,
+                        outputs=values[2],
+                        error=error,
+                        nodes=values[4],
+                        lease_expires=None,
+                    )
+                ).rowcount
+            if fence is None:
+                return now
+        if not changed:
+            self.check_fence(run_id, fence)
+            raise LeaseLost(run_id, fence, None)  # the run is gone from the journal
         return now
+
+    def check_fence(self, run_id: str, fence: int) -> None:
+        """``LeaseLost`` unless the run's ``claims`` is still ``fence`` (the claim this
+        replica got): another replica claimed it since, or it is gone."""
+        rows = self._exec("SELECT claims, lease_owner FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise LeaseLost(run_id, fence, None)
+        claims, owner = rows[0]
+        if claims != fence:
+            raise LeaseLost(run_id, fence, claims, owner)
 
     def run(self, run_id: str) -> dict[str, Any]:
         if self._raw is not None:
@@ -571,7 +650,15 @@ class SqlDatabase:
         return {p: n for p, n in rows}
 
     def claim(self, owner: str, priority: str, lease: float) -> str | None:
-        """Lease the oldest claimable run of ``priority`` to ``owner``; its id, or None.
+        """Lease the oldest claimable run of ``priority`` to ``owner``; its id, or None
+        (``claim_fenced`` also says which claim of the run it was)."""
+        claimed = self.claim_fenced(owner, priority, lease)
+        return None if claimed is None else claimed[0]
+
+    def claim_fenced(self, owner: str, priority: str, lease: float) -> tuple[str, int] | None:
+        """Lease the oldest claimable run of ``priority`` to ``owner``: ``(run id, fence)``
+        or None. The fence is the run's ``claims`` after this claim's increment: the
+        owner's writes for the run carry it (see the module docstring).
 
         A queued run stays 'queued' until ``run_started``; a run whose previous owner's
         lease expired is taken over as it is (it resumes from its completed nodes).
@@ -590,11 +677,11 @@ class SqlDatabase:
             update(r)
             .where(r.c.id == candidate, self._claimable(now))
             .values(lease_owner=owner, lease_expires=now + lease, claims=r.c.claims + 1)
-            .returning(r.c.id)
+            .returning(r.c.id, r.c.claims)
         )
         with self._tx(True) as conn:
             row = conn.execute(stmt).first()
-        return None if row is None else row[0]
+        return None if row is None else (row[0], int(row[1]))
 
     def renew_leases(
         self, owner: str, lease: float, run_ids: builtins.list[str]
@@ -643,6 +730,20 @@ class SqlDatabase:
         if row is None:
             raise RegistryError(f"no run with id {run_id!r}")
         return {"owner": row[0], "expires": row[1], "claims": row[2]}
+
+    def fences(self, run_ids: builtins.list[str]) -> dict[str, tuple[str, int]]:
+        """``(status, claims)`` of each of ``run_ids`` (unknown ids left out): the keeper
+        tells a run taken over (live, claims moved on) from one that finished."""
+        if not run_ids:
+            return {}
+        r = s.runs
+        out: dict[str, tuple[str, int]] = {}
+        with self._tx(True) as conn:
+            for chunk in range(0, len(run_ids), 500):
+                part = run_ids[chunk : chunk + 500]
+                rows = conn.execute(select(r.c.id, r.c.status, r.c.claims).where(r.c.id.in_(part)))
+                out.update((rid, (status, int(claims))) for rid, status, claims in rows)
+        return out
 
     def statuses(self, run_ids: builtins.list[str]) -> dict[str, str]:
         """The journaled status of each of ``run_ids`` (unknown ids are left out)."""

@@ -17,6 +17,13 @@ not know which one they use. ``get`` claims a run from the database:
 - ``put`` only wakes a local dispatcher (the run is in the journal already); a ``put``
   of a run this replica holds gives the run back (the platform re-queues a run after a
   storage fault that way).
+- ``get`` answers ``(class, run_id, fence)``: the fence is the claim number this
+  replica got (the run's ``claims`` after its claim). The dispatcher passes it to the
+  journal's writes for the run, which refuse (``LeaseLost``) once another replica has
+  claimed the run since. The keeper notices that too: a held run its renewal no longer
+  extends that is still live under a newer claim was taken over, and its local cancel
+  event is set at once, so the dispatcher stops it (``dispatch.RunQueues`` answers
+  ``(class, run_id)``: one server, no leases, no fence).
 
 The same background thread resolves local waiters of runs another replica finished and
 passes on cancellations made through another replica (see :meth:`attach`).
@@ -81,7 +88,7 @@ class LeasedQueues:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wrr = WeightedRoundRobin(weights)
         self._cond = threading.Condition()
-        self._held: set[str] = set()
+        self._held: dict[str, int] = {}  # run id -> the fence this replica claimed it with
         self._sizes: tuple[float, dict[str, int]] | None = None
         self._ready: tuple[float, set[str]] | None = None  # classes with claimable runs
         self._closed = False
@@ -122,7 +129,7 @@ class LeasedQueues:
             raise RegistryError(f"unknown priority class {priority!r}; use {CLASSES}")
         with self._cond:
             held = item in self._held
-            self._held.discard(item)
+            self._held.pop(item, None)
             if self._ready is not None:
                 self._ready[1].add(priority)
         if held:
@@ -134,8 +141,8 @@ class LeasedQueues:
         """A cancelled run: its journal status keeps every replica from claiming it."""
         return False
 
-    def get(self, timeout: float | None = None) -> tuple[str, Any] | None:
-        """Claim a run (blocking up to ``timeout``); ``(class, run_id)`` or None."""
+    def get(self, timeout: float | None = None) -> tuple[str, Any, int] | None:
+        """Claim a run (blocking up to ``timeout``); ``(class, run_id, fence)`` or None."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -161,7 +168,7 @@ class LeasedQueues:
                     wait = min(wait, left)
                 self._cond.wait(wait)
 
-    def _try_claim(self) -> tuple[str, str] | None:
+    def _try_claim(self) -> tuple[str, str, int] | None:
         """Claim from the class WRR picks among those with claimable runs.
 
         Which classes have work is counted in the database at most every ``poll``
@@ -185,11 +192,12 @@ class LeasedQueues:
                 cls = self._wrr.pick(classes)
             if cls is None:
                 return None
-            run_id = self.db.claim(self.owner, cls, self.lease)
-            if run_id is not None:
+            claimed = self.db.claim_fenced(self.owner, cls, self.lease)
+            if claimed is not None:
+                run_id, fence = claimed
                 with self._cond:
-                    self._held.add(run_id)
-                return cls, run_id
+                    self._held[run_id] = fence
+                return cls, run_id, fence
             with self._cond:  # that class is empty (or taken by others): count again
                 self._ready = None
         return None
@@ -246,12 +254,39 @@ class LeasedQueues:
 
     def _renew(self) -> None:
         with self._cond:
-            held = list(self._held)
+            held = dict(self._held)
         if not held:
             return
-        renewed: set[str] = set(self.db.renew_leases(self.owner, self.lease, held))
+        renewed: set[str] = set(self.db.renew_leases(self.owner, self.lease, list(held)))
+        gone = sorted(set(held) - renewed)
+        if not gone:
+            return
         with self._cond:  # finished, cancelled or taken over: this replica holds it no more
-            self._held.difference_update(set(held) - renewed)
+            for run_id in gone:
+                if self._held.get(run_id) == held[run_id]:
+                    del self._held[run_id]
+        self._lost(gone, held)
+
+    def _lost(self, gone: list[str], held: dict[str, int]) -> None:
+        """Stop the local runs among ``gone`` that another replica has taken over (still
+        live, claimed again since): their cancel events are set, so their dispatchers
+        start nothing more; the journal refuses their writes anyway (``LeaseLost``)."""
+        now = self.db.fences(gone)
+        running = dict(self._running())
+        for run_id in gone:
+            status, claims = now.get(run_id, (None, None))
+            if status not in ("queued", "running") or claims == held[run_id]:
+                continue  # finished or cancelled here or elsewhere: not a takeover
+            log.warning(
+                "run %s: lease lost (this replica claimed it as claim %s, another replica "
+                "holds claim %s); stopping it here",
+                run_id,
+                held[run_id],
+                claims,
+            )
+            event = running.get(run_id)
+            if event is not None:
+                event.set()
 
     def _watch(self) -> None:
         waiting = list(self._waiting())
