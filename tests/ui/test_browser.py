@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import TOKEN, register
+from ui_helpers import TOKEN, register
 
 CHROMIUM = os.environ.get("DAGFORGE_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -333,7 +332,7 @@ def test_platform_run_page_shows_the_resource_timeline_live(make_server, page, t
     the shared pool runs them one after the other), finish needs memory=300. The run
     page draws one row per resource while the run is in progress and, without a reload,
     the finished run's rows with their capacity and peak."""
-    from conftest import SPECS, node
+    from ui_helpers import SPECS, node
 
     server = make_server(resources={"cpu": 3, "memory": 1000})
     url = server.url

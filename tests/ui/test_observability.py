@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
+from ui_helpers import TOKEN, register
 
-from conftest import TOKEN, register
 from dagforge.server.observability import JsonFormatter, setup_logging, startup_line
 from dagforge.server.platform import Settings
 

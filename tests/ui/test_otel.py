@@ -6,8 +6,7 @@ import time
 
 import httpx
 import pytest
-
-from conftest import register
+from ui_helpers import register
 
 pytest.importorskip("opentelemetry.sdk")
 
@@ -144,8 +143,7 @@ def _spans_when_run_ended(exporter, bound=200):
 @pytest.fixture
 def function_echo():
     from fastapi import FastAPI, Header
-
-    from conftest import Server
+    from ui_helpers import Server
 
     app = FastAPI()
     seen: list[str | None] = []

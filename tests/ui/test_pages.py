@@ -7,8 +7,7 @@ import re
 import time
 
 import httpx
-
-from conftest import register
+from ui_helpers import register
 
 EVIL = "<script>alert(1)</script>"
 

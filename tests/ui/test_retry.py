@@ -7,8 +7,7 @@ import time
 
 import httpx
 import ui_functions
-
-from conftest import TOKEN, register
+from ui_helpers import TOKEN, register
 
 
 def _wait(url, run_id, headers=None, bound=200):

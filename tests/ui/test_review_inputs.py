@@ -4,8 +4,8 @@ is a 422, and a profile error's message is shown escaped."""
 from __future__ import annotations
 
 import httpx
+from ui_helpers import register
 
-from conftest import register
 from dagforge.server.ui import RunView
 
 

@@ -9,8 +9,7 @@ import sys
 import time
 
 import httpx
-
-from conftest import free_port
+from ui_helpers import free_port
 
 
 def _line(proc, needle, bound=200):
