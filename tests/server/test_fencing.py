@@ -142,6 +142,54 @@ def test_a_retried_run_claimed_again_fences_out_the_old_attempt(two_journals) ->
     assert a.fences(["r", "nope"]) == {"r": ("queued", 2)}
 
 
+def test_postgres_a_node_result_racing_a_claim_waits_for_it_and_is_refused(
+    postgres_url,  # noqa: F811
+) -> None:
+    """The fenced node result locks the run's row FOR SHARE: while B's claim is not yet
+    committed, A's insert waits for it, then sees the new claim and is refused (a plain
+    EXISTS would read the old, committed claim and slip A's result in)."""
+    from sqlalchemy import text
+
+    upgrade(postgres_url)
+    a, b, watch = (open_database(postgres_url) for _ in range(3))
+    try:
+        a.accept_run("r", "t", None, "gold", {})
+        assert a.claim_fenced("a", "gold", 30) == ("r", 1)
+        outcome: list[BaseException | None] = []
+        with b.engine.connect() as conn:
+            tx = conn.begin()
+            conn.execute(
+                text("UPDATE runs SET claims = claims + 1, lease_owner = 'b' WHERE id = 'r'")
+            )
+
+            def write() -> None:
+                try:
+                    a.node_done("r", "n", {"by": "a"}, 1)
+                    outcome.append(None)
+                except LeaseLost as exc:
+                    outcome.append(exc)
+
+            writer = threading.Thread(target=write)
+            writer.start()
+
+            def a_waits() -> bool:
+                rows = watch._exec(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+                return rows[0][0] >= 1
+
+            waited = wait_until(lambda: a_waits() or bool(outcome))
+            tx.commit()
+        writer.join(timeout=30)
+        assert waited and outcome, "A's write neither waited nor finished"
+        assert isinstance(outcome[0], LeaseLost) and outcome[0].claims == 2, outcome
+        assert a.completed_nodes("r") == {}
+    finally:
+        for db in (a, b, watch):
+            db.close()
+
+
 # --- the keeper ------------------------------------------------------------------------------
 
 
