@@ -9,30 +9,40 @@ Invariants:
 - ``validate()`` (run implicitly before execution, by ``build()`` and by the
   ``DAG(tasks=, edges=)`` constructor) checks cycles and Task-Standard routing and caches
   the topological order; any mutation drops the cache.
+
+This module holds the :class:`DAG` class itself (construction, queries, exports and the
+run conveniences) and :func:`dag`. What validation checks is in ``graph_validation.py``
+(with :func:`raise_problems`), the Mermaid/DOT/networkx exports in ``graph_export.py``,
+the staged builder in ``graph_builder.py``
+(:class:`DAGBuilder`), and the checks of a node's name and options in
+``_graph_checks.py``; ``DAGBuilder`` and ``raise_problems`` are importable from here too.
 """
 
 from __future__ import annotations
 
-import gc
-from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
-from operator import is_not, ne
+from operator import is_not
 from typing import Any
 
-from dagforge import _seams
+from dagforge import _seams, graph_export
+from dagforge._graph_checks import _check_name, _node_options, _unknown
 from dagforge.config import Config
 from dagforge.errors import (
     AmbiguousInputError,
-    ConfigError,
     CycleError,
     DuplicateNodeError,
     EdgeRoutingError,
     GraphError,
-    GraphValidationError,
-    MissingInputError,
     UnknownNodeError,
 )
+
+# Raised by graph_validation.py now; importable from here as before the split.
+from dagforge.errors import ConfigError as ConfigError
+from dagforge.errors import GraphValidationError as GraphValidationError
+from dagforge.errors import MissingInputError as MissingInputError
+from dagforge.graph_builder import DAGBuilder
+from dagforge.graph_validation import check_routing, check_signatures, kahn, raise_problems
 from dagforge.options import DEFAULT_OPTIONS, NodeOptions
 from dagforge.tasks import Task
 
@@ -160,60 +170,6 @@ class DAG:
         self._topo = None
         self._plan = None
 
-    def _load(
-        self,
-        names: list[str],
-        index: dict[str, int],
-        tasks: Mapping[int, Any],
-        opts: Mapping[int, NodeOptions],
-        edges: tuple[list[int], list[int]],
-        routes: Mapping[tuple[int, int], Route],
-        conditions: Mapping[tuple[int, int], Callable[[Any], bool]],
-    ) -> None:
-        """Fill this EMPTY DAG from a :class:`DAGBuilder`'s staging in one pass.
-
-        The builder checked every name, option and edge end; duplicate edges are found
-        here, before anything is stored, so a failure leaves the DAG empty. ``names`` and
-        ``index`` are taken over, not copied; ``tasks``/``opts`` hold only the nodes
-        with a task / non-default options; ``edges`` is (sources, targets) in insertion
-        order, which is the order the adjacency lists get, as with ``add_edge``.
-        """
-        n = len(names)
-        us, vs = edges
-        # Only plain lists of ints are made here, and they cannot form reference
-        # cycles; pausing the cyclic collector keeps it from walking the whole, growing
-        # heap again and again while they are made (a third of a 1M-node build).
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            succ: list[list[int]] = [[] for _ in range(n)]
-            pred: list[list[int]] = [[] for _ in range(n)]
-            # succ[u].append(v) and pred[v].append(u) for every edge, in order, with
-            # the loops in C (map) and nothing kept (a zero-length deque drains them)
-            deque(map(list.append, map(succ.__getitem__, us), vs), maxlen=0)
-            deque(map(list.append, map(pred.__getitem__, vs), us), maxlen=0)
-        finally:
-            if paused:
-                gc.enable()
-        dup = _duplicate_edge(pred)
-        if dup is not None:
-            raise GraphError(f"edge {names[dup[0]]!r} -> {names[dup[1]]!r} already exists")
-        task_list: list[Any] = [None] * n
-        for i, task in tasks.items():
-            task_list[i] = task
-        opt_list: list[NodeOptions] = [DEFAULT_OPTIONS] * n
-        for i, opt in opts.items():
-            opt_list[i] = opt
-        self._names, self._index = names, index
-        self._succ, self._pred = succ, pred
-        self._tasks, self._opts = task_list, opt_list
-        self._routes.update(routes)
-        self._conditions.update(conditions)
-        self._n_edges = len(us)
-        self._topo = None
-        self._plan = None
-
     def _add_edge_spec(self, edge: Sequence[Any]) -> None:
         if not isinstance(edge, (tuple, list)) or len(edge) not in (2, 3):
             raise EdgeRoutingError(
@@ -319,159 +275,18 @@ class DAG:
             return self
         problems: list[tuple[str, Exception]] = []
         try:
-            order = self._kahn()
+            order = kahn(self)
         except CycleError as exc:  # reported with every other problem
             problems.append((exc.cycle[0], exc))
         if any(map(is_not, self._tasks, repeat(None))):  # else nothing to check or bind
-            self._check_routing(problems)
-            self._check_signatures(problems)
+            check_routing(self, problems)
+            check_signatures(self, problems)
         else:
             self._bindings = {}
         if problems:
             raise_problems(problems)
         self._topo = order
         return self
-
-    def _check_signatures(self, problems: list[tuple[str, Exception]]) -> None:
-        """Plain callables must be able to take their parents' values (see ``calling``)."""
-        from dagforge.calling import arity, kind_for, refuse
-
-        seen: dict[int, Any] = {}
-        names, pred = self._names, self._pred
-        for v, fn in enumerate(self._tasks):
-            if fn is None or isinstance(fn, Task) or not callable(fn):
-                continue
-            key = id(fn)
-            a = seen[key] if key in seen else seen.setdefault(key, arity(fn))
-            kind = kind_for(a, len(pred[v]))
-            if type(kind) is str:
-                parents = [names[u] for u in pred[v]]
-                problems.append((names[v], refuse(names[v], parents, fn, kind)))
-
-    def _kahn(self) -> list[int]:
-        """Kahn's algorithm, FIFO by insertion: the order list is its own queue (a list
-        iterated while it grows yields the appended items too)."""
-        indeg = list(map(len, self._pred))
-        order = [i for i, d in enumerate(indeg) if not d]
-        append = order.append
-        succ = self._succ
-        for u in order:
-            for v in succ[u]:
-                indeg[v] -= 1
-                if not indeg[v]:
-                    append(v)
-        if len(order) != len(indeg):
-            raise CycleError(self._find_cycle(indeg))
-        return order
-
-    def _find_cycle(self, indeg: list[int]) -> list[str]:
-        # Every node left with indegree > 0 has a predecessor also left; walking
-        # predecessors must revisit a node, and the revisited stretch is a cycle.
-        start = next(i for i, d in enumerate(indeg) if d > 0)
-        seen: dict[int, int] = {}
-        walk: list[int] = []
-        u = start
-        while u not in seen:
-            seen[u] = len(walk)
-            walk.append(u)
-            u = next(p for p in self._pred[u] if indeg[p] > 0)
-        cycle = walk[seen[u] :]
-        cycle.reverse()  # we walked backwards along edges
-        # Start at the earliest-added node of the cycle, so the message is stable and
-        # reads the way the user wrote it (a -> b -> c -> a, not b -> c -> a -> b).
-        first = cycle.index(min(cycle))
-        cycle = cycle[first:] + cycle[:first]
-        names = [self._names[i] for i in cycle]
-        return [*names, names[0]]
-
-    def _check_routing(self, problems: list[tuple[str, Exception]]) -> None:
-        """Bind Task inputs to parents' outputs; every problem found is appended."""
-        bindings: dict[int, list[tuple[int, str, str]]] = {}
-        tasks = self._tasks
-        for v, task in enumerate(tasks):
-            if not isinstance(task, Task):
-                continue
-            name = self._names[v]
-            missing_cfg = [k for k in task.config_deps if k not in self.config]
-            if missing_cfg:
-                problems.append(
-                    (
-                        name,
-                        ConfigError(
-                            f"node {name!r} depends on config key(s) {missing_cfg} that the "
-                            f"DAG's config does not set; known: {sorted(self.config)}"
-                        ),
-                    )
-                )
-            wanted = set(task.inputs)
-            bad_edge = False
-            providers: dict[str, list[tuple[int, str]]] = {}
-            for u in self._pred[v]:
-                parent = tasks[u]
-                if not isinstance(parent, Task):
-                    continue
-                try:
-                    pairs = self._edge_pairs(u, v, parent, task)
-                except EdgeRoutingError as exc:
-                    problems.append((name, exc))
-                    bad_edge = True  # what it meant to route is not "missing" as well
-                    continue
-                for out, inp in pairs:
-                    providers.setdefault(inp, []).append((u, out))
-            binding = []
-            for inp in task.inputs:
-                found = providers.get(inp, [])
-                if len(found) > 1:
-                    parents = [self._names[u] for u, _ in found]
-                    problems.append((name, AmbiguousInputError(name, inp, parents)))
-                if found:
-                    binding.append((found[0][0], found[0][1], inp))
-            unprovided = [i for i in task.inputs if i not in providers]
-            missing = [i for i in unprovided if i not in self.run_inputs]
-            if missing and not bad_edge:
-                problems.append((name, MissingInputError(name, missing)))
-            extra = set(providers) - wanted
-            if extra:  # only possible with explicit routes naming non-inputs
-                problems.append(
-                    (
-                        name,
-                        EdgeRoutingError(
-                            f"edges into {name!r} route {sorted(extra)}, which it does not "
-                            f"declare as inputs {list(task.inputs)}"
-                        ),
-                    )
-                )
-            bindings[v] = binding
-        self._bindings = bindings
-
-    def _edge_pairs(self, u: int, v: int, parent: Task, child: Task) -> list[tuple[str, str]]:
-        src, dst = self._names[u], self._names[v]
-        route = self._routes.get((u, v))
-        outs, ins = parent.outputs, child.inputs
-        if route is None:
-            pairs = [(o, o) for o in outs if o in ins]
-            if not pairs:
-                raise EdgeRoutingError(
-                    f"edge {src!r} -> {dst!r} routes nothing: {src!r} outputs {list(outs)} "
-                    f"and {dst!r} takes {list(ins)}; rename with ({src!r}, {dst!r}, "
-                    f"{{'output': 'input'}})"
-                )
-            return pairs
-        pairs = list(route.items()) if isinstance(route, dict) else [(f, f) for f in route]
-        if not pairs:
-            raise EdgeRoutingError(f"edge {src!r} -> {dst!r} has an empty route")
-        for out, inp in pairs:
-            if out not in outs:
-                raise EdgeRoutingError(
-                    f"edge {src!r} -> {dst!r} routes {out!r}, which {src!r} does not output "
-                    f"(outputs: {list(outs)})"
-                )
-            if inp not in ins:
-                raise EdgeRoutingError(
-                    f"edge {src!r} -> {dst!r} routes into {inp!r}, which {dst!r} does not take "
-                    f"(inputs: {list(ins)})"
-                )
-        return pairs
 
     # -- queries --------------------------------------------------------------------
 
@@ -625,45 +440,15 @@ class DAG:
         self, *, direction: str = "TD", statuses: Mapping[str, str] | None = None
     ) -> str:
         """Mermaid flowchart text (no dependency needed)."""
-        ids = {n: f"n{i}" for i, n in enumerate(self._names)}
-        lines = [f"flowchart {direction}"]
-        for n in self._names:
-            lines.append(f'    {ids[n]}["{_escape(n)}"]')
-        for s, t in self.edges:
-            lines.append(f"    {ids[s]} --> {ids[t]}")
-        if statuses:
-            palette = {
-                "succeeded": "#b7e4c7",
-                "failed": "#f4a3a3",
-                "skipped": "#e0e0e0",
-                "cancelled": "#ffd6a5",
-                "timed_out": "#f4a3a3",
-            }
-            for n, st in statuses.items():
-                if n in ids and st in palette:
-                    lines.append(f"    style {ids[n]} fill:{palette[st]}")
-        return "\n".join(lines) + "\n"
+        return graph_export.to_mermaid(self, direction=direction, statuses=statuses)
 
     def to_dot(self, *, edge_labels: Mapping[tuple[str, str], str] | None = None) -> str:
         """Graphviz DOT text (no dependency needed)."""
-        lines = [f"digraph {_dot_id(self.name or 'dag')} {{", "    rankdir=TB;"]
-        for n in self._names:
-            lines.append(f"    {_dot_id(n)};")
-        for s, t in self.edges:
-            label = (edge_labels or {}).get((s, t))
-            attr = f' [label="{_escape(label)}"]' if label else ""
-            lines.append(f"    {_dot_id(s)} -> {_dot_id(t)}{attr};")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        return graph_export.to_dot(self, edge_labels=edge_labels)
 
     def to_networkx(self) -> Any:
         """A ``networkx.DiGraph`` (needs the ``interop`` extra)."""
-        import networkx as nx
-
-        g = nx.DiGraph(name=self.name or "dag")
-        g.add_nodes_from(self._names)
-        g.add_edges_from(self.edges)
-        return g
+        return graph_export.to_networkx(self)
 
     # -- running (thin wrappers over the engine, through the one seam: _seams.py) -------
 
@@ -699,137 +484,6 @@ class DAG:
         return _seams.execute(self, tasks, run_inputs)
 
 
-class DAGBuilder:
-    """Fluent, staged construction; ``build()`` validates and returns the DAG.
-
-    Names, options and routes are checked as they are added (an unknown or duplicate
-    name raises at once, naming it); the structure -- duplicate edges, cycles, wiring --
-    is checked once, by ``build()``. Until the first ``build()`` the nodes and edges are
-    staged in flat lists and moved into the DAG in one pass, which is what keeps a
-    1,000,000-node build cheap (no per-call bookkeeping on the DAG, every adjacency list
-    made in one go). After ``build()`` the builder edits the built DAG directly.
-    """
-
-    __slots__ = (
-        "_dag",
-        "_index",
-        "_base",
-        "_names",
-        "_tasks",
-        "_opts",
-        "_us",
-        "_vs",
-        "_routes",
-        "_conditions",
-    )
-
-    def __init__(self, dag: DAG):
-        self._dag = dag
-        # The staging, until build(): every name -> index (the DAG's own first), the
-        # new names, tasks and non-default options of the new nodes that have them, and
-        # the new edges as parallel source/target lists, in insertion order.
-        self._index: dict[str, int] | None = dict(dag._index)
-        self._base = len(dag._names)
-        self._names: list[str] = []
-        self._tasks: dict[int, Any] = {}
-        self._opts: dict[int, NodeOptions] = {}
-        self._us: list[int] = []
-        self._vs: list[int] = []
-        self._routes: dict[tuple[int, int], Route] = {}
-        self._conditions: dict[tuple[int, int], Callable[[Any], bool]] = {}
-
-    def add_node(self, name: str, task: Any = None, /, **options: Any) -> DAGBuilder:
-        """Add a node (see :meth:`DAG.add_node`); a duplicate name raises at once."""
-        index = self._index
-        if index is None:
-            self._dag.add_node(name, task, **options)
-            return self
-        if type(name) is not str or not name:
-            _check_name(name)
-        if name in index:
-            raise DuplicateNodeError(f"node {name!r} already exists in the DAG")
-        idx = len(index)  # the DAG's own names and the staged ones
-        if task is not None or options:
-            opts = _node_options(name, task, options)
-            if task is not None:
-                self._tasks[idx] = task
-            if opts is not DEFAULT_OPTIONS:
-                self._opts[idx] = opts
-        index[name] = idx
-        self._names.append(name)
-        return self
-
-    def add_nodes(self, names: Iterable[str]) -> DAGBuilder:
-        """Add several task-less nodes (``add_node`` for each)."""
-        add = self.add_node
-        for name in names:
-            add(name)
-        return self
-
-    def add_edge(
-        self,
-        source: str,
-        target: str,
-        route: Route | list[str] = None,
-        *,
-        when: Callable[[Any], bool] | None = None,
-    ) -> DAGBuilder:
-        """Add ``source -> target`` (see :meth:`DAG.add_edge`); an unknown end raises at
-        once, a duplicate edge at ``build()``."""
-        index = self._index
-        if index is None:
-            self._dag.add_edge(source, target, route, when=when)
-            return self
-        try:
-            u = index[source]
-            v = index[target]
-        except (KeyError, TypeError):
-            end, what = (target, "target") if _has(index, source) else (source, "source")
-            raise _unknown(end, f"edge {what}", index) from None
-        if u == v:
-            raise CycleError([source, source])
-        if route is not None or when is not None:
-            if route is not None:
-                self._routes[(u, v)] = dict(route) if isinstance(route, Mapping) else tuple(route)
-            if when is not None:
-                self._conditions[(u, v)] = when
-        self._us.append(u)
-        self._vs.append(v)
-        return self
-
-    def build(self) -> DAG:
-        """Move what is staged into the DAG, validate it and return it."""
-        index = self._index
-        if index is not None and (self._names or self._us):
-            dag = self._dag
-            if self._base == 0 and not dag._names:
-                dag._load(
-                    self._names,
-                    index,
-                    self._tasks,
-                    self._opts,
-                    (self._us, self._vs),
-                    self._routes,
-                    self._conditions,
-                )
-            else:  # the DAG had nodes already (or changed behind the builder)
-                self._replay(dag)
-        self._index = None
-        self._names, self._us, self._vs = [], [], []
-        self._tasks, self._opts, self._routes, self._conditions = {}, {}, {}, {}
-        return self._dag.validate()
-
-    def _replay(self, dag: DAG) -> None:
-        """Add the staged nodes and edges to ``dag`` one by one, with every check."""
-        every = dag._names[: self._base] + self._names
-        for i, name in enumerate(self._names, start=self._base):
-            dag._append_node(name, self._tasks.get(i), self._opts.get(i, DEFAULT_OPTIONS))
-        for u, v in zip(self._us, self._vs, strict=True):
-            dag.add_edge(
-                every[u], every[v], self._routes.get((u, v)), when=self._conditions.get((u, v))
-            )
-
-
 def dag(
     tasks: Iterable[Task],
     config: Config | Mapping[str, Any] | None = None,
@@ -861,74 +515,3 @@ def dag(
                 by_parent.setdefault(found[0], []).append(inp)
         edges.extend((p, name, fields) for p, fields in by_parent.items())
     return DAG(tasks=named, edges=edges, config=config, inputs=inputs, **dag_kwargs)
-
-
-def raise_problems(problems: Sequence[tuple[str, Exception]]) -> None:
-    """Raise every problem at once: the problem itself when there is one, else a
-    :class:`GraphValidationError` listing each. Either way ``.errors`` holds
-    ``(node, message)`` for every problem (``.problems`` the exceptions)."""
-    if len(problems) == 1:
-        node, exc = problems[0]
-        exc.errors = [(node, str(exc))]  # type: ignore[attr-defined]
-        exc.problems = [exc]  # type: ignore[attr-defined]
-        raise exc
-    err = GraphValidationError([(node, str(exc)) for node, exc in problems])
-    err.problems = [exc for _, exc in problems]  # type: ignore[attr-defined]
-    raise err
-
-
-def _escape(text: str) -> str:
-    return str(text).replace('"', "'")
-
-
-def _dot_id(name: str) -> str:
-    return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name:
-        raise GraphError(f"node names must be non-empty strings, got {name!r}")
-
-
-def _node_options(name: str, task: Any, options: Mapping[str, Any]) -> NodeOptions:
-    """A node's options: its Task's declared ones, overridden by ``options``."""
-    declared = task.declared_options() if isinstance(task, Task) else {}
-    if declared or options:
-        return NodeOptions.from_mapping({**declared, **options}, node=name)
-    return DEFAULT_OPTIONS
-
-
-def _unknown(name: Any, what: str, names: Collection[str]) -> UnknownNodeError:
-    hint = _closest(name, names)
-    return UnknownNodeError(
-        f"{what} {name!r} is not a node of this DAG" + (f"; did you mean {hint!r}?" if hint else "")
-    )
-
-
-def _has(index: Mapping[str, int], name: Any) -> bool:
-    try:
-        return name in index
-    except TypeError:  # unhashable: not a name
-        return False
-
-
-def _duplicate_edge(pred: list[list[int]]) -> tuple[int, int] | None:
-    """The first (source, target) that occurs twice in ``pred``, or None."""
-    if not any(map(ne, map(len, map(set, pred)), map(len, pred))):  # all in C
-        return None
-    for v, ps in enumerate(pred):
-        seen: set[int] = set()
-        for u in ps:
-            if u in seen:
-                return u, v
-            seen.add(u)
-    return None
-
-
-def _closest(name: Any, names: Collection[str]) -> str | None:
-    if not isinstance(name, str) or len(names) > 10_000:
-        return None
-    import difflib
-
-    found = difflib.get_close_matches(name, names, n=1)
-    return found[0] if found else None
