@@ -129,3 +129,28 @@ def test_queues_page_counts_waiting_runs_per_class(make_server, tmp_path):
         gate.write_text("open")
     runs = _settle(url)
     assert {r["status"] for r in runs} == {"succeeded"}
+
+
+def test_the_trigger_menus_show_at_most_one_registry_page(make_server):
+    server = make_server(max_list=3)
+    url = server.url
+    register(url)  # five triggers: broken, fan, long, loop, retryable
+
+    def menu(page: str, select: str) -> list[str]:
+        found = re.search(rf"<select (?:id|name)=\"{select}\">(.*?)</select>", page, re.S)
+        assert found, select
+        return re.findall(r'<option value="([^"]*)"', found.group(1))
+
+    page = httpx.get(f"{url}/ui").text
+    assert menu(page, "trigger-name") == ["broken", "fan", "long"]  # by name, capped
+    assert menu(page, "trigger") == ["", "broken", "fan", "long"]  # "any" first
+    assert 'class="more-triggers"' in page and 'href="/ui/registry#triggers"' in page
+    chosen = httpx.get(f"{url}/ui?trigger=retryable").text  # a filter beyond the page
+    assert menu(chosen, "trigger") == ["", "broken", "fan", "long", "retryable"]
+    assert '<option value="retryable" selected>' in chosen
+
+    everything = make_server()  # the default cap: all five, no note
+    register(everything.url)
+    page = httpx.get(f"{everything.url}/ui").text
+    assert menu(page, "trigger-name") == ["broken", "fan", "long", "loop", "retryable"]
+    assert 'class="more-triggers"' not in page

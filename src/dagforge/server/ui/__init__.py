@@ -458,8 +458,15 @@ def install_ui(app: Any, plat: Any) -> None:
     def runs_page(request: Request) -> Any:
         if not may_read(request):
             return page(request, "runs.html")
-        triggers = [t["trigger_name"] for t in plat.db.list("triggers")]
-        return page(request, "runs.html", triggers=triggers, **list_context(request))
+        context = list_context(request)
+        cap = plat.settings.max_list  # the trigger menus show at most one registry page
+        triggers = [t["trigger_name"] for t in plat.registry_page("triggers", cap + 1)]
+        more_triggers = len(triggers) > cap
+        triggers = triggers[:cap]
+        chosen = context["filters"]["trigger"]
+        if chosen and chosen not in triggers:
+            triggers.append(chosen)  # the filter in use stays selectable
+        return page(request, "runs.html", triggers=triggers, more_triggers=more_triggers, **context)
 
     @ui.get("/fragments/runs", response_class=HTMLResponse)
     def runs_rows(request: Request) -> HTMLResponse:
