@@ -195,26 +195,28 @@ def test_postgres_a_node_result_racing_a_claim_waits_for_it_and_is_refused(
 
 def test_the_keeper_cancels_a_run_taken_over_and_only_that_one(two_journals) -> None:
     a, b = two_journals
-    for rid in ("taken", "done"):
+    for rid in ("taken", "done", "late"):
         a.accept_run(rid, "t", None, "gold", {})
-    events = {"taken": threading.Event(), "done": threading.Event()}
+    events = {rid: threading.Event() for rid in ("taken", "done", "late")}
     queues = LeasedQueues(a, lease=0.6, poll=0.02, owner="a")
     queues.attach(waiting=list, finished=lambda _rid: None, running=lambda: dict(events))
     try:
-        first, second = queues.get(timeout=5), queues.get(timeout=5)
-        assert {first, second} == {("gold", "taken", 1), ("gold", "done", 1)}
+        got = {queues.get(timeout=5) for _ in range(3)}
+        assert got == {("gold", "taken", 1), ("gold", "done", 1), ("gold", "late", 1)}
         a.run_started("taken", 1)
         a.run_started("done", 1)
         a.run_finished("done", "succeeded", None, None, {}, 1)  # ended here: not a loss
-        # B takes "taken" over when A's lease lapses (A's keeper may renew it between
-        # the expiry and the claim: then the claim finds nothing and is tried again)
-        for _ in range(200):
-            a._write("UPDATE runs SET lease_expires = 0 WHERE id = ?", ("taken",))
-            claimed = b.claim_fenced("b", "gold", 30)
-            if claimed is not None:
-                break
-        assert claimed == ("taken", 2)
-        assert wait_until(events["taken"].is_set)
+        # B takes "taken" and "late" over when A's leases lapse (A's keeper may renew
+        # one between the expiry and the claim: then the claim finds nothing, again)
+        for rid in ("taken", "late"):
+            for _ in range(200):
+                a._write("UPDATE runs SET lease_expires = 0 WHERE id = ?", (rid,))
+                claimed = b.claim_fenced("b", "gold", 30)
+                if claimed is not None:
+                    break
+            assert claimed == (rid, 2)
+        b.run_finished("late", "succeeded", None, None, {}, 2)  # B even finished it
+        assert wait_until(lambda: events["taken"].is_set() and events["late"].is_set())
         assert wait_until(lambda: queues.held() == [])
         assert not events["done"].is_set()
         assert b.lease("taken")["owner"] == "b"  # A's keeper did not take it back

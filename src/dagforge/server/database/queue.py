@@ -21,8 +21,8 @@ not know which one they use. ``get`` claims a run from the database:
   replica got (the run's ``claims`` after its claim). The dispatcher passes it to the
   journal's writes for the run, which refuse (``LeaseLost``) once another replica has
   claimed the run since. The keeper notices that too: a held run its renewal no longer
-  extends that is still live under a newer claim was taken over, and its local cancel
-  event is set at once, so the dispatcher stops it (``dispatch.RunQueues`` answers
+  extends that is under a newer claim was taken over, and its local cancel event is
+  set at once, so the dispatcher stops it (``dispatch.RunQueues`` answers
   ``(class, run_id)``: one server, no leases, no fence).
 
 The same background thread resolves local waiters of runs another replica finished and
@@ -268,15 +268,16 @@ class LeasedQueues:
         self._lost(gone, held)
 
     def _lost(self, gone: list[str], held: dict[str, int]) -> None:
-        """Stop the local runs among ``gone`` that another replica has taken over (still
-        live, claimed again since): their cancel events are set, so their dispatchers
-        start nothing more; the journal refuses their writes anyway (``LeaseLost``)."""
+        """Stop the local runs among ``gone`` that another replica has taken over
+        (claimed again since: it may even have finished them already): their cancel
+        events are set, so their dispatchers start nothing more; the journal refuses
+        their writes anyway (``LeaseLost``)."""
         now = self.db.fences(gone)
         running = dict(self._running())
         for run_id in gone:
-            status, claims = now.get(run_id, (None, None))
-            if status not in ("queued", "running") or claims == held[run_id]:
-                continue  # finished or cancelled here or elsewhere: not a takeover
+            _status, claims = now.get(run_id, (None, None))
+            if claims is None or claims == held[run_id]:
+                continue  # ended under this replica's claim (finished, cancelled) or gone
             log.warning(
                 "run %s: lease lost (this replica claimed it as claim %s, another replica "
                 "holds claim %s); stopping it here",
