@@ -334,7 +334,8 @@ class ExecutionResult:
         errors = [err[0] for err in self._errors.values() if err]
         for attempts in self._attempts.values():
             errors.extend(a.error for a in attempts or () if a.error is not None)
-        for exc in errors:
+        for error in errors:
+            exc: BaseException | None = error
             seen: set[int] = set()
             while exc is not None and id(exc) not in seen:  # the cause/context chain
                 seen.add(id(exc))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 
+from dagforge.errors import RegistryError
+
 # a name of 200 characters (the longest a schedule takes), 4 UTF-8 bytes each at most,
 # is 800 bytes: 1067 base64 characters
 MAX_CURSOR = 1100
 
 
-class BadCursor(ValueError):
-    """A cursor this server did not hand out."""
+class BadCursor(RegistryError):
+    """Raised when a listing's cursor is not one this server handed out (answered 422)."""
 
     def __init__(self, cursor: str):
         shown = cursor if len(cursor) <= 80 else cursor[:80] + "..."
@@ -30,9 +32,9 @@ def cursor_for(name: str) -> str:
 
 def name_from_cursor(cursor: str) -> str:
     """The name ``cursor`` stands for; ``BadCursor`` if it is not one ``cursor_for`` makes."""
+    if len(cursor) > MAX_CURSOR:
+        raise BadCursor(cursor)
     try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError(cursor)  # control flow: answered as BadCursor just below
         padded = cursor + "=" * (-len(cursor) % 4)
         name = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
         if cursor_for(name) == cursor:

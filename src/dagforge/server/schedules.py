@@ -229,7 +229,7 @@ class Scheduler:
         schedules are registered.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+            raise RegistryError(f"limit must be a positive integer, got {limit!r}")
         if after is None:
             rows = self.db._exec(
                 "SELECT body, cursor FROM schedules ORDER BY name LIMIT ?", (limit,)
