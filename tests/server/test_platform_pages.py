@@ -59,3 +59,39 @@ def test_registry_pages_need_the_token_unless_reads_are_public(make_server, tmp_
         assert c.registry_page("dags", limit=1) == ([chain_spec("one")], "b25l")
     public = make_server(data_dir=tmp_path / "pub", token="s3cret", public_reads=True)
     assert httpx.get(public.url + "/dags", params={"limit": 1}).status_code == 200
+
+
+def test_a_page_ending_on_the_longest_name_has_a_cursor_the_server_takes_back(make_server):
+    # 200 characters of 4 UTF-8 bytes: an 1067-character cursor (the registry listings
+    # once capped cursors at 400 characters, so such a page's next one was a 422)
+    server = make_server()
+    longest = "\U0001f600" * 200
+    with Client(server.url) as c:
+        for name in ("a", longest, "\U0001f601"):
+            c.register_function(name, path="platform_functions:double")
+        first = httpx.get(server.url + "/functions", params={"limit": 2})
+        assert [f["name"] for f in first.json()] == ["a", longest]
+        nxt = first.headers["x-next-cursor"]
+        assert len(nxt) > 1000
+        rest = httpx.get(server.url + "/functions", params={"limit": 2, "cursor": nxt})
+        assert rest.status_code == 200, rest.text
+        assert [f["name"] for f in rest.json()] == ["\U0001f601"]
+
+
+def test_dagforge_serve_max_list_caps_the_pages(tmp_path):
+    from helpers import free_port, spawn_serve
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["--port", str(port), "--data-dir", str(tmp_path / "data")]
+    proc = spawn_serve(url, [*args, "--allow-module", "platform_functions", "--max-list", "3"])
+    try:
+        with Client(url) as c:
+            for name in ("a", "b", "c", "d"):
+                c.register_function(name, path="platform_functions:double")
+        assert [f["name"] for f in httpx.get(url + "/functions").json()] == ["a", "b", "c"]
+        over = httpx.get(url + "/functions", params={"limit": 4})
+        assert over.status_code == 422 and "limit" in over.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -63,6 +63,9 @@ def serve(
     ),
     max_iterations: int = typer.Option(1000, min=1, help="cap on a loop's instances per node"),
     max_queued: int = typer.Option(10_000, min=1, help="runs waiting per priority class"),
+    max_list: int = typer.Option(
+        500, min=1, help="the largest page a listing answers (GET /runs, /functions, ...)"
+    ),
     journal_retention: float = typer.Option(
         None, help="seconds to keep finished runs in the journal (default: forever)"
     ),
@@ -123,6 +126,7 @@ def serve(
         public_reads=public_reads,
         max_iterations=max_iterations,
         max_queued=max_queued,
+        max_list=max_list,
         journal_retention=journal_retention,
         resources=capacity,
     )

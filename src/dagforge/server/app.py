@@ -15,7 +15,6 @@ other modules use ``app.state.read_auth`` / ``app.state.write_auth`` as dependen
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import secrets
@@ -40,6 +39,7 @@ from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunct
 from dagforge.server import api_models as m
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
+from dagforge.server.paging import MAX_CURSOR, BadCursor, cursor_for, name_from_cursor
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
@@ -186,17 +186,20 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             def listing(
                 response: Response,
                 limit: int = Query(page_size, ge=1, le=plat.settings.max_list),
-                cursor: str | None = Query(None, max_length=400),
+                cursor: str | None = Query(None, max_length=MAX_CURSOR),
                 _: None = Depends(read_token),
             ) -> Any:
                 """Registered bodies by name, one page at a time; when more follow, the
                 ``X-Next-Cursor`` header (and a ``Link: rel="next"``) names the
                 ``cursor`` of the next page."""
-                after = None if cursor is None else _name_from_cursor(cursor)
+                try:
+                    after = None if cursor is None else name_from_cursor(cursor)
+                except BadCursor as exc:
+                    raise HTTPException(422, str(exc)) from None
                 page = plat.registry_page(table, limit, after)
                 if len(page) == limit:
                     key = "trigger_name" if table == "triggers" else "name"
-                    nxt = _cursor_for(page[-1][key])
+                    nxt = cursor_for(page[-1][key])
                     response.headers["X-Next-Cursor"] = nxt
                     response.headers["Link"] = f'</{table}?limit={limit}&cursor={nxt}>; rel="next"'
                 return page
@@ -669,22 +672,6 @@ class BodyLimit:
         response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
         await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
-
-
-def _cursor_for(name: str) -> str:
-    """A registry page's cursor: the last name, URL- and header-safe (base64url)."""
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-def _name_from_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        if _cursor_for(name) == cursor:
-            return name
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        pass
-    raise HTTPException(422, f"cursor {cursor!r} is not one this server handed out")
 
 
 def _public(record: dict[str, Any], nodes: bool = True, outputs: bool = True) -> dict[str, Any]:
