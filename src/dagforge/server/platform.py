@@ -1,4 +1,7 @@
-"""The platform core: registries, run queues, dispatcher threads, request log.
+"""The platform core: registries, run queues, dispatcher threads.
+
+The request log is ``request_log.py``; what wraps a run against cancels and lost
+leases is ``run_guards.py``.
 
 HTTP is a thin layer over this (``app.py``). A run's life:
 ``accept`` (journaled, queued by priority class) -> a dispatcher thread takes it by
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -32,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from dagforge.errors import (
-    CancelledError,
     DagforgeError,
     LeaseLost,
     RegistryError,
@@ -46,7 +47,17 @@ from dagforge.server.database.wiring import (
     start_platform,
 )
 from dagforge.server.dispatch import CLASSES, QueueFull
-from dagforge.server.guards import UrlPolicy, check_json, check_outputs
+from dagforge.server.guards import UrlPolicy, check_json
+from dagforge.server.request_log import RequestLog
+from dagforge.server.run_guards import (
+    CANCELLED_REASON,
+    Guarded,
+    Refused,
+    RunCancelled,
+    cancellable,
+    fenced,
+    unused,
+)
 
 log = logging.getLogger("dagforge.server")
 
@@ -55,7 +66,6 @@ LIVE = ("queued", "running")
 RETRYABLE = ("failed", "cancelled")
 RELEASE_WAIT = 10.0  # seconds a retry waits for a cancelled run's dispatcher to let it go
 MAX_SPECS = 256  # validated spec models kept (_checked_spec), oldest dropped first
-CANCEL_POLL = 0.05  # seconds: how soon a run on the threads backend notices a cancel
 
 
 @dataclass
@@ -109,10 +119,10 @@ class Platform:
         self.db = open_platform_database(settings)  # SchemaError if not migrated
         self.queues = platform_queues(self.db, settings)  # leased on PostgreSQL
         self.store = self._open_store()
-        self.log_path = settings.data_dir / "requests.log"
-        self.jsonl_path = settings.data_dir / "requests.jsonl"
+        self.request_log = RequestLog(settings.data_dir)  # DAGit's ten fields, and JSON lines
+        self.log_path = self.request_log.path
+        self.jsonl_path = self.request_log.jsonl_path
         self._lock = threading.Lock()
-        self._log_lock = threading.Lock()  # requests.log / requests.jsonl lines (_log)
         self._waiters: dict[str, list[Future]] = {}
         self._results: dict[str, tuple[Any, int]] = {}
         self._specs: dict[str, Any] = {}  # spec JSON -> its validated model (_checked_spec)
@@ -603,7 +613,7 @@ class Platform:
                         lost.append(exc)
                 return not lost
 
-            callbacks = _fenced(self.monitor.callbacks(run_id, _unused), journal, still_mine)
+            callbacks = fenced(self.monitor.callbacks(run_id, unused), journal, still_mine)
         status, outputs, error, nodes, result = "failed", None, None, {}, None
         try:
             spec, registry = self._spec_for(run, snapshot, run_id, cancel)
@@ -617,7 +627,7 @@ class Platform:
                 run["arguments"],
                 # a run that may wait for the shared pool waits on a cancellable backend
                 # (inline, a cancel would be seen only once its resources were free)
-                backend=_cancellable("threads", cancel)
+                backend=cancellable("threads", cancel)
                 if needs and self.settings.backend == "threads"
                 else self._backend_for(spec, cancel),
                 store=self.store,
@@ -638,7 +648,7 @@ class Platform:
         except (StorageFault, LeaseLost):
             raise
         except RunCancelled:  # the engine's wait saw the cancel outside its own loop
-            error = _CANCELLED_REASON
+            error = CANCELLED_REASON
         except DagforgeError as exc:
             error = _describe(exc)
             result = getattr(exc, "result", None)
@@ -658,7 +668,7 @@ class Platform:
                     "start": r.start,
                     "end": r.end,
                     "worker": r.worker,
-                    "reason": _CANCELLED_REASON
+                    "reason": CANCELLED_REASON
                     if cancelled and r.status == "cancelled" and r.reason
                     else r.reason,
                     "restored": name in completed,
@@ -796,8 +806,8 @@ class Platform:
             except (UnknownFunctionError, RegistryError) as exc:
                 # e.g. registered under a wider allow list than this server has:
                 # only the runs that call it fail, with this reason
-                call = _Refused(str(exc))
-            registry.register(fname, _Guarded(fname, call, cancel))
+                call = Refused(str(exc))
+            registry.register(fname, Guarded(fname, call, cancel))
         return spec, registry
 
     def _backend_for(self, spec: dict[str, Any], cancel: threading.Event) -> Any:
@@ -808,7 +818,7 @@ class Platform:
         the running node is the dispatcher's own call: the run ends when it returns)."""
         backend = self.settings.backend
         if backend == "processes":
-            return _cancellable(backend, cancel)
+            return cancellable(backend, cancel)
         if backend != "threads":
             return backend
         parallel = any(
@@ -816,7 +826,7 @@ class Platform:
             for e in spec.get("dag", [])
             if isinstance(e, dict)
         )
-        return _cancellable("threads", cancel) if parallel else "inline"
+        return cancellable("threads", cancel) if parallel else "inline"
 
     def _registry_for(self) -> Any:
         from dagforge.spec import FunctionRegistry
@@ -860,88 +870,9 @@ class Platform:
         attempt: int = 1,
     ) -> None:
         try:
-            self._log(run, started, finished, status, cleanup_error, attempt)
+            self.request_log.write(run, started, finished, status, cleanup_error, attempt)
         except Exception as exc:  # a full disk must not undo a finished run
             log.error("request log of run %s not written: %s", run["id"], exc)
-
-    def _log(
-        self,
-        run: dict[str, Any],
-        started: float,
-        finished: float,
-        status: str,
-        cleanup_error: str | None = None,
-        attempt: int = 1,
-    ) -> None:
-        """One line per run attempt in DAGit's ten fields and order (``requests.log``),
-        and one JSON object with those plus queue delay, status and attempt
-        (``requests.jsonl``). Text fields are quoted when they could split or break a
-        line, so every line has exactly ten fields. A retried run's lines keep its
-        first accept as ``request_start``."""
-        accepted = run["accepted"]
-        entry = {
-            "request_start": _ts(accepted),
-            "request_end": _ts(finished),
-            "workflow_start": _ts(started),
-            "workflow_end": _ts(finished),
-            "total_response_time": round(finished - accepted, 3),
-            "workflow_response_time": round(finished - started, 3),
-            "priority": run["priority"],
-            "trigger": run["trigger"],
-            "dag": run["dag"] or "",
-            "run_id": run["id"],
-            "queue_delay": round(started - accepted, 3),
-            "status": status,
-            "attempt": attempt,
-        }
-        if cleanup_error:
-            entry["cleanup_error"] = cleanup_error
-        line = ", ".join(log_field(entry[k]) for k in LOG_FIELDS)
-        record = json.dumps(entry)  # ensure_ascii: U+2028/U+0085 are escaped too
-        # its own lock, not the platform's (accept/subscribe need that one on the event
-        # loop's threads), and one os.open/write/close per file instead of open()'s
-        # buffered file object; still opened per line, so a rotated log is followed
-        with self._log_lock:
-            _append(self.log_path, line + "\n")
-            _append(self.jsonl_path, record + "\n")
-
-
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
-
-
-def _append(path: Any, text: str) -> None:
-    """Append ``text`` (UTF-8) to ``path`` with one ``write`` (O_APPEND: lines of
-    several writers never interleave)."""
-    fd = os.open(path, _APPEND, 0o666)
-    try:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
-
-
-LOG_FIELDS = (
-    "request_start",
-    "request_end",
-    "workflow_start",
-    "workflow_end",
-    "total_response_time",
-    "workflow_response_time",
-    "priority",
-    "trigger",
-    "dag",
-    "run_id",
-)
-
-
-def log_field(value: Any) -> str:
-    """A request-log field: bare when it is plain text that cannot split a line or a
-    field, else a JSON string (quoted, every non-ASCII and control character escaped)."""
-    text = str(value)
-    if text and text.isascii() and text.isprintable() and "," not in text and '"' not in text:
-        return text
-    return json.dumps(text)
 
 
 def _function_spec(fname: str) -> dict[str, Any]:
@@ -962,88 +893,6 @@ class RunFinished(RegistryError):
 
 class RunNotRetryable(RegistryError):
     """A retry of a run that is queued, running or succeeded (409)."""
-
-
-_CANCELLED_REASON = "the run was cancelled"
-
-
-class RunCancelled(KeyboardInterrupt):
-    """Raised in the engine's wait once the platform cancels a run: the engine's
-    interrupt path (the one Ctrl-C takes) abandons the running nodes, starts nothing
-    more and returns the run's result with those nodes ``cancelled``."""
-
-
-def _cancellable(name: str, cancel: threading.Event) -> Any:
-    """A fresh backend (``threads`` or ``processes``) for one run whose ``wait`` raises
-    :class:`RunCancelled` within ``CANCEL_POLL`` seconds of ``cancel`` being set (waits
-    are sliced; an early empty answer is a spurious wake-up the engine already expects)."""
-    from dagforge.execution.backends import make_backend
-
-    backend = make_backend(name)
-    inner = backend.wait
-
-    def wait(timeout: float | None) -> list[Any]:  # the backend's events, as they are
-        if cancel.is_set():
-            raise RunCancelled(_CANCELLED_REASON)
-        events = inner(CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL))
-        if cancel.is_set():
-            raise RunCancelled(_CANCELLED_REASON)
-        return events
-
-    backend.wait = wait  # type: ignore[method-assign]
-    return backend
-
-
-class _Guarded:
-    """A run's function: refuses to start once the run is cancelled, and fails its node
-    with a ``SerializationError`` naming the key when an output is not JSON (NaN)."""
-
-    __slots__ = ("name", "fn", "cancel")
-
-    def __init__(self, name: str, fn: Any, cancel: threading.Event | None):
-        self.name = name
-        self.fn = fn
-        self.cancel = cancel
-
-    def __call__(self, **kwargs: Any) -> Any:
-        cancel = self.cancel
-        if cancel is not None and cancel.is_set():
-            raise CancelledError(f"node {self.name!r} was not started: the run was cancelled")
-        outputs = self.fn(**kwargs)
-        if cancel is not None and cancel.is_set():
-            raise CancelledError(f"node {self.name!r}: the run was cancelled while it ran")
-        check_outputs(self.name, outputs)
-        return outputs
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Sent to another process (``processes``, Dask) without the cancel event, which
-        cannot travel: there the engine's wait and the journal see cancels instead."""
-        return (_Guarded, (self.name, self.fn, None))
-
-
-def _unused(_name: str, _value: Any) -> None:
-    """The monitor's journal hook when ``_fenced`` journals first itself."""
-
-
-def _fenced(callbacks: Any, journal: Any, still_mine: Any) -> Any:
-    """A leased run's engine callbacks: a completed node is journaled first (the fenced
-    ``node_done``), and the monitor's view and node logs hear of a node's end only while
-    the run is still this replica's (``still_mine()``), so a replica that lost the run
-    leaves the new owner's node logs alone."""
-    complete, error = callbacks.on_node_complete, callbacks.on_node_error
-
-    def on_complete(name: str, value: Any) -> None:
-        journal(name, value)
-        if complete is not None and still_mine():
-            complete(name, value)
-
-    def on_error(name: str, exc: BaseException) -> None:
-        if error is not None and still_mine():
-            error(name, exc)
-
-    callbacks.on_node_complete = on_complete
-    callbacks.on_node_error = on_error
-    return callbacks
 
 
 def _describe(exc: BaseException) -> str:
@@ -1091,16 +940,6 @@ def _resolve(future: Future, record: dict[str, Any]) -> None:
             pass
 
 
-class _Refused:
-    """Stands for a registered function this server may not import; fails when called."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def __call__(self, **_: Any) -> Any:
-        raise UnknownFunctionError(self.reason)
-
-
 def _check_serializer(settings: Settings) -> None:
     """Pickle-like serializers need the operator's explicit opt-in (``--allow-pickle``)."""
     from dagforge.serializers import get_serializer, is_trusted_only
@@ -1114,7 +953,3 @@ def _check_serializer(settings: Settings) -> None:
             f"serializer {settings.serializer!r} can run code when values are loaded; "
             "start the server with --allow-pickle only if every writer of the store is trusted"
         )
-
-
-def _ts(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
