@@ -124,7 +124,7 @@ def start_bare() -> tuple[subprocess.Popen, str]:
 
 
 def setup(url: str) -> None:
-    sys.path.insert(0, str(FUNCS))
+    sys.path[:0] = [str(FUNCS), str(FUNCS.parent)]  # helpers.py, and the loopback.py it uses
     from helpers import setup_chain
 
     from dagforge import Client

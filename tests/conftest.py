@@ -2,7 +2,8 @@
 
 ``redis_url`` starts Debian's ``redis-server`` (skipped with a clear reason only when the
 binary is absent; CI installs it) and ``s3_endpoint`` moto's standalone S3 server. Both
-live for the session and are stopped at its end.
+live for the session and are stopped at its end. ``loopback.py`` (free ports, uvicorn in
+a thread) is shared by every folder's tests; this file puts it on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loopback.py, for every folder
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from loopback import free_port
 
 
 def _pong(port: int) -> bool:

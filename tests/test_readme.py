@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import dagforge
+from loopback import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -133,12 +134,6 @@ def commands(block: str) -> list[str]:
         out.append((pending + line).strip())
         pending = ""
     return [c for c in out if c]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(port: int, proc: subprocess.Popen, limit: float = 60.0) -> None:

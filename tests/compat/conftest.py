@@ -4,48 +4,15 @@ the Kubernetes API (no cluster here), both on free ports and stopped at teardown
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import pytest
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from loopback import UvicornThread as ServerThread
+
 ASSIGNED_NODE_PORT = 31234
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerThread:
-    """uvicorn in a background thread, stopped with should_exit."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture

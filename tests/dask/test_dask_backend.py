@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+
+from loopback import free_port
 
 distributed = pytest.importorskip("distributed")
 
@@ -259,12 +260,6 @@ def test_a_node_that_keeps_killing_its_worker_fails_clearly(client):
     assert result.results["child"].status == "skipped"
     assert result.results["fine"].status == "succeeded"
     client.wait_for_workers(2, timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_unreachable_scheduler_names_the_address():

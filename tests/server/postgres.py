@@ -23,13 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from loopback import free_port as _free_port
+
 PG_BIN = Path(os.environ.get("DAGFORGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

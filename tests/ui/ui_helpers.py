@@ -9,45 +9,10 @@ tests/server``). ``conftest.py`` puts this folder on ``sys.path`` and keeps the 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+from loopback import UvicornThread as Server  # noqa: F401 - for the tests
+from loopback import free_port  # noqa: F401
 
 TOKEN = "s3cret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """uvicorn in a background thread, stopped with should_exit."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 def node(node_id, nxt="", outputs_from=(), primitive="serial"):

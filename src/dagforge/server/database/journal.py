@@ -747,15 +747,7 @@ class SqlDatabase:
 
     def statuses(self, run_ids: builtins.list[str]) -> dict[str, str]:
         """The journaled status of each of ``run_ids`` (unknown ids are left out)."""
-        if not run_ids:
-            return {}
-        r = s.runs
-        out: dict[str, str] = {}
-        with self._tx(True) as conn:
-            for chunk in range(0, len(run_ids), 500):
-                part = run_ids[chunk : chunk + 500]
-                out.update(conn.execute(select(r.c.id, r.c.status).where(r.c.id.in_(part))).all())
-        return out
+        return {rid: status for rid, (status, _claims) in self.fences(run_ids).items()}
 
     # -- schedules -----------------------------------------------------------------------
 
