@@ -268,6 +268,15 @@ def emit(
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
+def write_or_print(text: str, out: Path | None) -> None:
+    """``text`` to the file ``out`` (saying so on stderr), or to stdout without one."""
+    if out:
+        out.write_text(text)
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        typer.echo(text)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

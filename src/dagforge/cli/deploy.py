@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from dagforge.cli._app import write_or_print
 from dagforge.cli.server import TOKEN, URL, _client, _run
 
 deploy_app = typer.Typer(help="Deploy HTTP functions and the platform.", no_args_is_help=True)
@@ -61,12 +62,7 @@ def deploy_k8s(
     except DagforgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    text = k8s.to_yaml(docs)
-    if out:
-        out.write_text(text)
-        typer.echo(f"wrote {out}", err=True)
-    else:
-        typer.echo(text)
+    write_or_print(k8s.to_yaml(docs), out)
     assigned = None
     if apply_:
         try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from dagforge.cli._app import OUTPUT, emit, fail, read_json
+from dagforge.cli._app import OUTPUT, emit, fail, read_json, write_or_print
 
 if TYPE_CHECKING:
     from dagforge.client import Client
@@ -182,12 +182,7 @@ def deploy_k8s_platform(
         k8s.validate(docs)  # the client's models and the official schemas, offline
     except DagforgeError as exc:
         fail(str(exc))
-    text = k8s.to_yaml(docs)
-    if out:
-        out.write_text(text)
-        typer.echo(f"wrote {out}", err=True)
-    else:
-        typer.echo(text)
+    write_or_print(k8s.to_yaml(docs), out)
     if apply_:
         k8s.apply(docs)
         typer.echo(f"applied {len(docs)} objects in namespace {namespace}", err=True)
