@@ -679,7 +679,8 @@ class Platform:
             self._finishing.add(run_id)  # from here on a cancel answers "already finished"
             if cancel.is_set():
                 status, outputs, error = "cancelled", None, "cancelled"
-        size = _size(outputs) + 200 * len(nodes)
+        outputs_text = _json_text(outputs)  # the journal's encoding, made once here
+        size = len(outputs_text or "") + 200 * len(nodes)
         final = None  # the finished run's record, as the journal now holds it
         if status == "cancelled":  # the cancel journaled it: add the node states only
             finished = self._cancelled_nodes(run_id, nodes, fence)  # or LeaseLost
@@ -691,7 +692,7 @@ class Platform:
                 "status": status,
                 "started": run["started"] if run["started"] is not None else started,
                 "finished": finished,
-                "outputs": _as_journaled(outputs),
+                "outputs": None if outputs_text is None else json.loads(outputs_text),
                 "error": error,
                 "nodes": _as_journaled(nodes),
             }
@@ -911,11 +912,13 @@ def _as_journaled(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _size(value: Any) -> int:
+def _json_text(value: Any) -> str | None:
+    """``value`` as the journal writes it (``json.dumps(value, default=str)``); None if
+    it cannot be (then the journal's own write fails with the reason)."""
     try:
-        return len(json.dumps(value, default=str))
+        return json.dumps(value, default=str)
     except (TypeError, ValueError):
-        return 0
+        return None
 
 
 def _name(value: Any, kind: str, field_name: str) -> str:
