@@ -39,7 +39,13 @@ from dagforge.errors import RegistryError, SpecError, StorageFault, UnknownFunct
 from dagforge.server import api_models as m
 from dagforge.server.dispatch import QueueFull
 from dagforge.server.guards import BadInput
-from dagforge.server.paging import MAX_CURSOR, BadCursor, cursor_for, name_from_cursor
+from dagforge.server.paging import (
+    MAX_CURSOR,
+    BadCursor,
+    cursor_for,
+    link_next,
+    name_from_cursor,
+)
 from dagforge.server.platform import Platform, RunFinished, RunNotRetryable, Settings
 
 _PAGE = """<!doctype html><title>dagforge</title><h1>dagforge platform</h1>
@@ -199,9 +205,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
                 page = plat.registry_page(table, limit, after)
                 if len(page) == limit:
                     key = "trigger_name" if table == "triggers" else "name"
-                    nxt = cursor_for(page[-1][key])
-                    response.headers["X-Next-Cursor"] = nxt
-                    response.headers["Link"] = f'</{table}?limit={limit}&cursor={nxt}>; rel="next"'
+                    link_next(response.headers, f"/{table}", limit, cursor_for(page[-1][key]))
                 return page
 
             return listing
@@ -391,8 +395,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         if len(page) == limit:
             last = page[-1]
             nxt = f"{last['accepted']!r}_{last['id']}"
-            response.headers["X-Next-Cursor"] = nxt
-            response.headers["Link"] = f'</runs?limit={limit}&cursor={nxt}>; rel="next"'
+            link_next(response.headers, "/runs", limit, nxt)
         for r in page:
             r["run_id"] = r["id"]
         return page

@@ -9,6 +9,7 @@ this server did not hand out is refused (``BadCursor``) rather than guessed at.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from dagforge.errors import RegistryError
 
@@ -23,6 +24,12 @@ class BadCursor(RegistryError):
     def __init__(self, cursor: str):
         shown = cursor if len(cursor) <= 80 else cursor[:80] + "..."
         super().__init__(f"cursor {shown!r} is not one this server handed out")
+
+
+def link_next(headers: Any, path: str, limit: int, cursor: str) -> None:
+    """Name the next page in a listing's answer: ``X-Next-Cursor`` and ``Link: rel="next"``."""
+    headers["X-Next-Cursor"] = cursor
+    headers["Link"] = f'<{path}?limit={limit}&cursor={cursor}>; rel="next"'
 
 
 def cursor_for(name: str) -> str:

@@ -325,7 +325,13 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
     from fastapi import Body, Depends, HTTPException, Query, Response
 
     from dagforge.server import api_models as m
-    from dagforge.server.paging import MAX_CURSOR, BadCursor, cursor_for, name_from_cursor
+    from dagforge.server.paging import (
+        MAX_CURSOR,
+        BadCursor,
+        cursor_for,
+        link_next,
+        name_from_cursor,
+    )
 
     typed: dict[str, Any] = {"response_model": m.Schedule, "response_model_exclude_unset": True}
 
@@ -369,9 +375,7 @@ def install(app: Any, platform: Any, authorised: Any, fail: Any) -> None:
             raise HTTPException(422, str(exc)) from None
         page = scheduler().page(limit, after)
         if len(page) == limit:
-            nxt = cursor_for(page[-1]["name"])
-            response.headers["X-Next-Cursor"] = nxt
-            response.headers["Link"] = f'</schedules?limit={limit}&cursor={nxt}>; rel="next"'
+            link_next(response.headers, "/schedules", limit, cursor_for(page[-1]["name"]))
         return page
 
     # FastAPI reads the annotation to inject the response; this module's annotations are
