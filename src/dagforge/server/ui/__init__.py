@@ -713,7 +713,8 @@ def install_ui(app: Any, plat: Any) -> None:
             "dags": plat.registry_page("dags", limit, after["dags"]),
             "functions": plat.registry_page("functions", limit, after["functions"]),
         }
-        kept = {k: v for k, v in q.items() if k == "limit" or k.endswith("_cursor")}
+        known = {"limit", *(f"{section}_cursor" for section in registry_sections)}
+        kept = {k: v for k, v in q.items() if k in known}  # what the links carry over
         nexts: dict[str, str] = {}
         firsts: dict[str, str] = {}
         for section, rows in pages.items():
